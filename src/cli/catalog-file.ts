@@ -1,0 +1,44 @@
+import { readFileSync } from "node:fs";
+import { resolve, relative } from "node:path";
+import { loadCatalog } from "../core/catalog/load.ts";
+import { formatIssue, type CatalogIssue } from "../core/catalog/issues.ts";
+import type { Catalog } from "../core/catalog/types.ts";
+import { UsageError, c } from "./output.ts";
+
+export const DEFAULT_CONFIG = "berth.yml";
+
+export type ReadCatalog = { ok: true; catalog: Catalog; file: string } | { ok: false; issues: readonly CatalogIssue[]; file: string };
+
+/** Reads and loads the catalog; a missing file is a usage error, a broken one a list of issues. */
+export function readCatalog(path: string | undefined): ReadCatalog {
+  const given = path ?? process.env.BERTH_CONFIG ?? DEFAULT_CONFIG;
+  const file = relative(process.cwd(), resolve(given)) || given;
+  let text: string;
+  try {
+    text = readFileSync(given, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === "ENOENT"
+        ? `${file}: no such file. Run berth in the folder that holds berth.yml, or pass --config <file>.`
+        : `${file}: cannot read it (${code ?? (e as Error).message}).`,
+    );
+  }
+  const loaded = loadCatalog(text, file);
+  return loaded.ok ? { ok: true, catalog: loaded.catalog, file } : { ok: false, issues: loaded.issues, file };
+}
+
+export function printIssues(issues: readonly CatalogIssue[]): void {
+  for (const issue of issues) process.stderr.write(`${c.red("✖")} ${formatIssue(issue)}\n`);
+  process.stderr.write(`${c.red(`${issues.length} problem${issues.length === 1 ? "" : "s"}`)} in ${issues[0]?.file ?? "the catalog"}\n`);
+}
+
+/** Loads the catalog or prints every problem and exits 1. */
+export function requireCatalog(path: string | undefined): Catalog {
+  const r = readCatalog(path);
+  if (!r.ok) {
+    printIssues(r.issues);
+    throw new UsageError("", 1);
+  }
+  return r.catalog;
+}

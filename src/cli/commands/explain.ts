@@ -1,0 +1,66 @@
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { requireCatalog } from "../catalog-file.ts";
+import { c, indentLines, printJson, table, UsageError } from "../output.ts";
+import { buildRouter } from "../../core/router.ts";
+import { asBusEvent, explainEvent, type Explanation } from "../../core/explain.ts";
+import { newRunId } from "../../core/ids.ts";
+
+function readEvent(source: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(source === "-" ? 0 : source, "utf8");
+  } catch (e) {
+    throw new UsageError(`${source}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${source === "-" ? "standard input" : source} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+function render(x: Explanation): string {
+  const out: string[] = [];
+  out.push(`${c.dim("event")} ${x.event.source} · ${x.event.detailType}${x.event.id ? c.dim(` · ${x.event.id}`) : ""}`, "");
+  if (x.fired.length === 0) out.push(`${c.yellow("○")} no job fires for this event`);
+  for (const f of x.fired) {
+    out.push(`${f.errors ? c.red("✖") : c.green("✔")} ${c.bold(f.job)} ${c.dim(`fires (${f.trigger} trigger)`)}`);
+    if (f.context && Object.keys(f.context).length > 0) {
+      out.push(`  ${c.dim("context")}`, table(Object.entries(f.context).map(([k, v]) => [`\${${k}}`, JSON.stringify(v)]), "    "));
+    }
+    if (f.errors) out.push(`  ${c.red("cannot launch:")}`, ...f.errors.map((e) => `    ${e}`));
+    if (f.action?.kind === "run") out.push(`  ${c.dim("ECS RunTask input")}`, indentLines(JSON.stringify(f.action.request, null, 2), "    "));
+    if (f.action?.kind === "deploy") out.push(`  ${c.dim("deploy plan")}`, indentLines(JSON.stringify(f.action.plan, null, 2), "    "));
+    out.push("");
+  }
+  if (x.notFired.length > 0) {
+    out.push(c.dim("not fired"));
+    out.push(table(x.notFired.flatMap((n) => n.reasons.map((r, i) => [i === 0 ? n.job : "", c.dim(`${r.trigger}:`), r.reason])), "  "));
+  }
+  if (x.fired.some((f) => f.action?.kind === "run")) {
+    out.push("", c.dim("run id, startedBy and clientToken are examples: dispatch assigns them per run and attempt."));
+  }
+  return out.join("\n");
+}
+
+export function registerExplain(program: Command): void {
+  program
+    .command("explain")
+    .description("show which jobs an event fires, why the others do not, and the exact ECS request")
+    .argument("<event>", "an EventBridge event as JSON: a file, or - for standard input")
+    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .option("--json", "machine-readable output")
+    .action((source: string, opts: { config?: string; json?: boolean }) => {
+      const catalog = requireCatalog(opts.config);
+      const parsed = asBusEvent(readEvent(source));
+      if (!parsed.ok) throw new UsageError(`${source}: ${parsed.error}`);
+      const when = Date.parse(parsed.event.time);
+      const runId = newRunId(Number.isNaN(when) ? Date.now() : when, randomBytes(10));
+      const x = explainEvent(buildRouter(catalog), parsed.event, runId);
+      if (opts.json) printJson(x);
+      else console.log(render(x));
+      if (x.fired.some((f) => f.errors)) throw new UsageError("", 1);
+    });
+}

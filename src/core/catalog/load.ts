@@ -1,0 +1,160 @@
+/**
+ * berth.yml text → resolved, frozen Catalog, or every problem in the file at
+ * once, each with file, line, column and field path. Pure: the caller reads
+ * the file.
+ */
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node } from "yaml";
+import type { z } from "zod";
+import { catalogSchema, type RawCatalog } from "./schema.ts";
+import { compareIssues, formatPath, type CatalogIssue, type PathSegment } from "./issues.ts";
+import { resolveCatalog } from "./resolve.ts";
+import type { Catalog } from "./types.ts";
+
+export type LoadResult = { readonly ok: true; readonly catalog: Catalog } | { readonly ok: false; readonly issues: readonly CatalogIssue[] };
+
+/** Larger catalogs are a mistake (or an attack), not a workload. */
+const MAX_CATALOG_BYTES = 1024 * 1024;
+
+export function loadCatalog(text: string, file: string): LoadResult {
+  if (text.length > MAX_CATALOG_BYTES) {
+    return fail([{ file, line: 0, col: 0, path: "", message: `the file is ${text.length} characters; berth.yml is limited to ${MAX_CATALOG_BYTES}` }]);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return fail(
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return { file, line: pos.line, col: pos.col, path: "", message: yamlMessage(e.message) };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || data === undefined) {
+    return fail([{ file, line: 0, col: 0, path: "", message: "the file is empty; start with `version: 1`, `service: <name>` and `jobs:`" }]);
+  }
+  const at = (path: readonly PathSegment[], onKey = false) => locate(doc, lineCounter, path, onKey);
+
+  const toIssue = (i: { path: readonly PathSegment[]; message: string; onKey?: boolean }): CatalogIssue => ({
+    file,
+    ...at(i.path, i.onKey ?? false),
+    path: formatPath(i.path),
+    message: i.message,
+  });
+
+  const parsed = catalogSchema.safeParse(data);
+  let valid: RawCatalog | undefined = parsed.success ? parsed.data : undefined;
+  const schemaProblems = parsed.success ? [] : schemaIssues(parsed.error.issues, data);
+  const jobsData = (data as { jobs?: unknown }).jobs;
+  const allJobs = jobsData !== null && typeof jobsData === "object" ? Object.keys(jobsData) : [];
+  if (!parsed.success && schemaProblems.every((i) => i.path[0] === "jobs" && i.path.length >= 2)) {
+    // Problems confined to some jobs: check everything else too, so the user sees every problem at once.
+    const broken = new Set(schemaProblems.map((i) => String(i.path[1])));
+    const rest = { ...(data as object), jobs: Object.fromEntries(Object.entries(jobsData as object).filter(([k]) => !broken.has(k))) };
+    const again = catalogSchema.safeParse(rest);
+    if (again.success) valid = again.data;
+  }
+  const resolved = valid ? resolveCatalog(valid, file, allJobs) : undefined;
+  const issues = [...schemaProblems.map(toIssue), ...(resolved && !resolved.ok ? resolved.issues.map(toIssue) : [])];
+  if (issues.length > 0 || !resolved?.ok) return fail(issues);
+  return { ok: true, catalog: resolved.catalog };
+}
+
+function fail(issues: CatalogIssue[]): LoadResult {
+  return { ok: false, issues: [...issues].sort(compareIssues) };
+}
+
+/** The yaml library's first line is the useful part; the rest is a code frame we print ourselves. */
+function yamlMessage(message: string): string {
+  const first = message.split("\n")[0] ?? message;
+  return `invalid YAML: ${first.replace(/ at line \d+, column \d+:?$/, "")}`;
+}
+
+interface FlatIssue {
+  readonly path: readonly PathSegment[];
+  readonly message: string;
+  readonly onKey: boolean;
+}
+
+/** Zod issues → one message per problem, unions narrowed to the branch the user evidently meant. */
+function schemaIssues(issues: readonly z.core.$ZodIssue[], data: unknown, prefix: readonly PathSegment[] = []): FlatIssue[] {
+  const out: FlatIssue[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...(issue.path as PathSegment[])];
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) out.push({ path: [...path, key], message: issue.message, onKey: true });
+      continue;
+    }
+    if (issue.code === "invalid_union") {
+      const value = valueAt(data, path);
+      // Branches that accepted the value's type but failed inside it say more than "expected one of …".
+      const sameType = issue.errors.filter((branch) => !branch.some((e) => e.code === "invalid_type" && e.path.length === 0));
+      const closest = sameType.length === 1 ? sameType[0]! : undefined;
+      if (closest && typeof value === "object" && value !== null) {
+        out.push(...schemaIssues(closest, data, path));
+        continue;
+      }
+    }
+    if (issue.code === "invalid_key") {
+      out.push({ path, message: humanize(issue.issues[0]?.message ?? issue.message), onKey: true });
+      continue;
+    }
+    if (issue.code === "invalid_type" && valueAt(data, path) === undefined) {
+      const field = path[path.length - 1];
+      out.push({ path, message: `required field "${String(field)}" is missing`, onKey: false });
+      continue;
+    }
+    out.push({ path, message: humanize(issue.message), onKey: false });
+  }
+  return out;
+}
+
+function humanize(message: string): string {
+  return message.replace(/^Invalid input: /, "").replace(/^Invalid option: /, "");
+}
+
+function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let cur: unknown = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+/**
+ * Position of the node at `path`: its key when the problem is the key itself
+ * or the node is a mapping or list (`jobs.j:` reads better than its first
+ * child); when the path does not exist (a missing field), the deepest
+ * existing ancestor — that is where the field belongs.
+ */
+function locate(doc: Document, lc: LineCounter, path: readonly PathSegment[], onKey: boolean): { line: number; col: number } {
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+      if (!pair) break;
+      const keyNode = pair.key as Node | null;
+      const valueNode = pair.value as Node | null;
+      const collection = isMap(valueNode) || isSeq(valueNode);
+      if (last && (onKey || collection) && keyNode?.range) {
+        offset = keyNode.range[0];
+        break;
+      }
+      offset = valueNode?.range?.[0] ?? keyNode?.range?.[0] ?? offset;
+      node = valueNode;
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg] as Node | undefined;
+      if (!item?.range) break;
+      offset = item.range[0];
+      node = item;
+    } else {
+      break;
+    }
+  }
+  const pos = lc.linePos(offset);
+  return { line: pos.line, col: pos.col };
+}

@@ -1,0 +1,269 @@
+/**
+ * The shape of `berth.yml` as written by a user: the single source for both
+ * validation and the JSON Schema that `berth schema` emits for editors.
+ * Semantic rules that need more than one field (cross references, cycles,
+ * cron syntax, templates) live in resolve.ts.
+ */
+import { z } from "zod";
+
+/** A strict object whose "unknown field" error lists the allowed fields. */
+function fields<T extends z.core.$ZodLooseShape>(shape: T) {
+  const allowed = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}; allowed: ${allowed}`
+        : undefined,
+  });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, what: string) {
+  return z.enum(values, { error: () => `${what} must be one of: ${values.join(", ")}` });
+}
+
+const nonEmpty = (what: string) => z.string({ error: `${what} must be a string` }).min(1, `${what} must not be empty`);
+
+const DURATION_HINT = 'a duration such as "30s", "15m", "2h", "1d", or a whole number of seconds';
+export const durationSchema = z
+  .union([z.string().regex(/^\d+(s|m|h|d)?$/, `expected ${DURATION_HINT}`), z.number().int().nonnegative()], {
+    error: () => `expected ${DURATION_HINT}`,
+  })
+  .meta({ description: DURATION_HINT });
+
+const stringList = (what: string) =>
+  z.union([nonEmpty(what), z.array(nonEmpty(what)).min(1, `${what} needs at least one entry`)], {
+    error: () => `${what} must be a string or a list of strings`,
+  });
+
+/** Environment values may be written as YAML numbers or booleans; ECS wants strings. */
+const envValue = z.union([z.string(), z.number(), z.boolean()], {
+  error: () => "environment values must be strings, numbers or booleans",
+});
+const environmentSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _, not starting with a digit"), envValue);
+
+const commandSchema = z
+  .array(z.union([z.string(), z.number()], { error: () => "command items must be strings" }))
+  .min(1, "command needs at least one item")
+  .meta({ description: "argv array; items are passed verbatim, never through a shell" });
+
+const s3Trigger = fields({
+  bucket: stringList("bucket").meta({ description: "bucket name, or a list of them" }),
+  key: z
+    .union(
+      [
+        z.string().min(1),
+        fields({
+          prefix: z.string().min(1).optional(),
+          suffix: z.string().min(1).optional(),
+          wildcard: z.string().min(1).optional().meta({ description: '"*" matches any characters, "/" included' }),
+        }),
+      ],
+      { error: () => "key must be an exact key or { prefix, suffix } or { wildcard }" },
+    )
+    .optional(),
+});
+
+const gitTrigger = fields({
+  repo: nonEmpty("repo").meta({ description: "owner/name (github, gitlab) or the repository name (codecommit)" }),
+  branch: stringList("branch").optional().meta({ description: 'branch name or glob ("release/*"); default: every branch unless tag is set' }),
+  tag: stringList("tag").optional().meta({ description: 'tag name or glob ("v*")' }),
+  provider: oneOf(["github", "gitlab", "codecommit"], "provider").optional(),
+});
+
+const scheduleTrigger = fields({
+  cron: nonEmpty("cron").optional().meta({ description: 'AWS cron, 6 fields: "0 3 * * ? *" or "cron(0 3 * * ? *)"' }),
+  rate: nonEmpty("rate").optional().meta({ description: '"5 minutes", "1 hour" or "rate(1 day)"' }),
+  timezone: nonEmpty("timezone").optional().meta({ description: "IANA time zone, e.g. Asia/Seoul; default UTC" }),
+});
+
+const manualParam = z.union(
+  [
+    z.string(),
+    z.number(),
+    fields({
+      required: z.boolean().optional(),
+      default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+      description: z.string().optional(),
+    }),
+  ],
+  { error: () => "a param is a default value or { required, default, description }" },
+);
+
+const manualTrigger = z.union(
+  [
+    z.literal(true),
+    fields({ params: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "param names are letters, digits, _ and -"), manualParam).optional() }),
+  ],
+  { error: () => "manual must be true or { params: { NAME: default | { required, default } } }" },
+);
+
+export const UPSTREAM_STATUSES = ["succeeded", "failed", "timed-out", "cancelled"] as const;
+const upstreamStatus = oneOf(UPSTREAM_STATUSES, "status");
+const jobTrigger = fields({
+  name: nonEmpty("name").meta({ description: "the upstream job" }),
+  status: z.union([upstreamStatus, z.array(upstreamStatus).min(1)], { error: () => `status must be one of: ${UPSTREAM_STATUSES.join(", ")} (or a list)` }).optional(),
+});
+
+const eventTrigger = fields({
+  pattern: z
+    .union([z.record(z.string(), z.unknown()), z.string().min(2)], { error: () => "pattern must be an EventBridge event pattern (a YAML mapping or a JSON string)" })
+    .meta({ description: "an EventBridge event pattern" }),
+  bus: nonEmpty("bus").optional().meta({ description: "event bus name; default: the default bus" }),
+});
+
+const many = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
+
+export const TRIGGER_KINDS = ["s3", "git", "schedule", "manual", "job", "event"] as const;
+const triggersSchema = fields({
+  s3: many(s3Trigger).optional(),
+  git: many(gitTrigger).optional(),
+  schedule: many(scheduleTrigger).optional(),
+  manual: manualTrigger.optional(),
+  job: many(jobTrigger).optional(),
+  event: many(eventTrigger).optional(),
+});
+
+const launchSchema = z
+  .union(
+    [
+      oneOf(["fargate", "fargate-spot", "ec2"], "launch"),
+      fields({
+        type: oneOf(["fargate", "fargate-spot", "ec2"], "launch.type"),
+        fallback: oneOf(["fargate"], "fallback").optional().meta({ description: "fargate-spot only: launch type used after a spot interruption or spot capacity shortage" }),
+        platformVersion: z.string().optional(),
+      }),
+      fields({
+        capacityProviders: z
+          .array(
+            fields({
+              provider: nonEmpty("provider"),
+              weight: z.number().int().min(0).max(1000).optional(),
+              base: z.number().int().min(0).max(100000).optional(),
+            }),
+          )
+          .min(1)
+          .max(20),
+      }),
+    ],
+    { error: () => "launch must be fargate, fargate-spot, ec2, { type, fallback, platformVersion } or { capacityProviders: [{ provider, weight, base }] }" },
+  )
+  .meta({ description: "fargate | fargate-spot | ec2 | { capacityProviders: [...] }" });
+
+const networkSchema = fields({
+  subnets: z.array(nonEmpty("subnet")).min(1, "subnets needs at least one subnet").max(16, "ECS allows at most 16 subnets"),
+  securityGroups: z.array(nonEmpty("security group")).max(5, "ECS allows at most 5 security groups").optional(),
+  assignPublicIp: z.boolean().optional(),
+});
+
+const RETRY_CLASS_HINT = "spot-interruption, failed-to-start, capacity, exit:any or exit:<code>";
+const retrySchema = fields({
+  attempts: z.number().int().min(1).max(100).optional().meta({ description: "total attempts, the first included" }),
+  backoff: fields({
+    initial: durationSchema.optional(),
+    factor: z.number().min(1).max(10).optional(),
+    max: durationSchema.optional(),
+  }).optional(),
+  on: z
+    .array(z.string().regex(/^(spot-interruption|failed-to-start|capacity|exit:any|exit:\d{1,3})$/, `retry classes are ${RETRY_CLASS_HINT}`))
+    .optional()
+    .meta({ description: RETRY_CLASS_HINT }),
+});
+
+const concurrencySchema = fields({
+  max: z.number().int().min(1).max(10000).optional(),
+  overlap: oneOf(["allow", "forbid", "replace", "queue"], "overlap").optional(),
+});
+
+const tagsSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: () => "tag values must be strings" }));
+
+const runSchema = fields({
+  taskDefinition: nonEmpty("taskDefinition").meta({ description: "family, family:revision or ARN" }),
+  container: nonEmpty("container").optional().meta({ description: "the container that receives command and environment" }),
+  command: commandSchema.optional(),
+  environment: environmentSchema.optional(),
+  cpu: z.number().int().positive().optional(),
+  memory: z.number().int().positive().optional(),
+  cluster: nonEmpty("cluster").optional(),
+  launch: launchSchema.optional(),
+  network: networkSchema.optional(),
+});
+
+const deploySchema = fields({
+  cluster: nonEmpty("cluster").optional(),
+  service: nonEmpty("service"),
+  container: nonEmpty("container"),
+  image: nonEmpty("image"),
+  rollback: z.boolean().optional(),
+});
+
+const jobSchema = fields({
+  description: z.string().optional(),
+  on: triggersSchema,
+  run: runSchema.optional(),
+  deploy: deploySchema.optional(),
+  batch: fields({ window: durationSchema, maxItems: z.number().int().min(1).max(10000).optional() }).optional(),
+  concurrency: concurrencySchema.optional(),
+  retry: retrySchema.optional(),
+  timeout: durationSchema.optional(),
+  tags: tagsSchema.optional(),
+});
+
+const defaultsSchema = fields({
+  cluster: nonEmpty("cluster").optional(),
+  launch: launchSchema.optional(),
+  network: networkSchema.optional(),
+  retry: retrySchema.optional(),
+  timeout: durationSchema.optional(),
+  concurrency: concurrencySchema.optional(),
+  tags: tagsSchema.optional(),
+});
+
+const localCommand = z.array(z.string()).min(1, "command needs at least one item");
+const localSchema = fields({
+  engine: oneOf(["process", "docker"], "engine").optional(),
+  taskDefinitions: z
+    .record(z.string(), fields({ command: localCommand, cwd: z.string().optional(), environment: environmentSchema.optional(), image: z.string().optional() }))
+    .optional(),
+  services: z
+    .record(
+      z.string(),
+      fields({
+        command: localCommand,
+        cwd: z.string().optional(),
+        environment: environmentSchema.optional(),
+        port: z.number().int().min(1).max(65535).optional(),
+        health: fields({ port: z.number().int().min(1).max(65535).optional(), command: localCommand.optional(), timeout: durationSchema.optional() }).optional(),
+      }),
+    )
+    .optional(),
+});
+
+export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
+
+export const catalogSchema = fields({
+  version: z.literal(1, { error: () => "version must be 1" }),
+  service: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, "service must be 1-32 lower-case letters, digits or -, starting with a letter (it names AWS resources)"),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'region must look like "us-east-1"').optional(),
+  defaults: defaultsSchema.optional(),
+  jobs: z.record(z.string().regex(JOB_NAME, "job names are 1-48 letters, digits, _ or -, starting with a letter or digit"), jobSchema),
+  local: localSchema.optional(),
+});
+
+export type RawCatalog = z.infer<typeof catalogSchema>;
+export type RawJob = z.infer<typeof jobSchema>;
+export type RawRun = z.infer<typeof runSchema>;
+export type RawLaunch = z.infer<typeof launchSchema>;
+export type RawRetry = z.infer<typeof retrySchema>;
+export type RawNetwork = z.infer<typeof networkSchema>;
+
+/** JSON Schema (draft 2020-12) of berth.yml, for editor completion. */
+export function catalogJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(catalogSchema, { io: "input", unrepresentable: "any" }),
+    $id: "https://berth.dev/schema/berth.yml.json",
+    title: "berth.yml",
+    description: "berth job catalog: when something should run (triggers) and what runs (an ECS task or a service deployment).",
+  };
+}

@@ -1,0 +1,400 @@
+/**
+ * Turns a trigger and the event that matched it into the flat context that
+ * `${...}` templates read (`s3.key`, `git.sha`, `schedule.date`, ...).
+ *
+ * The event is untrusted JSON: producers outside berth (S3, CodeCommit, a
+ * misconfigured rule, a hand-written PutEvents) can put anything on the bus.
+ * Every field is type-checked and a malformed event yields an error naming
+ * the field; nothing here throws.
+ */
+import type { GitTrigger, ManualTrigger, ScheduleTrigger, Trigger } from "../catalog/types.ts";
+import type { BusEvent, RunStatusName } from "../events.ts";
+import { BERTH_SOURCE, DETAIL_TYPE, GIT_SOURCE, SCHEDULER_SOURCE } from "../events.ts";
+import { at, describe, isRecord } from "./read.ts";
+import type { JsonRecord } from "./read.ts";
+import { decodeS3EventKey } from "./s3-key.ts";
+
+export type TemplateContext = Readonly<Record<string, string>>;
+
+export type ContextResult =
+  | { readonly ok: true; readonly context: TemplateContext }
+  | { readonly ok: false; readonly error: string };
+
+export interface TriggerVariables {
+  readonly names: ReadonlySet<string>;
+  /** Any variable starting with one of these is allowed (`event.` for event triggers). */
+  readonly prefixes: readonly string[];
+}
+
+const S3_VARIABLES = ["s3.bucket", "s3.key", "s3.size", "s3.etag", "s3.versionId", "s3.sequencer"] as const;
+const GIT_VARIABLES = [
+  "git.repo", "git.ref", "git.branch", "git.tag", "git.sha", "git.shortSha", "git.before", "git.pusher",
+] as const;
+const SCHEDULE_VARIABLES = ["schedule.time", "schedule.date", "schedule.timezone"] as const;
+const UPSTREAM_VARIABLES = ["upstream.job", "upstream.runId", "upstream.status", "upstream.exitCode"] as const;
+const ENVELOPE_FIELDS = ["id", "source", "detail-type", "time", "account", "region"] as const;
+const EVENT_PREFIX = "event.";
+
+/**
+ * Variables a trigger can provide; used when the catalog loads to reject
+ * templates that name something the job's triggers cannot supply. Run-level
+ * variables (`run.id`, `job.name`, `batch.*`) are not trigger variables.
+ */
+export function triggerVariables(trigger: Trigger): TriggerVariables {
+  switch (trigger.kind) {
+    case "s3":
+      return { names: new Set(S3_VARIABLES), prefixes: [] };
+    case "git":
+      return { names: new Set(GIT_VARIABLES), prefixes: [] };
+    case "schedule":
+      return { names: new Set(SCHEDULE_VARIABLES), prefixes: [] };
+    case "manual":
+      return { names: new Set(Object.keys(trigger.params).map((name) => `params.${name}`)), prefixes: [] };
+    case "job":
+      return { names: new Set(UPSTREAM_VARIABLES), prefixes: [] };
+    case "event":
+      return { names: new Set(ENVELOPE_FIELDS.map((field) => EVENT_PREFIX + field)), prefixes: [EVENT_PREFIX] };
+  }
+}
+
+/** Normalizes `event` into `trigger`'s variables, or explains what the event lacks. */
+export function triggerContext(trigger: Trigger, event: BusEvent): ContextResult {
+  const untrusted: unknown = event;
+  if (!isRecord(untrusted)) {
+    return { ok: false, error: `malformed event: expected an EventBridge envelope (a JSON object), got ${describe(untrusted)}` };
+  }
+  try {
+    // No prototype: looking up a name such as `constructor` must find nothing, not Object's.
+    const context: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, contextFor(trigger, untrusted));
+    return { ok: true, context: Object.freeze(context) };
+  } catch (error) {
+    if (error instanceof MalformedEvent) return { ok: false, error: error.message };
+    throw error;
+  }
+}
+
+/** Internal signal carrying a user-facing message; never escapes `triggerContext`. */
+class MalformedEvent extends Error {}
+
+function fail(message: string): never {
+  throw new MalformedEvent(message);
+}
+
+function contextFor(trigger: Trigger, event: JsonRecord): Record<string, string> {
+  switch (trigger.kind) {
+    case "s3":
+      return s3Context(event);
+    case "git":
+      return gitContext(trigger, event);
+    case "schedule":
+      return scheduleContext(trigger, event);
+    case "manual":
+      return manualContext(trigger, event);
+    case "job":
+      return upstreamContext(event);
+    case "event":
+      return envelopeContext(event);
+  }
+}
+
+// ---------------------------------------------------------------- readers
+
+interface EventKind {
+  readonly label: string;
+  readonly source: string;
+  readonly detailType: string;
+}
+
+const S3_OBJECT_CREATED: EventKind = { label: "S3", source: "aws.s3", detailType: DETAIL_TYPE.s3ObjectCreated };
+const GIT_PUSH: EventKind = { label: "git push", source: GIT_SOURCE, detailType: DETAIL_TYPE.gitPush };
+const CODECOMMIT: EventKind = { label: "CodeCommit", source: "aws.codecommit", detailType: DETAIL_TYPE.codeCommitStateChange };
+const SCHEDULE_FIRED: EventKind = { label: "schedule", source: SCHEDULER_SOURCE, detailType: DETAIL_TYPE.scheduleFired };
+const MANUAL_RUN: EventKind = { label: "manual run", source: BERTH_SOURCE, detailType: DETAIL_TYPE.manualRun };
+const RUN_STATE_CHANGE: EventKind = { label: "run state change", source: BERTH_SOURCE, detailType: DETAIL_TYPE.runStateChange };
+
+function isKind(event: JsonRecord, kind: EventKind): boolean {
+  return at(event, "source") === kind.source && at(event, "detail-type") === kind.detailType;
+}
+
+function expectKind(event: JsonRecord, ...kinds: EventKind[]): EventKind {
+  const found = kinds.find((kind) => isKind(event, kind));
+  if (found) return found;
+  const wanted = kinds.map((kind) => `"${kind.detailType}" from ${kind.source}`).join(" or ");
+  return fail(
+    `wrong event for this trigger: expected ${wanted}, got ${describe(at(event, "detail-type"))} from ${describe(at(event, "source"))}; ` +
+      "check the rule that routed it",
+  );
+}
+
+function requireDetail(event: JsonRecord, kind: EventKind): JsonRecord {
+  const detail = at(event, "detail");
+  if (!isRecord(detail)) fail(`malformed ${kind.label} event: detail must be an object, got ${describe(detail)}`);
+  return detail;
+}
+
+function requireString(kind: EventKind, root: JsonRecord, path: string, prefix = "detail."): string {
+  const value = at(root, path);
+  if (typeof value !== "string" || value === "") {
+    fail(`malformed ${kind.label} event: ${prefix}${path} must be a non-empty string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Absent is fine (the empty string); present with the wrong type is not. */
+function optionalString(kind: EventKind, root: JsonRecord, path: string): string {
+  const value = at(root, path);
+  if (value === undefined) return "";
+  if (typeof value !== "string") fail(`malformed ${kind.label} event: detail.${path} must be a string, got ${describe(value)}`);
+  return value;
+}
+
+function requireNonNegativeInteger(kind: EventKind, root: JsonRecord, path: string): number {
+  const value = at(root, path);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    fail(`malformed ${kind.label} event: detail.${path} must be a non-negative integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------- s3
+
+function s3Context(event: JsonRecord): Record<string, string> {
+  const kind = expectKind(event, S3_OBJECT_CREATED);
+  const detail = requireDetail(event, kind);
+  // S3 keys arrive URL-encoded in events; decoding rules are in docs/s3-keys.md.
+  const decoded = decodeS3EventKey(requireString(kind, detail, "object.key"));
+  if (!decoded.ok) fail(`malformed S3 event: ${decoded.error}`);
+  return {
+    "s3.bucket": requireString(kind, detail, "bucket.name"),
+    "s3.key": decoded.key,
+    "s3.size": String(requireNonNegativeInteger(kind, detail, "object.size")),
+    "s3.etag": optionalString(kind, detail, "object.etag"),
+    "s3.versionId": optionalString(kind, detail, "object.version-id"),
+    "s3.sequencer": optionalString(kind, detail, "object.sequencer"),
+  };
+}
+
+// ---------------------------------------------------------------- git
+
+const SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+const ZERO_SHA = /^0+$/;
+const NOTHING_TO_BUILD = "the ref was deleted; nothing to build";
+
+interface GitFacts {
+  readonly repo: string;
+  readonly ref: string;
+  readonly sha: string;
+  readonly before: string;
+  readonly pusher: string;
+}
+
+function gitContext(trigger: GitTrigger, event: JsonRecord): Record<string, string> {
+  const kind = trigger.provider === "codecommit" ? expectKind(event, CODECOMMIT) : expectKind(event, GIT_PUSH);
+  const facts = kind === CODECOMMIT ? codeCommitFacts(event) : gitPushFacts(trigger, event);
+  const { branch, tag } = splitRef(kind, facts.ref);
+  return {
+    "git.repo": facts.repo,
+    "git.ref": facts.ref,
+    "git.branch": branch,
+    "git.tag": tag,
+    "git.sha": facts.sha,
+    "git.shortSha": facts.sha.slice(0, 7),
+    "git.before": facts.before,
+    "git.pusher": facts.pusher,
+  };
+}
+
+function gitPushFacts(trigger: GitTrigger, event: JsonRecord): GitFacts {
+  const kind = GIT_PUSH;
+  const detail = requireDetail(event, kind);
+  const provider = at(detail, "provider");
+  if (provider !== trigger.provider) {
+    fail(`wrong event for this trigger: a ${trigger.provider} git trigger got a push from provider ${describe(provider)}`);
+  }
+  const deleted = at(detail, "deleted");
+  if (typeof deleted !== "boolean") fail(`malformed git push event: detail.deleted must be a boolean, got ${describe(deleted)}`);
+  const sha = requireSha(kind, detail, "sha");
+  if (deleted || ZERO_SHA.test(sha)) fail(NOTHING_TO_BUILD);
+  const facts = {
+    repo: requireString(kind, detail, "repo"),
+    ref: requireString(kind, detail, "ref"),
+    sha,
+    before: requireSha(kind, detail, "before"),
+    pusher: optionalString(kind, detail, "pusher"),
+  };
+  // The detail repeats branch/tag for rule patterns; a disagreement with the ref means a broken producer.
+  const { branch, tag } = splitRef(kind, facts.ref);
+  for (const [field, expected] of [["branch", branch], ["tag", tag]] as const) {
+    const stated = optionalString(kind, detail, field);
+    if (stated !== "" && stated !== expected) {
+      fail(`malformed git push event: detail.${field} ${JSON.stringify(stated)} disagrees with detail.ref ${JSON.stringify(facts.ref)}`);
+    }
+  }
+  return facts;
+}
+
+function codeCommitFacts(event: JsonRecord): GitFacts {
+  const kind = CODECOMMIT;
+  const detail = requireDetail(event, kind);
+  const change = at(detail, "event");
+  if (change === "referenceDeleted") fail(NOTHING_TO_BUILD);
+  if (change !== "referenceCreated" && change !== "referenceUpdated") {
+    fail(
+      `CodeCommit event ${describe(change)} is not a push: only referenceCreated and referenceUpdated carry a commit to build; ` +
+        'the rule should match detail.event ["referenceCreated", "referenceUpdated"]',
+    );
+  }
+  const sha = requireSha(kind, detail, "commitId");
+  if (ZERO_SHA.test(sha)) fail(NOTHING_TO_BUILD);
+  const before = at(detail, "oldCommitId") === undefined ? "0".repeat(sha.length) : requireSha(kind, detail, "oldCommitId");
+  return {
+    repo: requireString(kind, detail, "repositoryName"),
+    ref: requireString(kind, detail, "referenceFullName"),
+    sha,
+    before,
+    pusher: callerName(optionalString(kind, detail, "callerUserArn")),
+  };
+}
+
+function requireSha(kind: EventKind, detail: JsonRecord, path: string): string {
+  const value = at(detail, path);
+  if (typeof value !== "string" || !SHA.test(value)) {
+    fail(`malformed ${kind.label} event: detail.${path} must be a full lower-case hex commit id (40 or 64 characters), got ${describe(value)}`);
+  }
+  return value;
+}
+
+function splitRef(kind: EventKind, ref: string): { branch: string; tag: string } {
+  for (const [prefix, field] of [["refs/heads/", "branch"], ["refs/tags/", "tag"]] as const) {
+    if (ref.startsWith(prefix) && ref.length > prefix.length) {
+      const name = ref.slice(prefix.length);
+      return field === "branch" ? { branch: name, tag: "" } : { branch: "", tag: name };
+    }
+  }
+  return fail(`malformed ${kind.label} event: ref ${JSON.stringify(ref)} is neither a branch (refs/heads/...) nor a tag (refs/tags/...)`);
+}
+
+/** `arn:aws:iam::1:user/jane` → `jane`; `arn:aws:sts::1:assumed-role/Admin/jane` → `jane`; no `/` → the ARN itself. */
+function callerName(arn: string): string {
+  const slash = arn.lastIndexOf("/");
+  return slash >= 0 && slash < arn.length - 1 ? arn.slice(slash + 1) : arn;
+}
+
+// ---------------------------------------------------------------- schedule
+
+const UTC_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,3})?Z$/;
+
+function scheduleContext(trigger: ScheduleTrigger, event: JsonRecord): Record<string, string> {
+  const kind = expectKind(event, SCHEDULE_FIRED);
+  const detail = requireDetail(event, kind);
+  const raw = requireString(kind, detail, "scheduledTime");
+  const instant = parseUtcInstant(raw);
+  if (instant === undefined) {
+    fail(`malformed schedule event: detail.scheduledTime must be an ISO-8601 UTC instant such as 2024-11-26T18:00:00Z, got ${describe(raw)}`);
+  }
+  return {
+    "schedule.time": formatUtcInstant(instant),
+    "schedule.date": calendarDate(instant, trigger.timezone),
+    "schedule.timezone": trigger.timezone,
+  };
+}
+
+function parseUtcInstant(text: string): Date | undefined {
+  if (!UTC_INSTANT.test(text)) return undefined;
+  const instant = new Date(text);
+  // Date accepts some impossible calendar dates (2024-02-30); a round trip exposes them.
+  if (Number.isNaN(instant.getTime()) || instant.toISOString().slice(0, 19) !== text.slice(0, 19)) return undefined;
+  return instant;
+}
+
+/** Second precision unless the instant has milliseconds: `2024-11-26T18:00:00Z`. */
+function formatUtcInstant(instant: Date): string {
+  const iso = instant.toISOString();
+  return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
+}
+
+function calendarDate(instant: Date, timeZone: string): string {
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      calendar: "gregory",
+      numberingSystem: "latn",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+    }).formatToParts(instant);
+  } catch {
+    return fail(`the schedule trigger's timezone ${JSON.stringify(timeZone)} is not an IANA time zone this runtime knows; use a name such as Asia/Seoul`);
+  }
+  const part = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? "";
+  return `${part("year").padStart(4, "0")}-${part("month")}-${part("day")}`;
+}
+
+// ---------------------------------------------------------------- manual
+
+function manualContext(trigger: ManualTrigger, event: JsonRecord): Record<string, string> {
+  const kind = expectKind(event, MANUAL_RUN);
+  const detail = requireDetail(event, kind);
+  const params = at(detail, "params");
+  const given = params === undefined ? {} : params;
+  if (!isRecord(given)) fail(`malformed manual run event: detail.params must be an object of strings, got ${describe(given)}`);
+
+  const declared = Object.keys(trigger.params);
+  const declaredList = declared.length === 0 ? "this job declares no params" : `declared params: ${declared.join(", ")}`;
+  const unknown = Object.keys(given).filter((name) => !Object.hasOwn(trigger.params, name));
+  if (unknown.length > 0) {
+    fail(`unknown param${unknown.length > 1 ? "s" : ""} ${unknown.map((name) => JSON.stringify(name)).join(", ")}; ${declaredList}`);
+  }
+
+  const context: Record<string, string> = {};
+  for (const name of declared) {
+    const spec = trigger.params[name];
+    const value = Object.hasOwn(given, name) ? given[name] : undefined;
+    if (value !== undefined && typeof value !== "string") {
+      fail(`malformed manual run event: param ${JSON.stringify(name)} must be a string, got ${describe(value)}`);
+    }
+    const resolved = value ?? spec?.default;
+    if (resolved === undefined && spec?.required) {
+      fail(`missing required param ${JSON.stringify(name)}${spec.description ? ` (${spec.description})` : ""}; ${declaredList}`);
+    }
+    context[`params.${name}`] = resolved ?? "";
+  }
+  return context;
+}
+
+// ---------------------------------------------------------------- job
+
+const RUN_STATUSES: readonly RunStatusName[] = [
+  "QUEUED", "STARTING", "PROVISIONING", "PENDING", "RUNNING", "RETRY_WAIT",
+  "SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED",
+];
+
+function upstreamContext(event: JsonRecord): Record<string, string> {
+  const kind = expectKind(event, RUN_STATE_CHANGE);
+  const detail = requireDetail(event, kind);
+  const status = at(detail, "status");
+  if (typeof status !== "string" || !(RUN_STATUSES as readonly string[]).includes(status)) {
+    fail(`malformed run state change event: detail.status must be one of ${RUN_STATUSES.join(", ")}, got ${describe(status)}`);
+  }
+  const exitCode = at(detail, "exitCode");
+  if (exitCode !== undefined && (typeof exitCode !== "number" || !Number.isSafeInteger(exitCode))) {
+    fail(`malformed run state change event: detail.exitCode must be an integer when present, got ${describe(exitCode)}`);
+  }
+  return {
+    "upstream.job": requireString(kind, detail, "job"),
+    "upstream.runId": requireString(kind, detail, "runId"),
+    // Same spelling as the `status:` values of a job trigger: TIMED_OUT → timed-out.
+    "upstream.status": status.toLowerCase().replaceAll("_", "-"),
+    "upstream.exitCode": exitCode === undefined ? "" : String(exitCode),
+  };
+}
+
+// ---------------------------------------------------------------- event
+
+function envelopeContext(event: JsonRecord): Record<string, string> {
+  const kind: EventKind = { label: "EventBridge", source: "", detailType: "" };
+  const context: Record<string, string> = {};
+  for (const field of ENVELOPE_FIELDS) context[EVENT_PREFIX + field] = requireString(kind, event, field, "");
+  return context;
+}

@@ -1,0 +1,172 @@
+/**
+ * A `deploy` job plus one run's context becomes a plan: which service gets
+ * which image in which container. Dispatch carries it out in three calls
+ * (DescribeServices/DescribeTaskDefinition → RegisterTaskDefinition →
+ * UpdateService); the pure steps of those calls live here so both shells
+ * and the tests share them.
+ */
+import type { Job } from "../catalog/types.ts";
+import { isRunId } from "../ids.ts";
+import { checkTags } from "./limits.ts";
+import { renderField, runLookup, type RunIdentity } from "./render.ts";
+import { JOB_TAG, RUN_TAG } from "./run-task.ts";
+import type { Tag } from "./types.ts";
+
+export interface DeployPlan {
+  readonly cluster: string;
+  readonly service: string;
+  /** Container in the service's task definition whose image changes. */
+  readonly container: string;
+  /** Rendered image reference. */
+  readonly image: string;
+  /** Turn on the deployment circuit breaker with rollback. */
+  readonly rollback: boolean;
+  /** Tags for the new task-definition revision, so it can be traced to its run. */
+  readonly tags: readonly Tag[];
+}
+
+export type BuildDeployPlanResult =
+  | { readonly ok: true; readonly plan: DeployPlan }
+  | { readonly ok: false; readonly errors: string[] };
+
+export function buildDeployPlan(
+  job: Job,
+  lookup: (name: string) => string | undefined,
+  id: RunIdentity,
+): BuildDeployPlanResult {
+  const action = job.action;
+  if (action.kind !== "deploy") {
+    return { ok: false, errors: [`job ${job.name} runs a task; build a RunTask request for it, not a deploy plan`] };
+  }
+  if (id.jobName !== job.name) return { ok: false, errors: [`run identity names job ${id.jobName} but the job is ${job.name}`] };
+  if (!isRunId(id.runId)) return { ok: false, errors: [`run id ${JSON.stringify(id.runId)} is not a berth run id`] };
+
+  const where = `jobs.${job.name}.deploy.image`;
+  const rendered = renderField(action.image, runLookup(lookup, id), where);
+  if (!rendered.ok) return { ok: false, errors: [rendered.error] };
+  const imageError = checkImage(rendered.value);
+  if (imageError) return { ok: false, errors: [`${where}: ${imageError}`] };
+
+  const tags: Tag[] = [
+    { key: JOB_TAG, value: job.name },
+    { key: RUN_TAG, value: id.runId },
+  ];
+  const tagErrors = checkTags(tags);
+  if (tagErrors.length > 0) return { ok: false, errors: tagErrors.map((e) => `jobs.${job.name}: ${e}`) };
+
+  return {
+    ok: true,
+    plan: {
+      cluster: action.cluster,
+      service: action.service,
+      container: action.container,
+      image: rendered.value,
+      rollback: action.rollback,
+      tags,
+    },
+  };
+}
+
+const IMAGE_NAME_CHARS = /^[A-Za-z0-9_:./#-]+$/;
+const DIGEST = /^sha256:[0-9A-Fa-f]{64}$/;
+const MAX_IMAGE_NAME = 255;
+
+/**
+ * ECS's image rule: up to 255 letters, digits, `- _ : . / #` for `repo:tag`;
+ * for `repo@sha256:<64 hex>` the 255 applies to the part before `@`. Catching
+ * it here matters most for rendered tags: an empty `${git.tag}` leaves `web:`.
+ */
+export function checkImage(image: string): string | undefined {
+  const at = image.indexOf("@");
+  const name = at === -1 ? image : image.slice(0, at);
+  if (name === "") return `the image is empty; check the variables in the template`;
+  if (name.length > MAX_IMAGE_NAME) {
+    return `the image name is ${name.length} characters; ECS allows ${MAX_IMAGE_NAME}`;
+  }
+  if (!IMAGE_NAME_CHARS.test(name)) {
+    return `the image ${JSON.stringify(image)} has characters ECS does not allow; use letters, digits and - _ : . / #`;
+  }
+  if (name.endsWith(":") || name.endsWith("/")) {
+    return `the image ${JSON.stringify(image)} ends in "${name.slice(-1)}"; a variable in the tag was probably empty`;
+  }
+  if (at !== -1 && !DIGEST.test(image.slice(at + 1))) {
+    return `the image digest in ${JSON.stringify(image)} must be sha256: followed by 64 hex characters`;
+  }
+  return undefined;
+}
+
+/**
+ * Fields of a DescribeTaskDefinition result that RegisterTaskDefinition
+ * accepts back; the rest (ARN, revision, status, registeredAt, …) are
+ * read-only and must be dropped when registering the next revision.
+ */
+export const REGISTER_TASK_DEFINITION_FIELDS = [
+  "family",
+  "taskRoleArn",
+  "executionRoleArn",
+  "networkMode",
+  "containerDefinitions",
+  "volumes",
+  "placementConstraints",
+  "requiresCompatibilities",
+  "cpu",
+  "memory",
+  "pidMode",
+  "ipcMode",
+  "proxyConfiguration",
+  "inferenceAccelerators",
+  "ephemeralStorage",
+  "runtimePlatform",
+  "enableFaultInjection",
+] as const;
+
+/**
+ * The current container definitions with the plan's image in the plan's
+ * container, everything else untouched (generic so the SDK's own type
+ * passes through).
+ */
+export function withContainerImage<C extends { readonly name?: string; readonly image?: string }>(
+  containerDefinitions: readonly C[],
+  plan: Pick<DeployPlan, "container" | "image" | "service">,
+): { ok: true; containerDefinitions: C[] } | { ok: false; error: string } {
+  if (!containerDefinitions.some((c) => c.name === plan.container)) {
+    const names = containerDefinitions.map((c) => c.name ?? "(unnamed)").join(", ");
+    return {
+      ok: false,
+      error: `service ${plan.service} has no container named ${plan.container} (its task definition has: ${names}); fix deploy.container`,
+    };
+  }
+  return {
+    ok: true,
+    containerDefinitions: containerDefinitions.map((c) => (c.name === plan.container ? { ...c, image: plan.image } : c)),
+  };
+}
+
+export interface DeploymentConfigurationLike {
+  deploymentCircuitBreaker?: { enable: boolean; rollback: boolean };
+  [key: string]: unknown;
+}
+
+/**
+ * UpdateService input for the new revision. With `rollback` the circuit
+ * breaker is switched on over the service's current deployment
+ * configuration (passed in from DescribeServices) so other settings such as
+ * maximumPercent are kept; without it the service's own setting stands.
+ */
+export function buildUpdateServiceRequest(
+  plan: DeployPlan,
+  taskDefinitionArn: string,
+  currentDeploymentConfiguration?: DeploymentConfigurationLike,
+): { cluster: string; service: string; taskDefinition: string; deploymentConfiguration?: DeploymentConfigurationLike } {
+  return {
+    cluster: plan.cluster,
+    service: plan.service,
+    taskDefinition: taskDefinitionArn,
+    ...(plan.rollback && {
+      deploymentConfiguration: {
+        ...currentDeploymentConfiguration,
+        deploymentCircuitBreaker: { enable: true, rollback: true },
+      },
+    }),
+  };
+}

@@ -1,0 +1,55 @@
+import { parseTemplate, renderTemplate } from "../template/template.ts";
+
+export interface RunIdentity {
+  readonly runId: string;
+  readonly attempt: number;
+  readonly jobName: string;
+}
+
+/**
+ * The trigger context plus the names berth itself owns. `run.id`,
+ * `run.attempt` and `job.name` come from the identity even if the trigger
+ * context happens to carry the same names.
+ */
+export function runLookup(
+  lookup: (name: string) => string | undefined,
+  id: RunIdentity,
+): (name: string) => string | undefined {
+  return (name) => {
+    switch (name) {
+      case "run.id":
+        return id.runId;
+      case "run.attempt":
+        return String(id.attempt);
+      case "job.name":
+        return id.jobName;
+      default:
+        return lookup(name);
+    }
+  };
+}
+
+/**
+ * Renders one catalog string. `where` names the field (`command[2]`,
+ * `environment.INPUT_KEY`) so the error points at the line to fix.
+ */
+export function renderField(
+  source: string,
+  lookup: (name: string) => string | undefined,
+  where: string,
+): { ok: true; value: string } | { ok: false; error: string } {
+  const parsed = parseTemplate(source);
+  if (!parsed.ok) {
+    // The catalog loader rejects these at load time; reaching here means it missed one.
+    return { ok: false, error: `${where}: ${parsed.error.message}` };
+  }
+  const rendered = renderTemplate(parsed.template, lookup);
+  if (!rendered.ok) {
+    const names = rendered.missing.map((n) => `\${${n}}`).join(", ");
+    return {
+      ok: false,
+      error: `${where}: no value for ${names} in this run's trigger context; use only variables the job's triggers provide`,
+    };
+  }
+  return { ok: true, value: rendered.value };
+}

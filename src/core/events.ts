@@ -1,0 +1,105 @@
+/**
+ * Event shapes berth consumes and produces. AWS events (S3, CodeCommit, ECS)
+ * arrive in their native EventBridge shape; berth's own events (a normalized
+ * git push, a fired schedule, a manual run request, a run state change) use
+ * the envelope below with the sources and detail types defined here. Every
+ * trigger compiles to an EventBridge pattern over these shapes, so the local
+ * bus and AWS route events identically.
+ */
+
+/** The EventBridge envelope as delivered to rule targets. */
+export interface BusEvent<D = unknown> {
+  readonly version: string;
+  readonly id: string;
+  readonly "detail-type": string;
+  readonly source: string;
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: readonly string[];
+  readonly detail: D;
+}
+
+export const BERTH_SOURCE = "berth";
+export const GIT_SOURCE = "berth.git";
+export const SCHEDULER_SOURCE = "berth.scheduler";
+
+export const DETAIL_TYPE = {
+  gitPush: "Git Push",
+  scheduleFired: "Berth Schedule Fired",
+  manualRun: "Berth Manual Run",
+  runStateChange: "Berth Run State Change",
+  s3ObjectCreated: "Object Created",
+  codeCommitStateChange: "CodeCommit Repository State Change",
+  ecsTaskStateChange: "ECS Task State Change",
+  ecsDeploymentStateChange: "ECS Deployment State Change",
+} as const;
+
+/** Published by the webhook (AWS) or the local webhook server for GitHub/GitLab pushes. */
+export interface GitPushDetail {
+  readonly provider: "github" | "gitlab";
+  /** `owner/name`. */
+  readonly repo: string;
+  /** Full ref: `refs/heads/main`, `refs/tags/v1.2.0`. */
+  readonly ref: string;
+  /** Set when the ref is a branch. */
+  readonly branch?: string;
+  /** Set when the ref is a tag. */
+  readonly tag?: string;
+  /** Commit the ref now points at (all zeros when the ref was deleted). */
+  readonly sha: string;
+  /** Commit the ref pointed at before (all zeros when the ref was created). */
+  readonly before: string;
+  readonly pusher: string;
+  readonly deleted: boolean;
+  /** The provider's delivery id, used to drop redelivered webhooks. */
+  readonly deliveryId?: string;
+}
+
+/**
+ * EventBridge Scheduler puts this on the bus (target: the bus, with
+ * `<aws.scheduler.scheduled-time>` in the input); the local scheduler emits
+ * the same.
+ */
+export interface ScheduleFiredDetail {
+  readonly service: string;
+  readonly job: string;
+  /** ISO-8601 UTC instant the schedule was due. */
+  readonly scheduledTime: string;
+}
+
+export interface ManualRunDetail {
+  readonly service: string;
+  readonly job: string;
+  readonly params: Readonly<Record<string, string>>;
+  /** Caller-chosen key; two requests with the same key start one run. */
+  readonly idempotencyKey?: string;
+  readonly requestedBy?: string;
+}
+
+export type RunStatusName =
+  | "QUEUED"
+  | "STARTING"
+  | "PROVISIONING"
+  | "PENDING"
+  | "RUNNING"
+  | "RETRY_WAIT"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "TIMED_OUT"
+  | "CANCELLED"
+  | "SKIPPED";
+
+export interface RunStateChangeDetail {
+  readonly service: string;
+  readonly job: string;
+  readonly runId: string;
+  readonly attempt: number;
+  readonly status: RunStatusName;
+  readonly reason?: string;
+  readonly taskArn?: string;
+  readonly exitCode?: number;
+  readonly startedAt?: string;
+  readonly stoppedAt?: string;
+  readonly trigger: { readonly kind: string; readonly summary: string };
+}

@@ -1,0 +1,151 @@
+/**
+ * Many patterns, one event. Each pattern is filed under one field that every
+ * matching event must carry with one of a few exact values (its "anchor",
+ * e.g. `detail.bucket.name` = "media-uploads"), or for a `$or` under one
+ * such field per alternative; patterns without any are kept on a short list
+ * checked for every event. Matching looks up
+ * the event's values at each anchor path, then fully tests only the
+ * candidates found there, so the cost follows the number of plausible
+ * patterns rather than the catalog size.
+ */
+import type { EventPattern } from "../catalog/types.ts";
+import { anchorChoices, compilePattern, matchesPattern, type AnchorChoice, type CompiledPattern, type Leaf } from "./compile.ts";
+
+interface Entry<T> {
+  readonly compiled: CompiledPattern;
+  readonly value: T;
+}
+
+interface PathIndex {
+  readonly segments: readonly string[];
+  readonly buckets: Map<Leaf, number[]>;
+}
+
+/**
+ * Envelope fields shared by whole families of events (every S3 event has
+ * `source` "aws.s3"): a poor key when the pattern offers anything else.
+ */
+const SHARED_ENVELOPE_FIELDS = new Set(["source", "detail-type", "account", "region", "version"]);
+
+export class PatternIndex<T> {
+  readonly #entries: Entry<T>[] = [];
+  readonly #paths = new Map<string, PathIndex>();
+  readonly #unanchored: number[] = [];
+  #seen = new Uint32Array(16);
+  #epoch = 0;
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** Add `pattern` (throws InvalidPatternError when EventBridge would reject it). */
+  add(pattern: EventPattern, value: T): void {
+    this.addCompiled(compilePattern(pattern), value);
+  }
+
+  addCompiled(compiled: CompiledPattern, value: T): void {
+    const id = this.#entries.length;
+    this.#entries.push({ compiled, value });
+    if (this.#seen.length <= id) {
+      const grown = new Uint32Array(this.#seen.length * 2);
+      grown.set(this.#seen);
+      this.#seen = grown;
+    }
+    const choice = this.#choose(anchorChoices(compiled, (choices) => this.#choose(choices)));
+    if (choice === undefined) {
+      this.#unanchored.push(id);
+      return;
+    }
+    for (const anchor of choice) {
+      const key = anchor.segments.join("\u0000");
+      let index = this.#paths.get(key);
+      if (index === undefined) {
+        index = { segments: anchor.segments, buckets: new Map() };
+        this.#paths.set(key, index);
+      }
+      for (const v of anchor.values) {
+        const bucket = index.buckets.get(v);
+        if (bucket === undefined) index.buckets.set(v, [id]);
+        else if (bucket[bucket.length - 1] !== id) bucket.push(id);
+      }
+    }
+  }
+
+  /** The values of every pattern `event` matches, in the order they were added. */
+  match(event: unknown): T[] {
+    this.#epoch = this.#epoch === 0xffffffff ? 1 : this.#epoch + 1;
+    if (this.#epoch === 1) this.#seen.fill(0);
+    const candidates: number[] = [];
+    for (const index of this.#paths.values()) this.#collect(event, index, 0, candidates);
+    for (const id of this.#unanchored) candidates.push(id);
+    if (candidates.length > 1) candidates.sort((a, b) => a - b);
+    const out: T[] = [];
+    for (const id of candidates) {
+      const entry = this.#entries[id]!;
+      if (matchesPattern(entry.compiled, event)) out.push(entry.value);
+    }
+    return out;
+  }
+
+  /** Candidates filed under the event's values at `index.segments` (arrays flattened at every level). */
+  #collect(value: unknown, index: PathIndex, depth: number, out: number[]): void {
+    if (Array.isArray(value)) {
+      for (const item of value) this.#collect(item, index, depth, out);
+      return;
+    }
+    if (depth === index.segments.length) {
+      if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+        const bucket = index.buckets.get(value);
+        if (bucket === undefined) return;
+        for (const id of bucket) {
+          if (this.#seen[id] !== this.#epoch) {
+            this.#seen[id] = this.#epoch;
+            out.push(id);
+          }
+        }
+      }
+      return;
+    }
+    if (typeof value !== "object" || value === null) return;
+    const key = index.segments[depth]!;
+    if (Object.prototype.hasOwnProperty.call(value, key)) {
+      this.#collect((value as Record<string, unknown>)[key], index, depth + 1, out);
+    }
+  }
+
+  /**
+   * Prefer fields other than the shared envelope ones, then the choice whose
+   * buckets are emptiest so far (patterns sharing `detail.service` spread out
+   * over `detail.job`), then the deepest, then the one with fewest values.
+   */
+  #choose(choices: readonly AnchorChoice[]): AnchorChoice | undefined {
+    let best: AnchorChoice | undefined;
+    let bestScore: readonly number[] = [];
+    for (const choice of choices) {
+      let shared = 0;
+      let load = 0;
+      let depth = Infinity;
+      let values = 0;
+      for (const anchor of choice) {
+        if (anchor.segments.length === 1 && SHARED_ENVELOPE_FIELDS.has(anchor.segments[0]!)) shared = 1;
+        const buckets = this.#paths.get(anchor.segments.join("\u0000"))?.buckets;
+        for (const v of anchor.values) load += buckets?.get(v)?.length ?? 0;
+        depth = Math.min(depth, anchor.segments.length);
+        values += anchor.values.size;
+      }
+      const score = [shared, load, -depth, values];
+      if (best === undefined || lexLess(score, bestScore)) {
+        best = choice;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+}
+
+function lexLess(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]!;
+  }
+  return false;
+}

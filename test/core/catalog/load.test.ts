@@ -1,0 +1,153 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { loadCatalog } from "../../../src/core/catalog/load.ts";
+import { formatIssue } from "../../../src/core/catalog/issues.ts";
+import { parseDuration, formatDuration } from "../../../src/core/catalog/duration.ts";
+
+const example = readFileSync(new URL("../../../berth.yml", import.meta.url), "utf8");
+
+function issuesOf(text: string): string[] {
+  const r = loadCatalog(text, "berth.yml");
+  if (r.ok) throw new Error("expected the catalog to be rejected");
+  return r.issues.map(formatIssue);
+}
+
+function load(text: string) {
+  const r = loadCatalog(text, "berth.yml");
+  if (!r.ok) throw new Error(r.issues.map(formatIssue).join("\n"));
+  return r.catalog;
+}
+
+const base = `version: 1
+service: acme-jobs
+defaults:
+  network: { subnets: [subnet-1] }
+jobs:
+`;
+
+describe("the example catalog", () => {
+  it("loads with every job and the defaults merged", () => {
+    const c = load(example);
+    expect(Object.keys(c.jobs)).toEqual(["thumbnails", "deploy-web", "nightly-backup", "backup-report", "reindex", "scan-image"]);
+    const thumbs = c.jobs.thumbnails!;
+    expect(thumbs.timeout).toBe(15 * 60);
+    expect(thumbs.tags).toEqual({ team: "data" });
+    expect(thumbs.retry).toEqual({ attempts: 3, backoff: { initial: 30, factor: 2, max: 600 }, on: ["spot-interruption", "failed-to-start", "capacity", "exit:137"] });
+    expect(thumbs.action).toMatchObject({ kind: "run", cluster: "jobs", launch: { type: "fargate" }, network: { subnets: ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"], assignPublicIp: false } });
+    expect(c.jobs["nightly-backup"]!.timeout).toBe(2 * 3600);
+    expect(c.jobs["nightly-backup"]!.triggers[0]).toEqual({ kind: "schedule", expression: "0 3 * * ? *", awsExpression: "cron(0 3 * * ? *)", timezone: "Asia/Seoul" });
+    expect(c.jobs["deploy-web"]!.concurrency).toEqual({ max: 1, overlap: "queue" });
+    expect(c.jobs["backup-report"]!.triggers[0]).toEqual({ kind: "job", job: "nightly-backup", statuses: ["succeeded"] });
+  });
+
+  it("is frozen so no stage can change it", () => {
+    const c = load(example);
+    expect(Object.isFrozen(c.jobs.thumbnails!.action)).toBe(true);
+  });
+});
+
+describe("a broken catalog", () => {
+  it("reports every problem at once with file:line:col and the field path", () => {
+    expect(issuesOf(readFileSync(new URL("../../fixtures/broken.yml", import.meta.url), "utf8"))).toEqual([
+      expect.stringMatching(/^berth\.yml:7:5 jobs\.thumbnails\.run: Fargate tasks need an awsvpc network: set run\.network\.subnets/),
+      expect.stringMatching(/^berth\.yml:10:33 jobs\.thumbnails\.run\.command\[2\]: unknown template variable \$\{s3\.kee\}: s3 provides \$\{s3\.bucket\} \$\{s3\.key\}/),
+      expect.stringMatching(/^berth\.yml:13:25 jobs\.nightly\.on\.schedule\.cron: cron needs 6 fields/),
+      "berth.yml:17:7 jobs.a.on.job: trigger cycle: a → b → a; remove one of these job triggers",
+      'berth.yml:26:5 jobs.typo.retries: unknown field "retries"; allowed: description, on, run, deploy, batch, concurrency, retry, timeout, tags',
+    ]);
+  });
+
+  it("points an unknown field at its key", () => {
+    expect(issuesOf(`${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    retries: 3\n`)).toEqual([
+      'berth.yml:9:5 jobs.j.retries: unknown field "retries"; allowed: description, on, run, deploy, batch, concurrency, retry, timeout, tags',
+    ]);
+  });
+
+  it.each([
+    ["a missing required field", `version: 1\njobs: {}\n`, 'berth.yml:1:1 service: required field "service" is missing'],
+    ["a wrong version", `version: 2\nservice: s\njobs: {}\n`, "berth.yml:1:10 version: version must be 1"],
+    ["invalid YAML", `version: 1\nservice: [\n`, /^berth\.yml:\d+:\d+: invalid YAML/],
+    ["an empty file", ``, /^berth\.yml: the file is empty/],
+    ["a duplicate key", `version: 1\nversion: 1\n`, /^berth\.yml:2:1: invalid YAML: Map keys must be unique/],
+    ["an unknown launch", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t, launch: fargat }\n`, /^berth\.yml:8:39 jobs\.j\.run\.launch: launch must be fargate, fargate-spot, ec2/],
+    ["a bad overlap", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    concurrency: { overlap: sometimes }\n`, "berth.yml:9:29 jobs.j.concurrency.overlap: overlap must be one of: allow, forbid, replace, queue"],
+    ["a bad duration", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    timeout: 5 minutes\n`, /^berth\.yml:9:14 jobs\.j\.timeout: expected a duration such as "30s"/],
+    ["an unknown upstream job", `${base}  j:\n    on: { job: { name: nope } }\n    run: { taskDefinition: t }\n`, 'berth.yml:7:24 jobs.j.on.job.name: no job named "nope"; jobs in this file: j'],
+    ["a self trigger", `${base}  j:\n    on: { job: { name: j } }\n    run: { taskDefinition: t }\n`, "berth.yml:7:24 jobs.j.on.job.name: a job cannot trigger itself"],
+    ["a bad time zone", `${base}  j:\n    on: { schedule: { rate: 1 hour, timezone: Mars/Olympus } }\n    run: { taskDefinition: t }\n`, /^berth\.yml:7:47 jobs\.j\.on\.schedule\.timezone: unknown time zone "Mars\/Olympus"/],
+    ["no action", `${base}  j:\n    on: { manual: true }\n`, /^berth\.yml:6:3 jobs\.j: a job needs an action/],
+    ["no trigger", `${base}  j:\n    on: {}\n    run: { taskDefinition: t }\n`, /^berth\.yml:7:5 jobs\.j\.on: a job needs at least one trigger/],
+    ["overrides without a container", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t, command: [a] }\n`, /^berth\.yml:8:31 jobs\.j\.run\.command: command and environment override one container/],
+    ["batch on a non-s3 job", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    batch: { window: 1m }\n`, /^berth\.yml:9:5 jobs\.j\.batch: batch collects S3 uploads/],
+    ["a reserved tag", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    tags: { "aws:x": y }\n`, /^berth\.yml:9:13 jobs\.j\.tags\.aws:x: tag keys starting with "aws:" are reserved/],
+    ["a bad retry class", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    retry: { on: [sometimes] }\n`, /^berth\.yml:9:19 jobs\.j\.retry\.on\[0\]: retry classes are spot-interruption/],
+    ["a bad job name", `${base}  "my job":\n    on: { manual: true }\n    run: { taskDefinition: t }\n`, /jobs\.my job: job names are 1-48 letters/],
+    ["a github repo without owner", `${base}  j:\n    on: { git: { repo: web } }\n    run: { taskDefinition: t }\n`, /^berth\.yml:7:24 jobs\.j\.on\.git\.repo: a github repo is written owner\/name/],
+    ["an unclosed template", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t, container: c, environment: { A: "\${params.x" } }\n`, /jobs\.j\.run\.environment\.A: .*write \$\$\{ for a literal/],
+    ["an undeclared param", `${base}  j:\n    on: { manual: { params: { a: "1" } } }\n    run: { taskDefinition: t, container: c, environment: { B: "\${params.b}" } }\n`, /unknown template variable \$\{params\.b\}: manual provides \$\{params\.a\}/],
+  ])("rejects %s", (_what, text, expected) => {
+    const issues = issuesOf(text);
+    expect(issues).toHaveLength(1);
+    if (typeof expected === "string") expect(issues[0]).toBe(expected);
+    else expect(issues[0]).toMatch(expected);
+  });
+
+  it("rejects an invalid event pattern as AWS would, pointing into the pattern", () => {
+    const issues = issuesOf(`${base}  j:\n    on:\n      event:\n        pattern: { source: aws.ecr }\n    run: { taskDefinition: t }\n`);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^berth\.yml:9:28 jobs\.j\.on\.event\.pattern\.source: /);
+  });
+
+  it("allows only the variables every trigger of a job provides", () => {
+    const issues = issuesOf(`${base}  j:\n    on:\n      s3: { bucket: b }\n      manual: true\n    run: { taskDefinition: t, container: c, command: ["\${s3.key}", "\${run.id}"] }\n`);
+    expect(issues).toEqual([expect.stringMatching(/command\[0\]: unknown template variable \$\{s3\.key\}: manual provides no variables/)]);
+  });
+});
+
+describe("defaults", () => {
+  it("does not give ec2 runs the default awsvpc network", () => {
+    const c = load(`${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t, launch: ec2 }\n`);
+    expect(c.jobs.j!.action).not.toHaveProperty("network");
+  });
+
+  it("merges tags and retry field by field, job values winning", () => {
+    const c = load(`version: 1
+service: s
+defaults:
+  network: { subnets: [n] }
+  retry: { attempts: 5, backoff: { initial: 10s } }
+  tags: { team: data, env: prod }
+jobs:
+  j:
+    on: { manual: true }
+    run: { taskDefinition: t }
+    retry: { backoff: { max: 1h } }
+    tags: { env: dev }
+`);
+    expect(c.jobs.j!.retry).toEqual({ attempts: 5, backoff: { initial: 10, factor: 2, max: 3600 }, on: ["spot-interruption", "failed-to-start", "capacity"] });
+    expect(c.jobs.j!.tags).toEqual({ team: "data", env: "dev" });
+  });
+
+  it("parses a JSON event pattern", () => {
+    const c = load(`${base}  j:\n    on:\n      event: { pattern: '{"source": ["my.app"]}', bus: orders }\n    run: { taskDefinition: t }\n`);
+    expect(c.jobs.j!.triggers[0]).toEqual({ kind: "event", pattern: { source: ["my.app"] }, bus: "orders" });
+  });
+});
+
+describe("durations", () => {
+  it.each([
+    ["30s", 30],
+    ["15m", 900],
+    ["2h", 7200],
+    ["1d", 86400],
+    ["90", 90],
+    [45, 45],
+  ] as const)("%s is %i seconds", (text, seconds) => {
+    expect(parseDuration(text)).toBe(seconds);
+  });
+  it.each([
+    [5400, "90m"],
+    [7200, "2h"],
+    [61, "61s"],
+  ])("%i seconds prints as %s", (s, text) => expect(formatDuration(s)).toBe(text));
+});

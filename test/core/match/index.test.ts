@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import { compilePattern, matchesPattern } from "../../../src/core/match/compile.ts";
+import { PatternIndex } from "../../../src/core/match/index.ts";
+import { validatePattern } from "../../../src/core/match/validate.ts";
+
+/** Small deterministic PRNG so a failure reproduces from its seed. */
+function random(seed: number) {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
+  return { next, int, pick };
+}
+
+type Rng = ReturnType<typeof random>;
+
+const STRINGS = ["a", "b", "ab", "A", "", "10.0.0.5"];
+const NUMBERS = [0, 1, 2, 5];
+const LEAVES: readonly unknown[] = [...STRINGS, ...NUMBERS, true, null];
+
+function matcher(r: Rng): unknown {
+  switch (r.int(10)) {
+    case 0:
+      return { prefix: r.pick(["a", ""]) };
+    case 1:
+      return { "anything-but": r.pick<unknown>(["a", ["a", "b"], 1, { prefix: "a" }]) };
+    case 2:
+      return { numeric: r.pick<unknown[]>([[">", 0], ["<=", 1], [">=", 1, "<", 5]]) };
+    case 3:
+      return { exists: r.next() < 0.5 };
+    case 4:
+      return { "equals-ignore-case": "a" };
+    case 5:
+      return { wildcard: r.pick(["*b", "a*"]) };
+    case 6:
+      return { cidr: "10.0.0.0/24" };
+    default:
+      return r.pick(LEAVES);
+  }
+}
+
+function matchList(r: Rng): unknown[] {
+  return Array.from({ length: 1 + r.int(2) }, () => matcher(r));
+}
+
+function pattern(r: Rng): Record<string, unknown> {
+  const p: Record<string, unknown> = {};
+  if (r.next() < 0.7) p.source = [r.pick(["s1", "s2", "s3"])];
+  if (r.next() < 0.3) p["detail-type"] = r.next() < 0.8 ? [r.pick(["t1", "t2"])] : matchList(r);
+  const detail: Record<string, unknown> = {};
+  if (r.next() < 0.5) detail.a = r.next() < 0.6 ? [r.pick(STRINGS)] : matchList(r);
+  if (r.next() < 0.4) detail.b = matchList(r);
+  if (r.next() < 0.3) detail.c = { d: r.next() < 0.5 ? [r.pick(LEAVES)] : matchList(r) };
+  if (r.next() < 0.3) detail.items = r.next() < 0.5 ? { x: [r.pick(STRINGS)] } : { x: matchList(r), y: matchList(r) };
+  if (r.next() < 0.15) detail.$or = [{ a: matchList(r) }, { b: matchList(r) }];
+  if (Object.keys(detail).length > 0) p.detail = detail;
+  if (r.next() < 0.1) p.$or = [{ source: [r.pick(["s1", "s2"])] }, { detail: { a: matchList(r) } }];
+  if (Object.keys(p).length === 0) p.source = [{ exists: true }];
+  return p;
+}
+
+function leafOrArray(r: Rng): unknown {
+  const roll = r.next();
+  if (roll < 0.15) return Array.from({ length: r.int(3) }, () => r.pick(LEAVES));
+  if (roll < 0.2) return { nested: r.pick(LEAVES) };
+  return r.pick(LEAVES);
+}
+
+function event(r: Rng): Record<string, unknown> {
+  const detail: Record<string, unknown> = {};
+  if (r.next() < 0.8) detail.a = leafOrArray(r);
+  if (r.next() < 0.7) detail.b = leafOrArray(r);
+  if (r.next() < 0.5) detail.c = r.next() < 0.8 ? { d: leafOrArray(r) } : r.pick(LEAVES);
+  if (r.next() < 0.5) {
+    detail.items = Array.from({ length: r.int(3) }, () => ({ x: r.pick(LEAVES), ...(r.next() < 0.5 ? { y: r.pick(LEAVES) } : {}) }));
+  }
+  const e: Record<string, unknown> = { source: r.next() < 0.1 ? ["s1", "s2"] : r.pick(["s1", "s2", "s3"]), "detail-type": r.pick(["t1", "t2"]), resources: [] };
+  if (r.next() < 0.95) e.detail = detail;
+  return e;
+}
+
+describe("PatternIndex", () => {
+  it("returns exactly what testing every pattern returns, in insertion order (random patterns and events)", () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const r = random(seed);
+      const index = new PatternIndex<number>();
+      const compiled = [];
+      for (let i = 0; i < 300; i++) {
+        const p = pattern(r);
+        expect(validatePattern(p), JSON.stringify(p)).toEqual([]);
+        index.add(p, i);
+        compiled.push(compilePattern(p));
+      }
+      let matched = 0;
+      for (let j = 0; j < 1500; j++) {
+        const e = event(r);
+        const expected = compiled.flatMap((c, i) => (matchesPattern(c, e) ? [i] : []));
+        expect(index.match(e), `seed ${seed} event ${JSON.stringify(e)}`).toEqual(expected);
+        matched += expected.length;
+      }
+      // The generators must produce real matches, or the comparison proves little.
+      expect(matched).toBeGreaterThan(1000);
+    }
+  });
+
+  it("finds patterns by any value of an event array, once each", () => {
+    const index = new PatternIndex<string>();
+    index.add({ resources: ["r1", "r2"] }, "both");
+    index.add({ resources: ["r2"] }, "second");
+    index.add({ resources: ["r3"] }, "other");
+    expect(index.match({ resources: ["r1", "r2", "r2"] })).toEqual(["both", "second"]);
+  });
+
+  it("finds patterns whose only exact field sits under an event array of objects", () => {
+    const index = new PatternIndex<string>();
+    index.add({ detail: { items: { sku: ["x"] } } }, "x");
+    expect(index.match({ detail: { items: [{ sku: "y" }, [{ sku: "x" }]] } })).toEqual(["x"]);
+  });
+
+  it("checks patterns without an exact field against every event", () => {
+    const index = new PatternIndex<string>();
+    index.add({ detail: { key: [{ prefix: "in/" }] } }, "prefix");
+    index.add({ $or: [{ source: ["a"] }, { detail: { n: [{ numeric: [">", 1] }] } }] }, "or without anchor");
+    index.add({ detail: { gone: [{ exists: false }] } }, "absent");
+    expect(index.match({ source: "b", detail: { key: "in/x", n: 2 } })).toEqual(["prefix", "or without anchor", "absent"]);
+  });
+
+  it("finds a $or pattern through the exact field of any alternative", () => {
+    const index = new PatternIndex<string>();
+    index.add({ $or: [{ source: ["a"] }, { detail: { $or: [{ kind: ["k1"] }, { type: ["t1"] }] } }] }, "or");
+    index.add({ source: ["z"] }, "z");
+    expect(index.match({ source: "a" })).toEqual(["or"]);
+    expect(index.match({ source: "b", detail: { type: "t1" } })).toEqual(["or"]);
+    expect(index.match({ source: "b", detail: { kind: "k2", type: "t2" } })).toEqual([]);
+  });
+
+  it("keeps the same pattern added twice as two entries", () => {
+    const index = new PatternIndex<string>();
+    index.add({ source: ["a"] }, "first");
+    index.add({ source: ["a"] }, "second");
+    expect(index.match({ source: "a" })).toEqual(["first", "second"]);
+    expect(index.size).toBe(2);
+  });
+
+  it("rejects an invalid pattern and stays unchanged", () => {
+    const index = new PatternIndex<string>();
+    expect(() => index.add({ source: "a" }, "bad")).toThrow(/source: must be an array/);
+    expect(index.size).toBe(0);
+    expect(index.match({ source: "a" })).toEqual([]);
+  });
+
+  it("keys typical berth patterns by their most selective field", () => {
+    const index = new PatternIndex<string>();
+    for (let i = 0; i < 50; i++) {
+      index.add({ source: ["berth.scheduler"], "detail-type": ["Berth Schedule Fired"], detail: { service: ["acme"], job: [`job-${i}`] } }, `job-${i}`);
+    }
+    expect(index.match({ source: "berth.scheduler", "detail-type": "Berth Schedule Fired", detail: { service: "acme", job: "job-7" } })).toEqual(["job-7"]);
+  });
+});
