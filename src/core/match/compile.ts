@@ -53,6 +53,11 @@ export interface LeafField {
   /** Exact values (strings, numbers, booleans, null); absent when the field lists none. */
   readonly exact: ReadonlySet<Leaf> | undefined;
   readonly tests: readonly ValueTest[];
+  /**
+   * Set when every operator of the field implies a non-empty prefix (a plain
+   * `prefix`, or a `wildcard` not starting with `*`): those prefixes.
+   */
+  readonly prefixes: readonly string[] | undefined;
   readonly existsTrue: boolean;
   readonly existsFalse: boolean;
   readonly wanted: string;
@@ -198,12 +203,24 @@ function numericTest(operand: readonly unknown[]): ValueTest {
   }
 }
 
+/** The non-empty prefix every string matching this operator starts with, if there is one. */
+function impliedPrefix(name: string, operand: unknown): string | undefined {
+  if (name === "prefix" && typeof operand === "string" && operand !== "") return operand;
+  if (name === "wildcard" && typeof operand === "string") {
+    const first = (parseWildcard(operand) as WildcardPieces)[0]!;
+    if (first !== "") return first;
+  }
+  return undefined;
+}
+
 function compileLeaf(key: string, path: string, segments: readonly string[], list: readonly unknown[]): LeafField {
   const exact: Leaf[] = [];
   const tests: ValueTest[] = [];
   const wanted: string[] = [];
   let existsTrue = false;
   let existsFalse = false;
+  const prefixes: string[] = [];
+  let onlyPrefixes = true;
   for (const item of list) {
     if (isLeaf(item)) {
       exact.push(item);
@@ -211,6 +228,9 @@ function compileLeaf(key: string, path: string, segments: readonly string[], lis
       continue;
     }
     const [name, operand] = Object.entries(item as Obj)[0]!;
+    const implied = impliedPrefix(name, operand);
+    if (implied !== undefined) prefixes.push(implied);
+    else onlyPrefixes = false;
     let test: ValueTest | undefined;
     switch (name) {
       case "prefix":
@@ -261,6 +281,7 @@ function compileLeaf(key: string, path: string, segments: readonly string[], lis
     segments,
     exact: exact.length > 0 ? new Set(exact) : undefined,
     tests,
+    prefixes: onlyPrefixes && prefixes.length > 0 ? prefixes : undefined,
     existsTrue,
     existsFalse,
     wanted: allExact || wanted.length > 1 ? `one of ${wanted.join(", ")}` : wanted[0]!,
@@ -450,16 +471,20 @@ export function explainMismatch(compiled: CompiledPattern, event: unknown): stri
 }
 
 /**
- * A field every matching event must hold with one of a few exact values,
- * found without looking inside operators: the index keys patterns by these.
+ * A field every matching event must hold with one of a few exact values or
+ * a value starting with one of a few prefixes, found without looking inside
+ * other operators: the index keys patterns by these.
  */
-export interface ExactAnchor {
+export interface Anchor {
   readonly segments: readonly string[];
   readonly values: ReadonlySet<Leaf>;
+  readonly prefixes: readonly string[];
 }
 
 /** Anchors of which a matching event satisfies at least one (several only for a `$or`). */
-export type AnchorChoice = readonly ExactAnchor[];
+export type AnchorChoice = readonly Anchor[];
+
+const NO_VALUES: ReadonlySet<Leaf> = new Set();
 
 /**
  * Every anchor choice of the pattern. A `$or` yields one choice made of the
@@ -469,13 +494,14 @@ export type AnchorChoice = readonly ExactAnchor[];
 export function anchorChoices(compiled: CompiledPattern, pick: (choices: readonly AnchorChoice[]) => AnchorChoice | undefined): AnchorChoice[] {
   const visit = (node: PatternNode, out: AnchorChoice[]): void => {
     for (const field of node.fields) {
-      if (field.kind === "object") visit(field.node, out);
-      else if (field.exact !== undefined && field.tests.length === 0 && !field.existsTrue && !field.existsFalse) {
-        out.push([{ segments: field.segments, values: field.exact }]);
+      if (field.kind === "object") {
+        visit(field.node, out);
+      } else if (!field.existsTrue && !field.existsFalse && (field.tests.length === 0 || field.prefixes !== undefined)) {
+        out.push([{ segments: field.segments, values: field.exact ?? NO_VALUES, prefixes: field.prefixes ?? [] }]);
       }
     }
     for (const alternatives of node.ors) {
-      const combined: ExactAnchor[] = [];
+      const combined: Anchor[] = [];
       for (const alternative of alternatives) {
         const inner: AnchorChoice[] = [];
         visit(alternative, inner);

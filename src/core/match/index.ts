@@ -1,7 +1,8 @@
 /**
  * Many patterns, one event. Each pattern is filed under one field that every
- * matching event must carry with one of a few exact values (its "anchor",
- * e.g. `detail.bucket.name` = "media-uploads"), or for a `$or` under one
+ * matching event must carry with one of a few exact values or prefixes (its
+ * "anchor", e.g. `detail.bucket.name` = "media-uploads", or
+ * `detail.object.key` starting with "incoming/"), or for a `$or` under one
  * such field per alternative; patterns without any are kept on a short list
  * checked for every event. Matching looks up
  * the event's values at each anchor path, then fully tests only the
@@ -19,6 +20,9 @@ interface Entry<T> {
 interface PathIndex {
   readonly segments: readonly string[];
   readonly buckets: Map<Leaf, number[]>;
+  readonly prefixBuckets: Map<string, number[]>;
+  /** Distinct lengths of the prefixes in `prefixBuckets`, ascending. */
+  readonly prefixLengths: number[];
 }
 
 /**
@@ -60,13 +64,16 @@ export class PatternIndex<T> {
       const key = anchor.segments.join("\u0000");
       let index = this.#paths.get(key);
       if (index === undefined) {
-        index = { segments: anchor.segments, buckets: new Map() };
+        index = { segments: anchor.segments, buckets: new Map(), prefixBuckets: new Map(), prefixLengths: [] };
         this.#paths.set(key, index);
       }
-      for (const v of anchor.values) {
-        const bucket = index.buckets.get(v);
-        if (bucket === undefined) index.buckets.set(v, [id]);
-        else if (bucket[bucket.length - 1] !== id) bucket.push(id);
+      for (const v of anchor.values) file(index.buckets, v, id);
+      for (const p of anchor.prefixes) {
+        file(index.prefixBuckets, p, id);
+        if (!index.prefixLengths.includes(p.length)) {
+          index.prefixLengths.push(p.length);
+          index.prefixLengths.sort((a, b) => a - b);
+        }
       }
     }
   }
@@ -95,12 +102,11 @@ export class PatternIndex<T> {
     }
     if (depth === index.segments.length) {
       if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-        const bucket = index.buckets.get(value);
-        if (bucket === undefined) return;
-        for (const id of bucket) {
-          if (this.#seen[id] !== this.#epoch) {
-            this.#seen[id] = this.#epoch;
-            out.push(id);
+        this.#take(index.buckets.get(value), out);
+        if (typeof value === "string") {
+          for (const length of index.prefixLengths) {
+            if (length > value.length) break;
+            this.#take(index.prefixBuckets.get(value.slice(0, length)), out);
           }
         }
       }
@@ -110,6 +116,16 @@ export class PatternIndex<T> {
     const key = index.segments[depth]!;
     if (Object.prototype.hasOwnProperty.call(value, key)) {
       this.#collect((value as Record<string, unknown>)[key], index, depth + 1, out);
+    }
+  }
+
+  #take(bucket: readonly number[] | undefined, out: number[]): void {
+    if (bucket === undefined) return;
+    for (const id of bucket) {
+      if (this.#seen[id] !== this.#epoch) {
+        this.#seen[id] = this.#epoch;
+        out.push(id);
+      }
     }
   }
 
@@ -128,10 +144,11 @@ export class PatternIndex<T> {
       let values = 0;
       for (const anchor of choice) {
         if (anchor.segments.length === 1 && SHARED_ENVELOPE_FIELDS.has(anchor.segments[0]!)) shared = 1;
-        const buckets = this.#paths.get(anchor.segments.join("\u0000"))?.buckets;
-        for (const v of anchor.values) load += buckets?.get(v)?.length ?? 0;
+        const index = this.#paths.get(anchor.segments.join("\u0000"));
+        for (const v of anchor.values) load += index?.buckets.get(v)?.length ?? 0;
+        for (const p of anchor.prefixes) load += index?.prefixBuckets.get(p)?.length ?? 0;
         depth = Math.min(depth, anchor.segments.length);
-        values += anchor.values.size;
+        values += anchor.values.size + anchor.prefixes.length;
       }
       const score = [shared, load, -depth, values];
       if (best === undefined || lexLess(score, bestScore)) {
@@ -141,6 +158,12 @@ export class PatternIndex<T> {
     }
     return best;
   }
+}
+
+function file<K>(buckets: Map<K, number[]>, key: K, id: number): void {
+  const bucket = buckets.get(key);
+  if (bucket === undefined) buckets.set(key, [id]);
+  else if (bucket[bucket.length - 1] !== id) bucket.push(id);
 }
 
 function lexLess(a: readonly number[], b: readonly number[]): boolean {

@@ -37,7 +37,7 @@ function matcher(r: Rng): unknown {
     case 4:
       return { "equals-ignore-case": "a" };
     case 5:
-      return { wildcard: r.pick(["*b", "a*"]) };
+      return { wildcard: r.pick(["*b", "a*", "a*b", "ab"]) };
     case 6:
       return { cidr: "10.0.0.0/24" };
     default:
@@ -138,6 +138,20 @@ describe("PatternIndex", () => {
     expect(index.match({ source: "a" })).toEqual(["or"]);
     expect(index.match({ source: "b", detail: { type: "t1" } })).toEqual(["or"]);
     expect(index.match({ source: "b", detail: { kind: "k2", type: "t2" } })).toEqual([]);
+  });
+
+  it("finds patterns by key prefix when they share every exact field", () => {
+    const index = new PatternIndex<string>();
+    const s3 = (key: unknown[]) => ({ source: ["aws.s3"], detail: { bucket: { name: ["b"] }, object: { key } } });
+    index.add(s3([{ prefix: "in/" }]), "in");
+    index.add(s3([{ prefix: "in/raw/" }, "exact.txt"]), "raw");
+    index.add(s3([{ prefix: "out/" }]), "out");
+    index.add(s3([{ wildcard: "in/*.csv" }]), "csv");
+    const event = (key: string) => ({ source: "aws.s3", detail: { bucket: { name: "b" }, object: { key } } });
+    expect(index.match(event("in/raw/a.csv"))).toEqual(["in", "raw", "csv"]);
+    expect(index.match(event("in/x"))).toEqual(["in"]);
+    expect(index.match(event("exact.txt"))).toEqual(["raw"]);
+    expect(index.match(event("in"))).toEqual([]);
   });
 
   it("keeps the same pattern added twice as two entries", () => {

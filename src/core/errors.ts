@@ -1,0 +1,110 @@
+/**
+ * The error taxonomy. Adapters translate SDK and IO errors into these classes;
+ * handlers map class → behaviour (fail, dead-letter, ignore, retry) in one
+ * place. `retryable` answers the only question a caller has to ask: will the
+ * same call succeed later without anyone changing anything?
+ *
+ * Class names are set explicitly because bundlers rename classes and logs
+ * must still say which kind of error happened.
+ */
+import type { CatalogIssue } from "./catalog/issues.ts";
+
+export type BerthErrorCode =
+  | "CONFIGURATION"
+  | "VALIDATION"
+  | "CONFLICT"
+  | "NOT_FOUND"
+  | "INVALID_TRANSITION"
+  | "TRANSIENT";
+
+export abstract class BerthError extends Error {
+  abstract readonly code: BerthErrorCode;
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** berth.yml or the deployment is wrong: fail at load, never retry. */
+export class ConfigurationError extends BerthError {
+  override readonly name = "ConfigurationError";
+  readonly code = "CONFIGURATION";
+  readonly retryable = false;
+  readonly issues: readonly CatalogIssue[];
+
+  constructor(message: string, options?: { issues?: readonly CatalogIssue[]; cause?: unknown }) {
+    super(message, options);
+    this.issues = options?.issues ?? [];
+  }
+}
+
+/** Malformed input (event, webhook, request): log it, dead-letter it, do not retry. */
+export class ValidationError extends BerthError {
+  override readonly name = "ValidationError";
+  readonly code = "VALIDATION";
+  readonly retryable = false;
+  /** Dotted path of the offending field, when one field is to blame. */
+  readonly field?: string;
+
+  constructor(message: string, options?: { field?: string; cause?: unknown }) {
+    super(message, options);
+    if (options?.field !== undefined) this.field = options.field;
+  }
+}
+
+/**
+ * A conditional write lost: someone else wrote first. Carries what is stored
+ * now so the caller can treat a duplicate delivery as an idempotent success.
+ */
+export class ConflictError<T = unknown> extends BerthError {
+  override readonly name = "ConflictError";
+  readonly code = "CONFLICT";
+  readonly retryable = false;
+  /** The stored record that won; absent when the store could not return it. */
+  readonly existing?: T;
+
+  constructor(message: string, options?: { existing?: T; cause?: unknown }) {
+    super(message, options);
+    if (options?.existing !== undefined) this.existing = options.existing;
+  }
+}
+
+export class NotFoundError extends BerthError {
+  override readonly name = "NotFoundError";
+  readonly code = "NOT_FOUND";
+  readonly retryable = false;
+}
+
+/** A stale or out-of-order event asked for a move the transition table forbids: ignore it, count it. */
+export class InvalidTransitionError extends BerthError {
+  override readonly name = "InvalidTransitionError";
+  readonly code = "INVALID_TRANSITION";
+  readonly retryable = false;
+  readonly from: string;
+  readonly to: string;
+
+  constructor(from: string, to: string, message?: string) {
+    super(message ?? `cannot move a run from ${from} to ${to}`);
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** Throttling, 5xx, capacity: the same call may succeed later. */
+export class TransientError extends BerthError {
+  override readonly name = "TransientError";
+  readonly code = "TRANSIENT";
+  readonly retryable = true;
+  /** The earliest useful retry, when the service said (Retry-After, throttling hints). */
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, options?: { retryAfterMs?: number; cause?: unknown }) {
+    super(message, options);
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+export function isBerthError(error: unknown): error is BerthError {
+  return error instanceof BerthError;
+}

@@ -1,0 +1,94 @@
+/**
+ * Ports: what the core needs from the world. The AWS shell implements them
+ * with ECS, DynamoDB and EventBridge; the local shell with child processes,
+ * SQLite and the local bus. Every adapter of a port passes the same contract
+ * test suite (test/contract/).
+ */
+import type { RunStateChangeDetail } from "./events.ts";
+import type { RunTaskRequest } from "./ecs/types.ts";
+import type { EcsTaskState } from "./runs/task-state.ts";
+import type { Run, RunStatus } from "./runs/model.ts";
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+/** Why a launch did not produce a task. */
+export interface LaunchFailure {
+  /**
+   * - `capacity`: RESOURCE:*, AGENT, Fargate "Capacity is unavailable" — retryable.
+   * - `throttled`: API throttling or 5xx after the SDK's own retries — retryable, nothing was launched.
+   * - `invalid`: invalid parameters, missing task definition, bad network — fails the run.
+   * - `access-denied`: IAM — fails the run.
+   */
+  readonly kind: "capacity" | "throttled" | "invalid" | "access-denied";
+  readonly retryable: boolean;
+  /** The message AWS (or the local executor) gave, verbatim. */
+  readonly message: string;
+  /** Milliseconds the caller should wait before trying again, when known. */
+  readonly retryAfterMs?: number;
+}
+
+export type LaunchOutcome = { readonly ok: true; readonly taskArn: string } | { readonly ok: false; readonly failure: LaunchFailure };
+
+export interface TaskLauncher {
+  /** RunTask with the request's clientToken: sending the same request twice starts one task. */
+  runTask(request: RunTaskRequest): Promise<LaunchOutcome>;
+  /** StopTask; stopping a task that already stopped is not an error. `reason` ≤ 255 characters. */
+  stopTask(cluster: string, taskArn: string, reason: string): Promise<void>;
+  /**
+   * DescribeTasks. Tasks ECS no longer knows (stopped more than about an hour
+   * ago, or never existed) come back in `missing`.
+   */
+  describeTasks(cluster: string, taskArns: readonly string[]): Promise<{ readonly tasks: readonly EcsTaskState[]; readonly missing: readonly string[] }>;
+}
+
+export interface Publisher {
+  /** PutEvents `Berth Run State Change` (batches of ≤ 10, failed entries retried); throws only when entries could not be delivered. */
+  publish(details: readonly RunStateChangeDetail[]): Promise<void>;
+}
+
+export type CreateRunResult = { readonly created: true; readonly run: Run } | { readonly created: false; readonly existing: Run };
+
+export type UpdateRunResult = { readonly ok: true; readonly run: Run } | { readonly ok: false; readonly current: Run | undefined };
+
+export interface RunQuery {
+  readonly job?: string;
+  readonly status?: RunStatus;
+  /** Default 50, at most 1000. */
+  readonly limit?: number;
+  /** Only runs whose id sorts before this (ids sort by creation time): for paging. */
+  readonly before?: string;
+}
+
+export interface RunStore {
+  /**
+   * Writes a new run unless a run with the same `trigger.idempotencyKey`
+   * exists; then returns that run and writes nothing. Atomic.
+   */
+  createRun(run: Run): Promise<CreateRunResult>;
+  getRun(id: string): Promise<Run | undefined>;
+  /**
+   * Replaces the run if the stored `version` is still `expectedVersion`
+   * (the caller's copy has `version` > expectedVersion). Otherwise writes
+   * nothing and returns the current record.
+   */
+  updateRun(run: Run, expectedVersion: number): Promise<UpdateRunResult>;
+  /** Newest first. */
+  listRuns(query: RunQuery): Promise<readonly Run[]>;
+  /** Runs that are not terminal (QUEUED, STARTING, …, RETRY_WAIT): what the sweep looks at. */
+  listOpenRuns(): Promise<readonly Run[]>;
+  /** Open runs of one job that hold or wait for a concurrency slot, oldest first. */
+  listOpenRunsOfJob(job: string): Promise<readonly Run[]>;
+  /**
+   * Takes one of `max` concurrency slots of `job` for `runId`. Atomic: of
+   * two callers racing for the last slot exactly one gets it. Taking a slot
+   * the run already holds succeeds (idempotent).
+   */
+  acquireSlot(job: string, runId: string, max: number, now: number): Promise<boolean>;
+  /** Frees the run's slot; freeing a slot not held is a no-op. */
+  releaseSlot(job: string, runId: string): Promise<void>;
+  /** Runs holding slots of `job`, with when they took them (epoch ms): the sweep frees slots of ended or missing runs. */
+  slotHolders(job: string): Promise<readonly { readonly runId: string; readonly since: number }[]>;
+}

@@ -1,0 +1,84 @@
+/**
+ * Admission: may a new run of a job start now?
+ *
+ * `max` is the number of runs of one job that may be active at once (STARTING
+ * through RUNNING, and RETRY_WAIT, which will launch again). `overlap` says
+ * what happens to a new run when that cap is reached:
+ *
+ * | overlap | cap (max absent)     | cap reached                                        |
+ * |---------|----------------------|----------------------------------------------------|
+ * | allow   | unlimited            | QUEUED, FIFO (a cap is a cap; nothing is dropped)  |
+ * | forbid  | 1                    | SKIPPED, with the reason                           |
+ * | replace | 1                    | cancel the oldest active runs, then start          |
+ * | queue   | 1                    | QUEUED, FIFO                                       |
+ *
+ * forbid/replace/queue talk about overlapping runs, so without a `max` they
+ * mean "one at a time". Queued runs keep their order: while any run waits, a
+ * new run queues behind it even if a slot is free (the `start-queued` effect
+ * then admits the head of the queue first).
+ */
+import type { ConcurrencyPolicy } from "../catalog/types.ts";
+
+export interface ActiveRunRef {
+  readonly id: string;
+  readonly createdAt: number;
+}
+
+export type Admission =
+  | { readonly decision: "start" }
+  | { readonly decision: "queue" }
+  | { readonly decision: "skip"; readonly reason: string }
+  /** Start after cancelling these runs (oldest first). */
+  | { readonly decision: "replace"; readonly cancel: readonly string[] };
+
+/** How many runs may be active at once; Infinity when unlimited. */
+export function concurrencyCap(policy: ConcurrencyPolicy): number {
+  if (policy.max !== undefined) return policy.max;
+  return policy.overlap === "allow" ? Number.POSITIVE_INFINITY : 1;
+}
+
+function queues(policy: ConcurrencyPolicy): boolean {
+  return policy.overlap === "queue" || policy.overlap === "allow";
+}
+
+export function decideAdmission(
+  policy: ConcurrencyPolicy,
+  activeRuns: readonly ActiveRunRef[],
+  queuedCount: number,
+): Admission {
+  const cap = concurrencyCap(policy);
+  if (queues(policy) && queuedCount > 0) return { decision: "queue" };
+  if (activeRuns.length < cap) return { decision: "start" };
+  switch (policy.overlap) {
+    case "forbid":
+      return {
+        decision: "skip",
+        reason: `overlap is forbid and ${activeRuns.length} run(s) are active (max ${cap}): ${activeRuns
+          .map((r) => r.id)
+          .join(", ")}`,
+      };
+    case "replace": {
+      const oldestFirst = [...activeRuns].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+      return { decision: "replace", cancel: oldestFirst.slice(0, activeRuns.length - cap + 1).map((r) => r.id) };
+    }
+    case "queue":
+    case "allow":
+      return { decision: "queue" };
+  }
+}
+
+/**
+ * Which queued runs to start now that slots may be free: the oldest first, as
+ * many as the cap leaves room for.
+ */
+export function decideQueueDrain(
+  policy: ConcurrencyPolicy,
+  activeCount: number,
+  queued: readonly { readonly id: string; readonly queuedAt: number }[],
+): string[] {
+  const room = Math.max(0, concurrencyCap(policy) - activeCount);
+  return [...queued]
+    .sort((a, b) => a.queuedAt - b.queuedAt || a.id.localeCompare(b.id))
+    .slice(0, room)
+    .map((r) => r.id);
+}

@@ -1,0 +1,55 @@
+/**
+ * Effects: what the core asks the shells to do after the returned run has
+ * been stored. The run is always written before its effects run, so a crash
+ * in between leaves a record the sweep can finish from (a STARTING attempt
+ * without a task ARN is launched again with the same clientToken).
+ */
+import type { RunStateChangeDetail } from "../events.ts";
+import type { LaunchChoice, Run } from "./model.ts";
+
+export type Effect =
+  /** RunTask (or the local executor) for one attempt. */
+  | {
+      readonly type: "launch";
+      readonly runId: string;
+      readonly attempt: number;
+      readonly clientToken: string;
+      readonly launch: LaunchChoice;
+    }
+  /** StopTask. */
+  | { readonly type: "stop"; readonly runId: string; readonly taskArn: string; readonly reason: string }
+  /** PutEvents `Berth Run State Change`. */
+  | { readonly type: "publish"; readonly detail: RunStateChangeDetail }
+  /** Wake the run at `at` (a one-off schedule, a delayed message); the sweep is the safety net. */
+  | { readonly type: "schedule-retry"; readonly runId: string; readonly at: number }
+  /** A concurrency slot of `job` may be free: admit its queued runs (see decideQueueDrain). */
+  | { readonly type: "start-queued"; readonly job: string }
+  /** No news from ECS for too long: DescribeTasks, then reconcileTask. */
+  | { readonly type: "reconcile"; readonly runId: string; readonly taskArn: string };
+
+export type EffectType = Effect["type"];
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
+/** The `Berth Run State Change` event for the run as it is now. */
+export function publishEffect(run: Run): Effect {
+  const attempt = run.attempts[run.attempts.length - 1];
+  const startedAt = iso(attempt?.startedAt ?? run.startedAt);
+  const stoppedAt = iso(attempt?.stoppedAt ?? run.endedAt);
+  const detail: RunStateChangeDetail = {
+    service: run.service,
+    job: run.job,
+    runId: run.id,
+    attempt: attempt?.number ?? 0,
+    status: run.status,
+    trigger: { kind: run.trigger.kind, summary: run.trigger.summary },
+    ...(run.reason !== undefined ? { reason: run.reason } : {}),
+    ...(attempt?.taskArn !== undefined ? { taskArn: attempt.taskArn } : {}),
+    ...(run.exitCode !== undefined ? { exitCode: run.exitCode } : {}),
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
+  };
+  return { type: "publish", detail };
+}

@@ -1,0 +1,139 @@
+/**
+ * The run record. Runs are immutable values: every core function returns a
+ * new run with `version` increased, and the store writes it on the condition
+ * that the stored version is still the one that was read. All times are epoch
+ * milliseconds.
+ */
+import type { Job, Launch, RetryPolicy, TriggerKind } from "../catalog/types.ts";
+import type { RunStatusName } from "../events.ts";
+
+export type RunStatus = RunStatusName;
+
+/** Statuses a run can be created in; every later status is reached through the transition table. */
+export type InitialStatus = Extract<RunStatus, "QUEUED" | "STARTING" | "SKIPPED">;
+
+export type AttemptStatus = Extract<
+  RunStatus,
+  "STARTING" | "PROVISIONING" | "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "CANCELLED"
+>;
+
+/** Which half of the job's launch an attempt used: the launch itself, or its `fallback` (Fargate Spot → Fargate). */
+export type LaunchChoice = "primary" | "fallback";
+
+/**
+ * Why an attempt failed. The first five can appear in `retry.on`
+ * (`exit:any` there matches every non-zero `exit:<code>`); `timeout`,
+ * `cancelled` and `unknown` are never retried.
+ */
+export type FailureClass =
+  | "spot-interruption"
+  | "failed-to-start"
+  | "capacity"
+  | `exit:${number}`
+  | "timeout"
+  | "cancelled"
+  | "unknown";
+
+export interface RunTrigger {
+  readonly kind: TriggerKind;
+  /** One human line: `s3://media/incoming/a.png`, `acme/web@main 1a2b3c4`. */
+  readonly summary: string;
+  readonly idempotencyKey: string;
+}
+
+export interface Attempt {
+  /** 1-based. */
+  readonly number: number;
+  /** RunTask clientToken: a re-sent launch of the same attempt starts no second task. */
+  readonly clientToken: string;
+  readonly status: AttemptStatus;
+  readonly taskArn?: string;
+  readonly launch: LaunchChoice;
+  /** The ECS task `version` of the last event applied; older or equal events change nothing. */
+  readonly lastEventVersion?: number;
+  /** When the launch was requested. */
+  readonly requestedAt: number;
+  readonly startedAt?: number;
+  readonly stoppedAt?: number;
+  readonly stopCode?: string;
+  readonly stoppedReason?: string;
+  readonly exitCode?: number;
+  readonly failureClass?: FailureClass;
+}
+
+export interface Run {
+  /** ULID (see ../ids.ts). */
+  readonly id: string;
+  readonly job: string;
+  /** The catalog's `service`; published with every run state change. */
+  readonly service: string;
+  readonly status: RunStatus;
+  readonly trigger: RunTrigger;
+  /** Template context (`s3.key`, `git.sha`, …) the attempts were rendered from. */
+  readonly context: Readonly<Record<string, string>>;
+  readonly params?: Readonly<Record<string, string>>;
+  readonly attempts: readonly Attempt[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly queuedAt?: number;
+  /** When the first attempt was requested. */
+  readonly startedAt?: number;
+  readonly endedAt?: number;
+  readonly reason?: string;
+  readonly exitCode?: number;
+  /** RETRY_WAIT: when the next attempt is due, and which launch it uses. */
+  readonly nextAttemptAt?: number;
+  readonly nextLaunch?: LaunchChoice;
+  /** Deadline of the current attempt. */
+  readonly timeoutAt?: number;
+  /** Last time the sweep confirmed the task with ECS (DescribeTasks) without news. */
+  readonly checkedAt?: number;
+  /** Optimistic-concurrency counter: strictly increases with every change. */
+  readonly version: number;
+}
+
+/** What the run model needs to know about the run's job. */
+export interface RunPolicy {
+  readonly retry: RetryPolicy;
+  /** Seconds per attempt; absent: no timeout. */
+  readonly timeout?: number;
+  /** Absent for deploy actions. */
+  readonly launch?: Launch;
+  /**
+   * Names of the task's essential containers, when the shell knows them
+   * (task definition). ECS task events do not say which containers are
+   * essential; without this list every container that reports an exit code
+   * decides the outcome (see task-state.ts).
+   */
+  readonly essentialContainers?: readonly string[];
+}
+
+export function runPolicyFor(job: Job): RunPolicy {
+  return {
+    retry: job.retry,
+    ...(job.timeout !== undefined ? { timeout: job.timeout } : {}),
+    ...(job.action.kind === "run" ? { launch: job.action.launch } : {}),
+  };
+}
+
+const TERMINAL: ReadonlySet<RunStatus> = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED"]);
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL.has(status);
+}
+
+/** Statuses in which an ECS task may exist for the current attempt. */
+const ACTIVE_ATTEMPT: ReadonlySet<RunStatus> = new Set(["STARTING", "PROVISIONING", "PENDING", "RUNNING"]);
+
+export function isActive(status: RunStatus): boolean {
+  return ACTIVE_ATTEMPT.has(status);
+}
+
+export function currentAttempt(run: Run): Attempt | undefined {
+  return run.attempts[run.attempts.length - 1];
+}
+
+/** Returns a copy of `run` with attempt `number` replaced by `update(attempt)`. */
+export function withAttempt(run: Run, number: number, update: (attempt: Attempt) => Attempt): Run {
+  return { ...run, attempts: run.attempts.map((a) => (a.number === number ? update(a) : a)) };
+}

@@ -1,0 +1,130 @@
+/**
+ * The sweep runs every minute over the runs that have not ended and decides
+ * what events alone would never do: time out attempts, launch due retries,
+ * re-send launches that a crash interrupted, admit queued runs, and ask ECS
+ * about tasks that went quiet (their events may have been lost).
+ */
+import { launchEffect, settleRun } from "./attempts.ts";
+import type { Effect } from "./effects.ts";
+import { cancelRun, startRetry, timeOutRun } from "./lifecycle.ts";
+import { currentAttempt, isActive, withAttempt, type Run, type RunPolicy } from "./model.ts";
+import { recordTaskState, type EcsTaskState, type TaskStateResult } from "./task-state.ts";
+import { touch } from "./transitions.ts";
+
+export interface SweepOptions {
+  /** Ask ECS about an active task after this long without news. Default 5 minutes. */
+  readonly reconcileAfterMs?: number;
+  /**
+   * Re-send the launch of a STARTING attempt that has no task ARN after this
+   * long (the writer crashed between storing the run and RunTask, or before
+   * storing the ARN). The attempt's clientToken makes a re-send start no second
+   * task. Default 2 minutes.
+   */
+  readonly relaunchAfterMs?: number;
+}
+
+export const DEFAULT_RECONCILE_AFTER_MS = 5 * 60_000;
+export const DEFAULT_RELAUNCH_AFTER_MS = 2 * 60_000;
+
+export interface SweepItem {
+  /** The run to store when `changed`, before executing `effects`. */
+  readonly run: Run;
+  readonly changed: boolean;
+  readonly effects: readonly Effect[];
+}
+
+export interface SweepDecision {
+  readonly items: readonly SweepItem[];
+  /** Job-level effects (`start-queued`), one per job with queued runs. */
+  readonly effects: readonly Effect[];
+}
+
+export function decideSweep(
+  runs: readonly Run[],
+  now: number,
+  jobs: Readonly<Record<string, RunPolicy>>,
+  options: SweepOptions = {},
+): SweepDecision {
+  const reconcileAfter = options.reconcileAfterMs ?? DEFAULT_RECONCILE_AFTER_MS;
+  const relaunchAfter = options.relaunchAfterMs ?? DEFAULT_RELAUNCH_AFTER_MS;
+  const items: SweepItem[] = [];
+  const queuedJobs = new Set<string>();
+
+  for (const run of runs) {
+    const policy = Object.hasOwn(jobs, run.job) ? jobs[run.job] : undefined;
+    const attempt = currentAttempt(run);
+
+    if (run.status === "QUEUED" || run.status === "RETRY_WAIT") {
+      if (policy === undefined) {
+        const step = cancelRun(run, now, `job "${run.job}" is no longer in the catalog`);
+        if (step.ok) items.push({ run: step.run, changed: true, effects: step.effects });
+        continue;
+      }
+      if (run.status === "QUEUED") {
+        queuedJobs.add(run.job);
+      } else if ((run.nextAttemptAt ?? 0) <= now) {
+        const step = startRetry(run, now, policy);
+        if (step.ok) items.push({ run: step.run, changed: true, effects: step.effects });
+      }
+      continue;
+    }
+
+    if (!isActive(run.status) || attempt === undefined) continue;
+
+    if (run.timeoutAt !== undefined && run.timeoutAt <= now) {
+      const step = timeOutRun(run, now);
+      if (step.ok) items.push({ run: step.run, changed: true, effects: step.effects });
+      continue;
+    }
+    if (attempt.taskArn === undefined) {
+      if (attempt.status === "STARTING" && now - attempt.requestedAt >= relaunchAfter) {
+        items.push({ run, changed: false, effects: [launchEffect(run, attempt)] });
+      }
+      continue;
+    }
+    if (now - Math.max(run.updatedAt, run.checkedAt ?? 0) >= reconcileAfter) {
+      items.push({ run, changed: false, effects: [{ type: "reconcile", runId: run.id, taskArn: attempt.taskArn }] });
+    }
+  }
+
+  const effects: Effect[] = [...queuedJobs].sort().map((job) => ({ type: "start-queued", job }));
+  return { items, effects };
+}
+
+/**
+ * Apply what DescribeTasks said about the current attempt's task. A task ECS
+ * no longer knows (stopped tasks stay visible for about an hour) failed
+ * unobserved. An answer with no news still records that the task was checked,
+ * so the sweep waits a full interval before asking again.
+ */
+export function reconcileTask(
+  run: Run,
+  described: EcsTaskState | "missing",
+  now: number,
+  policy: RunPolicy,
+): TaskStateResult {
+  const attempt = currentAttempt(run);
+  if (attempt === undefined || !isActive(run.status)) return { run, effects: [], outcome: "stale" };
+
+  if (described === "missing") {
+    if (attempt.taskArn === undefined) return { run, effects: [], outcome: "unknown-task" };
+    const lost = touch(
+      withAttempt(run, attempt.number, (a) => ({
+        ...a,
+        status: "FAILED",
+        failureClass: "unknown",
+        stoppedReason: `ECS no longer knows task ${a.taskArn}; its end was not observed`,
+        stoppedAt: now,
+      })),
+      now,
+    );
+    const step = settleRun(lost, now, policy);
+    return step.ok ? { run: step.run, effects: step.effects, outcome: "updated" } : { run: lost, effects: [], outcome: "updated" };
+  }
+
+  const result = recordTaskState(run, described, now, policy);
+  if (result.outcome === "duplicate" || result.outcome === "stale") {
+    return { run: touch(run, now, { checkedAt: now }), effects: [], outcome: "updated" };
+  }
+  return result;
+}

@@ -1,0 +1,215 @@
+/**
+ * Applying `ECS Task State Change` events (and DescribeTasks answers, which
+ * have the same shape) to a run.
+ *
+ * ECS events arrive late, twice, and out of order. Each one is a full snapshot
+ * of the task with a `version` that increases with every change, so an event
+ * whose version is not above the last one applied to the attempt changes
+ * nothing; the transition table then keeps task progress moving forward only.
+ * Together they make the final run independent of arrival order.
+ *
+ * Which containers decide the outcome: the event's container entries carry
+ * name, exit code, status and reason, but not whether the container is
+ * essential (that lives in the task definition). When the shell passes
+ * `policy.essentialContainers`, exactly those decide, and one without an exit
+ * code fails the attempt. Otherwise every container that reports an exit code
+ * decides: a sidecar that ECS stopped with a non-zero code then fails the
+ * run, which is the safe side of the trade.
+ */
+import { publishEffect, type Effect } from "./effects.ts";
+import { settleRun } from "./attempts.ts";
+import {
+  currentAttempt,
+  isActive,
+  isTerminal,
+  withAttempt,
+  type Attempt,
+  type AttemptStatus,
+  type FailureClass,
+  type Run,
+  type RunPolicy,
+} from "./model.ts";
+import { canTransition, touch, transition } from "./transitions.ts";
+
+export interface EcsContainerState {
+  readonly name: string;
+  readonly exitCode?: number;
+  readonly lastStatus?: string;
+  readonly reason?: string;
+}
+
+/** The fields of an `ECS Task State Change` detail (or a DescribeTasks task) berth reads. */
+export interface EcsTaskState {
+  readonly taskArn: string;
+  /** PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED. */
+  readonly lastStatus: string;
+  readonly version: number;
+  readonly desiredStatus?: string;
+  /** TaskFailedToStart, EssentialContainerExited, UserInitiated, ServiceSchedulerInitiated, SpotInterruption, TerminationNotice. */
+  readonly stopCode?: string;
+  readonly stoppedReason?: string;
+  /** ISO-8601 timestamps. */
+  readonly startedAt?: string;
+  readonly stoppedAt?: string;
+  readonly capacityProviderName?: string;
+  readonly launchType?: string;
+  readonly startedBy?: string;
+  readonly containers?: readonly EcsContainerState[];
+}
+
+export type TaskStateOutcome =
+  /** The run record changed: store it, then execute the effects. */
+  | "updated"
+  /** The attempt already applied this version. */
+  | "duplicate"
+  /** An older snapshot than the one applied, or a move backwards: ignored. */
+  | "stale"
+  /** No attempt of this run has (or can adopt) the task. */
+  | "unknown-task";
+
+export interface TaskStateResult {
+  readonly run: Run;
+  readonly effects: readonly Effect[];
+  readonly outcome: TaskStateOutcome;
+}
+
+const PROGRESS: Readonly<Record<string, AttemptStatus>> = {
+  PROVISIONING: "PROVISIONING",
+  PENDING: "PENDING",
+  ACTIVATING: "PENDING",
+  RUNNING: "RUNNING",
+};
+
+/** Causes ECS reports (in stoppedReason or a container's reason) for tasks that never ran. */
+const START_FAILURE =
+  /\b(CannotPullContainerError|ResourceInitializationError|CannotStartContainerError|CannotCreateContainerError|CannotCreateVolumeError|CannotInspectContainerError|ContainerRuntimeError|ContainerRuntimeTimeoutError)\b|Task failed to start/;
+
+export interface StopVerdict {
+  readonly status: "SUCCEEDED" | "FAILED" | "CANCELLED";
+  readonly failureClass?: FailureClass;
+  readonly exitCode?: number;
+}
+
+/**
+ * The exit code that decides the attempt: the first non-zero one among the
+ * deciding containers, 0 when all of them exited 0, undefined when one of
+ * them has none.
+ */
+export function decidingExitCode(task: EcsTaskState, essentialContainers?: readonly string[]): number | undefined {
+  const containers = task.containers ?? [];
+  const deciding: readonly (EcsContainerState | undefined)[] =
+    essentialContainers !== undefined
+      ? essentialContainers.map((name) => containers.find((c) => c.name === name))
+      : containers.filter((c) => c.exitCode !== undefined);
+  const failed = deciding.find((c) => c?.exitCode !== undefined && c.exitCode !== 0);
+  if (failed?.exitCode !== undefined) return failed.exitCode;
+  if (deciding.length === 0 || deciding.some((c) => c?.exitCode === undefined)) return undefined;
+  return 0;
+}
+
+export function classifyStop(task: EcsTaskState, essentialContainers?: readonly string[]): StopVerdict {
+  const exitCode = decidingExitCode(task, essentialContainers);
+  const withExit = exitCode !== undefined ? { exitCode } : {};
+  if (task.stopCode === "SpotInterruption") return { status: "FAILED", failureClass: "spot-interruption", ...withExit };
+  if (task.stopCode === "TerminationNotice") {
+    // Without Spot, a termination notice means the host went away: not the job's fault, so a capacity problem.
+    const spot = /spot/i.test(task.capacityProviderName ?? "");
+    return { status: "FAILED", failureClass: spot ? "spot-interruption" : "capacity", ...withExit };
+  }
+  const startFailed =
+    task.stopCode === "TaskFailedToStart" ||
+    START_FAILURE.test(task.stoppedReason ?? "") ||
+    (task.containers ?? []).some((c) => START_FAILURE.test(c.reason ?? ""));
+  if (startFailed) return { status: "FAILED", failureClass: "failed-to-start", ...withExit };
+  if (task.stopCode === "UserInitiated") return { status: "CANCELLED", failureClass: "cancelled", ...withExit };
+
+  if (exitCode === undefined) return { status: "FAILED", failureClass: "unknown" };
+  if (exitCode !== 0) return { status: "FAILED", failureClass: `exit:${exitCode}`, exitCode };
+  return { status: "SUCCEEDED", exitCode: 0 };
+}
+
+function parseTime(iso: string | undefined): number | undefined {
+  if (iso === undefined) return undefined;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * The attempt an event is about: the one holding its task ARN, or else the
+ * current attempt when it has no ARN yet (the event overtook the write of the
+ * RunTask response).
+ */
+function findAttempt(run: Run, taskArn: string): Attempt | undefined {
+  const byArn = run.attempts.find((a) => a.taskArn === taskArn);
+  if (byArn !== undefined) return byArn;
+  const current = currentAttempt(run);
+  return current !== undefined && current.taskArn === undefined ? current : undefined;
+}
+
+export function recordTaskState(run: Run, task: EcsTaskState, now: number, policy: RunPolicy): TaskStateResult {
+  const attempt = findAttempt(run, task.taskArn);
+  if (attempt === undefined) return { run, effects: [], outcome: "unknown-task" };
+  const last = attempt.lastEventVersion;
+  if (last !== undefined && task.version <= last) {
+    return { run, effects: [], outcome: task.version === last ? "duplicate" : "stale" };
+  }
+
+  const seen: Attempt = {
+    ...attempt,
+    taskArn: task.taskArn,
+    lastEventVersion: task.version,
+    ...(parseTime(task.startedAt) !== undefined ? { startedAt: parseTime(task.startedAt) } : {}),
+  };
+  const isCurrent = attempt.number === currentAttempt(run)?.number;
+
+  if (task.lastStatus === "STOPPED") {
+    const stopped: Attempt = {
+      ...seen,
+      stoppedAt: parseTime(task.stoppedAt) ?? attempt.stoppedAt ?? now,
+      ...(task.stopCode !== undefined ? { stopCode: task.stopCode } : {}),
+      ...(task.stoppedReason !== undefined ? { stoppedReason: task.stoppedReason } : {}),
+    };
+    if (isTerminal(attempt.status)) {
+      // berth already ended this attempt (timeout, cancel): keep its verdict, add what ECS knows.
+      const exitCode = decidingExitCode(task, policy.essentialContainers);
+      const merged = { ...stopped, ...(exitCode !== undefined && attempt.exitCode === undefined ? { exitCode } : {}) };
+      return { run: touch(withAttempt(run, attempt.number, () => merged), now), effects: [], outcome: "updated" };
+    }
+    const verdict = classifyStop(task, policy.essentialContainers);
+    const ended: Attempt = {
+      ...stopped,
+      status: verdict.status,
+      ...(verdict.failureClass !== undefined ? { failureClass: verdict.failureClass } : {}),
+      ...(verdict.exitCode !== undefined ? { exitCode: verdict.exitCode } : {}),
+    };
+    const recorded = touch(withAttempt(run, attempt.number, () => ended), now);
+    if (!isCurrent) return { run: recorded, effects: [], outcome: "updated" };
+    const settled = settleRun(recorded, now, policy);
+    // settleRun only fails on a table violation, which an active run with a just-ended attempt cannot hit.
+    return settled.ok ? { run: settled.run, effects: settled.effects, outcome: "updated" } : { run: recorded, effects: [], outcome: "updated" };
+  }
+
+  if (isTerminal(attempt.status)) {
+    // berth ended this attempt (timeout, cancel) and the task is still alive: typically a task
+    // whose ARN was never stored, so no StopTask was sent. Stop it unless a stop is already under way.
+    const effects: Effect[] =
+      task.desiredStatus === "STOPPED"
+        ? []
+        : [{ type: "stop", runId: run.id, taskArn: task.taskArn, reason: `berth: run ${run.id} already ended ${attempt.status}` }];
+    return { run: touch(withAttempt(run, attempt.number, () => seen), now), effects, outcome: "updated" };
+  }
+
+  const target = PROGRESS[task.lastStatus];
+  if (target === undefined || target === attempt.status) {
+    // STOPPING, DEPROVISIONING …: no status of ours, but the version still orders later snapshots.
+    return { run: touch(withAttempt(run, attempt.number, () => seen), now), effects: [], outcome: "updated" };
+  }
+  if (!canTransition(attempt.status, target)) return { run, effects: [], outcome: "stale" };
+
+  const progressed = withAttempt(run, attempt.number, () => ({ ...seen, status: target }));
+  if (isCurrent && isActive(run.status) && canTransition(run.status, target)) {
+    const moved = transition(progressed, target, now);
+    if (moved.ok) return { run: moved.run, effects: [publishEffect(moved.run)], outcome: "updated" };
+  }
+  return { run: touch(progressed, now), effects: [], outcome: "updated" };
+}
