@@ -1,7 +1,7 @@
 /** "What would this event do?" — the decision berth makes, without doing it. */
 import type { Router } from "./router.ts";
 import type { BusEvent } from "./events.ts";
-import { planLaunch, type PlannedAction } from "./plan.ts";
+import { buildAction, runContext, type PlannedAction } from "./plan.ts";
 import type { TemplateContext } from "./context/index.ts";
 
 export interface FiredJob {
@@ -54,9 +54,11 @@ export function asBusEvent(value: unknown): { ok: true; event: BusEvent } | { ok
 export function explainEvent(router: Router, event: BusEvent, runId: string): Explanation {
   const matched = router.match(event);
   const fired: FiredJob[] = matched.map((route) => {
-    const plan = planLaunch(route, event, { runId, attempt: 1, jobName: route.job.name });
     const base = { job: route.job.name, trigger: route.trigger.kind, triggerIndex: route.triggerIndex };
-    return plan.ok ? { ...base, context: plan.context, action: plan.action } : { ...base, ...(plan.context ? { context: plan.context } : {}), errors: plan.errors };
+    const ctx = runContext(route, event);
+    if (!ctx.ok) return { ...base, errors: [ctx.error] };
+    const built = buildAction(route.job, ctx.context, { runId, attempt: 1, jobName: route.job.name });
+    return built.ok ? { ...base, context: ctx.context, action: built.action } : { ...base, context: ctx.context, errors: built.errors };
   });
   const firedJobs = new Set(fired.map((f) => f.job));
   const notFired = new Map<string, { trigger: string; reason: string }[]>();

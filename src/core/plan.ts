@@ -1,32 +1,57 @@
 /**
- * One matched route + its event → the exact request berth sends to ECS.
- * Dispatch (AWS), the local runtime and `berth explain` all call this, so what
+ * From a matched route and its event to the exact request berth sends to ECS,
+ * in two steps: `runContext` fixes every template value when the run is
+ * created (stored with the run, so retries render the same request without
+ * the event), and `buildAction` renders the job's action from that context.
+ * Dispatch (AWS), the local runtime and `berth explain` all use these, so what
  * explain shows is what would run.
  */
 import type { Route } from "./router.ts";
+import type { Job } from "./catalog/types.ts";
 import type { BusEvent } from "./events.ts";
 import { triggerContext, resolveEventPath, type TemplateContext } from "./context/index.ts";
+import { parseTemplate } from "./template/template.ts";
 import { buildRunTaskRequest, buildDeployPlan, type RunIdentity, type RunTaskRequest, type DeployPlan } from "./ecs/index.ts";
 
 export type PlannedAction = { readonly kind: "run"; readonly request: RunTaskRequest } | { readonly kind: "deploy"; readonly plan: DeployPlan };
 
-export type PlanResult =
-  | { readonly ok: true; readonly context: TemplateContext; readonly action: PlannedAction }
-  | { readonly ok: false; readonly context?: TemplateContext; readonly errors: readonly string[] };
+export type ContextResult = { readonly ok: true; readonly context: TemplateContext } | { readonly ok: false; readonly error: string };
 
-/** Template lookup: the trigger's context first, then `${event.…}` paths for event triggers. */
-export function contextLookup(context: TemplateContext, event: BusEvent): (name: string) => string | undefined {
-  return (name) => context[name] ?? (name.startsWith("event.") ? resolveEventPath(event, name.slice("event.".length)) : undefined);
+export type ActionResult = { readonly ok: true; readonly action: PlannedAction } | { readonly ok: false; readonly errors: readonly string[] };
+
+function templatesOf(job: Job): readonly string[] {
+  const a = job.action;
+  return a.kind === "run" ? [...(a.command ?? []), ...Object.values(a.environment)] : [a.image];
 }
 
-export function planLaunch(route: Route, event: BusEvent, id: RunIdentity): PlanResult {
+/**
+ * The trigger's variables, plus the `${event.…}` paths the job's templates use
+ * (resolved now: the event is not kept). A path the event lacks stays unset,
+ * so rendering reports it by name.
+ */
+export function runContext(route: Route, event: BusEvent): ContextResult {
   const ctx = triggerContext(route.trigger, event);
-  if (!ctx.ok) return { ok: false, errors: [ctx.error] };
-  const lookup = contextLookup(ctx.context, event);
-  if (route.job.action.kind === "run") {
-    const r = buildRunTaskRequest(route.job, lookup, id);
-    return r.ok ? { ok: true, context: ctx.context, action: { kind: "run", request: r.request } } : { ok: false, context: ctx.context, errors: r.errors };
+  if (!ctx.ok) return ctx;
+  if (route.trigger.kind !== "event") return ctx;
+  const extra: Record<string, string> = {};
+  for (const source of templatesOf(route.job)) {
+    const parsed = parseTemplate(source);
+    if (!parsed.ok) continue;
+    for (const name of parsed.template.variables) {
+      if (!name.startsWith("event.") || name in ctx.context) continue;
+      const value = resolveEventPath(event, name.slice("event.".length));
+      if (value !== undefined) extra[name] = value;
+    }
   }
-  const d = buildDeployPlan(route.job, lookup, id);
-  return d.ok ? { ok: true, context: ctx.context, action: { kind: "deploy", plan: d.plan } } : { ok: false, context: ctx.context, errors: d.errors };
+  return { ok: true, context: Object.freeze({ ...ctx.context, ...extra }) };
+}
+
+export function buildAction(job: Job, context: TemplateContext, id: RunIdentity): ActionResult {
+  const lookup = (name: string): string | undefined => (Object.hasOwn(context, name) ? context[name] : undefined);
+  if (job.action.kind === "run") {
+    const r = buildRunTaskRequest(job, lookup, id);
+    return r.ok ? { ok: true, action: { kind: "run", request: r.request } } : { ok: false, errors: r.errors };
+  }
+  const d = buildDeployPlan(job, lookup, id);
+  return d.ok ? { ok: true, action: { kind: "deploy", plan: d.plan } } : { ok: false, errors: d.errors };
 }

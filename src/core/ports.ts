@@ -8,6 +8,7 @@ import type { RunStateChangeDetail } from "./events.ts";
 import type { RunTaskRequest } from "./ecs/types.ts";
 import type { EcsTaskState } from "./runs/task-state.ts";
 import type { Run, RunStatus } from "./runs/model.ts";
+import { ValidationError } from "./errors.ts";
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -62,6 +63,18 @@ export interface RunQuery {
   readonly before?: string;
 }
 
+export const DEFAULT_RUN_QUERY_LIMIT = 50;
+export const MAX_RUN_QUERY_LIMIT = 1000;
+
+/** The number of runs a query asks for, after defaults; every RunStore adapter uses it. */
+export function runQueryLimit(query: RunQuery): number {
+  const limit = query.limit ?? DEFAULT_RUN_QUERY_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_QUERY_LIMIT) {
+    throw new ValidationError(`limit must be an integer from 1 to ${MAX_RUN_QUERY_LIMIT}, got ${limit}`, { field: "limit" });
+  }
+  return limit;
+}
+
 export interface RunStore {
   /**
    * Writes a new run unless a run with the same `trigger.idempotencyKey`
@@ -77,7 +90,7 @@ export interface RunStore {
   updateRun(run: Run, expectedVersion: number): Promise<UpdateRunResult>;
   /** Newest first. */
   listRuns(query: RunQuery): Promise<readonly Run[]>;
-  /** Runs that are not terminal (QUEUED, STARTING, …, RETRY_WAIT): what the sweep looks at. */
+  /** Runs that are not terminal (QUEUED, STARTING, …, RETRY_WAIT), oldest first: what the sweep looks at. */
   listOpenRuns(): Promise<readonly Run[]>;
   /** Open runs of one job that hold or wait for a concurrency slot, oldest first. */
   listOpenRunsOfJob(job: string): Promise<readonly Run[]>;

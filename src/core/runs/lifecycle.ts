@@ -88,7 +88,7 @@ export function startRetry(run: Run, now: number, policy: RunPolicy): Step {
 export type LaunchResult =
   | { readonly ok: true; readonly taskArn: string }
   /** RunTask answered with a failure (`failures[].reason`) or a non-retryable error. */
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly failureClass?: FailureClass };
 
 /**
  * RunTask `failures[]` reasons that mean "no room right now": cluster
@@ -143,7 +143,7 @@ export function recordLaunch(
     withAttempt(run, attemptNumber, (a) => ({
       ...a,
       status: "FAILED",
-      failureClass: classifyLaunchFailure(result.reason),
+      failureClass: result.failureClass ?? classifyLaunchFailure(result.reason),
       stoppedReason: result.reason,
       stoppedAt: now,
     })),

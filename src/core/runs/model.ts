@@ -32,6 +32,8 @@ export type FailureClass =
   | `exit:${number}`
   | "timeout"
   | "cancelled"
+  /** ECS refused the request (invalid parameters, access denied): retrying cannot help. */
+  | "invalid"
   | "unknown";
 
 export interface RunTrigger {

@@ -15,7 +15,8 @@ const ENDINGS = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"] as const;
  * a retry.
  */
 export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  QUEUED: ["STARTING", "CANCELLED"],
+  // SKIPPED from QUEUED: every run is written QUEUED first (idempotency), then admitted.
+  QUEUED: ["STARTING", "SKIPPED", "CANCELLED"],
   STARTING: ["PROVISIONING", "PENDING", "RUNNING", "RETRY_WAIT", ...ENDINGS],
   PROVISIONING: ["PENDING", "RUNNING", "RETRY_WAIT", ...ENDINGS],
   PENDING: ["RUNNING", "RETRY_WAIT", ...ENDINGS],

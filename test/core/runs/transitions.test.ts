@@ -21,7 +21,7 @@ const ALL: readonly RunStatusName[] = [
 
 const ENDINGS = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"];
 const LEGAL: Record<RunStatusName, readonly RunStatusName[]> = {
-  QUEUED: ["STARTING", "CANCELLED"],
+  QUEUED: ["STARTING", "SKIPPED", "CANCELLED"],
   STARTING: ["PROVISIONING", "PENDING", "RUNNING", "RETRY_WAIT", ...ENDINGS] as RunStatusName[],
   PROVISIONING: ["PENDING", "RUNNING", "RETRY_WAIT", ...ENDINGS] as RunStatusName[],
   PENDING: ["RUNNING", "RETRY_WAIT", ...ENDINGS] as RunStatusName[],

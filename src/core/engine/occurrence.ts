@@ -1,0 +1,56 @@
+/**
+ * What identifies one triggering occurrence, read from the run context the
+ * trigger produced (and the event envelope for ids the context lacks).
+ */
+import type { Trigger } from "../catalog/types.ts";
+import type { BusEvent, ManualRunDetail } from "../events.ts";
+import type { TemplateContext } from "../context/index.ts";
+import type { TriggerOccurrence } from "../runs/idempotency.ts";
+
+export function occurrenceOf(trigger: Trigger, context: TemplateContext, event: BusEvent, freshId: string): TriggerOccurrence {
+  const v = (name: string) => context[name] ?? "";
+  switch (trigger.kind) {
+    case "s3":
+      return {
+        kind: "s3",
+        bucket: v("s3.bucket"),
+        key: v("s3.key"),
+        ...(v("s3.versionId") ? { versionId: v("s3.versionId") } : {}),
+        ...(v("s3.sequencer") ? { sequencer: v("s3.sequencer") } : {}),
+      };
+    case "git":
+      return { kind: "git", repo: v("git.repo"), ref: v("git.ref"), sha: v("git.sha") };
+    case "schedule":
+      return { kind: "schedule", scheduledTime: v("schedule.time") };
+    case "manual": {
+      const key = (event.detail as Partial<ManualRunDetail>).idempotencyKey;
+      return { kind: "manual", key: typeof key === "string" && key !== "" ? key : event.id || freshId };
+    }
+    case "job":
+      return { kind: "job", upstreamRunId: v("upstream.runId"), status: v("upstream.status") };
+    case "event":
+      return { kind: "event", eventId: event.id || freshId };
+  }
+}
+
+/** One line for run listings: `s3://media/incoming/a.png`, `acme/web@main 1a2b3c4`. */
+export function triggerSummaryOf(trigger: Trigger, context: TemplateContext, event: BusEvent): string {
+  const v = (name: string) => context[name] ?? "";
+  switch (trigger.kind) {
+    case "s3":
+      return `s3://${v("s3.bucket")}/${v("s3.key")}`;
+    case "git":
+      return `${v("git.repo")}@${v("git.branch") || v("git.tag")} ${v("git.shortSha")}`;
+    case "schedule":
+      return `schedule ${v("schedule.time")}`;
+    case "manual": {
+      const params = Object.entries(context).filter(([k]) => k.startsWith("params."));
+      const by = (event.detail as Partial<ManualRunDetail>).requestedBy;
+      return `manual${by ? ` by ${by}` : ""}${params.length ? ` ${params.map(([k, val]) => `${k.slice(7)}=${val}`).join(" ")}` : ""}`;
+    }
+    case "job":
+      return `after ${v("upstream.job")} ${v("upstream.runId")} ${v("upstream.status")}`;
+    case "event":
+      return `${event.source} ${event["detail-type"]} ${event.id}`;
+  }
+}
