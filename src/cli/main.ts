@@ -3,6 +3,10 @@ import { UsageError } from "./output.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { registerExplain } from "./commands/explain.ts";
 import { registerSchema } from "./commands/schema.ts";
+import { registerCompile } from "./commands/compile.ts";
+import { registerRuns } from "./commands/runs.ts";
+import { registerRun } from "./commands/run.ts";
+import { registerCancel } from "./commands/cancel.ts";
 
 const program = new Command("berth")
   .description("turn events into container jobs on Amazon ECS")
@@ -13,6 +17,10 @@ const program = new Command("berth")
 registerValidate(program);
 registerExplain(program);
 registerSchema(program);
+registerCompile(program);
+registerRuns(program);
+registerRun(program);
+registerCancel(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -21,6 +29,12 @@ try {
   if (e instanceof UsageError) {
     if (e.message) process.stderr.write(`berth: ${e.message}\n`);
     process.exit(e.exitCode);
+  }
+  const err = e as Error & { $metadata?: unknown };
+  if (err.$metadata !== undefined || err.name === "CredentialsProviderError") {
+    // An AWS answer (no credentials, access denied, a missing table): the user can act on it.
+    process.stderr.write(`berth: AWS said ${err.name}: ${err.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`berth: unexpected error — please report it with the command you ran.\n${(e as Error).stack ?? String(e)}\n`);
   process.exit(70);

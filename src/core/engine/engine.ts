@@ -178,6 +178,10 @@ export class Engine {
     if (!job) return run;
     const policy = job.concurrency;
     const cap = concurrencyCap(policy);
+    if (!Number.isFinite(cap)) {
+      // No limit: nothing to count, nothing ever waits.
+      return (await this.apply(run, (r) => startQueuedRun(r, this.now(), this.policies[job.name]!))) ?? run;
+    }
     const open = (await this.deps.store.listOpenRunsOfJob(job.name)).filter((r) => r.id !== run.id);
     const active = open.filter((r) => r.status !== "QUEUED").map((r) => ({ id: r.id, createdAt: r.createdAt }));
     const queuedAhead = open.filter((r) => r.status === "QUEUED" && r.id < run.id).length;
@@ -187,7 +191,7 @@ export class Engine {
     }
     if (admission.decision === "start" || admission.decision === "replace") {
       const now = this.now();
-      if (Number.isFinite(cap) && !(await this.deps.store.acquireSlot(job.name, run.id, cap, now))) {
+      if (!(await this.deps.store.acquireSlot(job.name, run.id, cap, now))) {
         // Another dispatch took the last slot between our read and our claim.
         const full = Array.from({ length: cap }, (_, i) => ({ id: `slot-${i}`, createdAt: 0 }));
         admission = decideAdmission({ ...policy, overlap: policy.overlap === "replace" ? "queue" : policy.overlap }, full, 0);

@@ -1,0 +1,48 @@
+/**
+ * The one place AWS SDK clients are created. Each Lambda container builds
+ * the engine once, at cold start, and reuses it for every invocation.
+ */
+import { readFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ConfigurationError } from "../core/errors.ts";
+import { readCompiledCatalog } from "../core/catalog/compiled.ts";
+import { buildRouter } from "../core/router.ts";
+import { Engine } from "../core/engine/engine.ts";
+import { awsClientConfig } from "./clients.ts";
+import { readHandlerConfig } from "./config.ts";
+import { EcsTaskLauncher } from "./ecs-task-launcher.ts";
+import { EventBridgePublisher } from "./eventbridge-publisher.ts";
+import { DynamoRunStore } from "./dynamo-run-store.ts";
+
+export function loadCompiledCatalog(path: string) {
+  const file = isAbsolute(path) ? path : join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), path);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new ConfigurationError(`BERTH_CATALOG: cannot read ${file} (${(e as Error).message}); package the output of \`berth compile\` with the function`);
+  }
+  const r = readCompiledCatalog(json, file);
+  if (!r.ok) throw new ConfigurationError(`BERTH_CATALOG: ${r.error}`);
+  return r.catalog;
+}
+
+export function composeEngine(env: Readonly<Record<string, string | undefined>> = process.env): Engine {
+  const config = readHandlerConfig(env);
+  const catalog = loadCompiledCatalog(config.catalogPath);
+  const clientConfig = awsClientConfig(env);
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig), { marshallOptions: { removeUndefinedValues: true } });
+  return new Engine({
+    router: buildRouter(catalog),
+    store: new DynamoRunStore({ client: dynamo, tableName: config.table, retentionDays: config.retentionDays }),
+    launcher: new EcsTaskLauncher(new ECSClient(clientConfig)),
+    publisher: new EventBridgePublisher(new EventBridgeClient(clientConfig), config.bus),
+    clock: { now: () => Date.now() },
+    randomBytes: (n) => randomBytes(n),
+  });
+}

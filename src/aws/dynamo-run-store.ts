@@ -1,0 +1,292 @@
+/**
+ * RunStore in one DynamoDB table (single-table design; see runTableDefinition).
+ *
+ * | item        | PK                  | SK      | other attributes                                          |
+ * |-------------|---------------------|---------|-----------------------------------------------------------|
+ * | run         | RUN#<id>            | RUN     | data (JSON), version, status, GSI keys, expiresAt once ended |
+ * | idempotency | KEY#<idempotencyKey>| KEY     | runId, data (the run as created), expiresAt               |
+ * | slots       | SLOTS#<job>         | SLOTS   | holders: map run id → since (epoch ms)                    |
+ *
+ * Indexes (all project every attribute, so a query needs no second read):
+ * - byJob  (GSI1PK `JOB#<job>`, GSI1SK id): one job's history; ULIDs sort by creation time.
+ * - byTime (GSI2PK `RUNS`, GSI2SK id): everyone's history. One partition caps index writes at
+ *   about 1,000 per second, far above the rate ECS lets berth start tasks; partitioning by
+ *   day would lift that cap but make "newest 50" walk empty days.
+ * - open   (GSI3PK `OPEN`, GSI3SK `<job>#<id>`): sparse, present only while the run is not
+ *   terminal, so the sweep reads open runs and never history. One partition holds every
+ *   job's open runs: berth has hundreds at most, and the sweep wants all of them anyway.
+ * Index reads are eventually consistent: a run written a moment ago may be missing from a
+ * listing for a moment. Nothing depends on listings being current: slots live in their own
+ * strongly consistent item and the sweep runs again a minute later.
+ *
+ * Runs are stored as a JSON string so the record round-trips exactly, whatever marshalling
+ * options the caller gave its DocumentClient.
+ */
+import type { CreateTableCommandInput, TimeToLiveSpecification } from "@aws-sdk/client-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient, PutCommandInput, QueryCommandInput, UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
+import { ConflictError, TransientError } from "../core/errors.ts";
+import { runQueryLimit } from "../core/ports.ts";
+import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../core/ports.ts";
+import { isTerminal } from "../core/runs/model.ts";
+import type { Run } from "../core/runs/model.ts";
+
+export type RunTableDefinition = CreateTableCommandInput & { readonly TimeToLiveSpecification: TimeToLiveSpecification };
+
+/**
+ * The table DynamoRunStore expects. CloudFormation (AWS::DynamoDB::Table) takes all of it;
+ * the CreateTable API takes everything but TimeToLiveSpecification, which goes to UpdateTimeToLive.
+ */
+export function runTableDefinition(tableName: string): RunTableDefinition {
+  const keys = (hash: string, range: string) => [
+    { AttributeName: hash, KeyType: "HASH" as const },
+    { AttributeName: range, KeyType: "RANGE" as const },
+  ];
+  const index = (IndexName: string, hash: string, range: string) => ({
+    IndexName,
+    KeySchema: keys(hash, range),
+    Projection: { ProjectionType: "ALL" as const },
+  });
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK"].map((AttributeName) => ({
+      AttributeName,
+      AttributeType: "S" as const,
+    })),
+    KeySchema: keys("PK", "SK"),
+    GlobalSecondaryIndexes: [index("byJob", "GSI1PK", "GSI1SK"), index("byTime", "GSI2PK", "GSI2SK"), index("open", "GSI3PK", "GSI3SK")],
+    TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+  };
+}
+
+export interface DynamoRunStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Days a run is kept after it ends (and an idempotency key after its run was created), via TTL. Default 90. */
+  readonly retentionDays?: number;
+}
+
+const TRANSIENT = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]);
+
+function translate(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (TRANSIENT.has(error.name) || (status !== undefined && status >= 500)) {
+    return new TransientError(`DynamoDB is throttling or unavailable (${error.name}: ${error.message}); retry later`, { cause: error });
+  }
+  return error;
+}
+
+/** Waits for a conditional write; false when its condition did not hold. */
+async function conditional(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === "ConditionalCheckFailedException") return false;
+    throw error;
+  }
+}
+
+const runKey = (id: string) => ({ PK: `RUN#${id}`, SK: "RUN" });
+const slotKey = (job: string) => ({ PK: `SLOTS#${job}`, SK: "SLOTS" });
+const toRun = (item: Record<string, unknown>): Run => JSON.parse(item["data"] as string) as Run;
+
+export class DynamoRunStore implements RunStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #retentionSeconds: number;
+
+  constructor(options: DynamoRunStoreOptions) {
+    this.#client = options.client;
+    this.#table = options.tableName;
+    this.#retentionSeconds = (options.retentionDays ?? 90) * 86_400;
+  }
+
+  async createRun(run: Run): Promise<CreateRunResult> {
+    const now = Math.floor(run.createdAt / 1000);
+    const claim = { PK: `KEY#${run.trigger.idempotencyKey}`, SK: "KEY" };
+    // Two plain writes rather than one TransactWriteItems: half the write cost, and dynalite
+    // (the test server) has no transactions. The key item is the commit point: whoever writes
+    // it owns the occurrence. It carries the run as created, so if its writer dies before the
+    // run item exists, the next caller with the same key writes it. A key past its expiry
+    // that TTL has not deleted yet counts as gone.
+    const claimed = await conditional(
+      this.#put({
+        Item: { ...claim, runId: run.id, data: JSON.stringify(run), expiresAt: now + this.#retentionSeconds },
+        ConditionExpression: "attribute_not_exists(PK) OR expiresAt < :now",
+        ExpressionAttributeValues: { ":now": now },
+      }),
+    );
+    if (!claimed) return { created: false, existing: await this.#claimedRun(claim) };
+    if (!(await this.#putNewRun(run))) {
+      const taken = await this.getRun(run.id);
+      if (taken?.trigger.idempotencyKey !== run.trigger.idempotencyKey) {
+        await this.#call(() => this.#client.send(new DeleteCommand({ TableName: this.#table, Key: claim })));
+        throw new ConflictError(`run id ${run.id} is already taken by a run with another idempotency key; create the run with a fresh id`, {
+          existing: taken,
+        });
+      }
+    }
+    return { created: true, run };
+  }
+
+  /** The run that owns an idempotency key, written now from the key item if its creator never did. */
+  async #claimedRun(claimKey: Record<string, string>): Promise<Run> {
+    const claim = await this.#get(claimKey);
+    if (claim === undefined) throw new TransientError(`idempotency key ${claimKey["PK"]} expired while it was being read; retry`);
+    const existing = await this.getRun(claim["runId"] as string);
+    if (existing !== undefined) return existing;
+    const created = toRun(claim);
+    await this.#putNewRun(created);
+    return (await this.getRun(created.id)) ?? created;
+  }
+
+  #putNewRun(run: Run): Promise<boolean> {
+    return conditional(this.#put({ Item: this.#runItem(run), ConditionExpression: "attribute_not_exists(PK)" }));
+  }
+
+  #runItem(run: Run): Record<string, unknown> {
+    return {
+      ...runKey(run.id),
+      data: JSON.stringify(run),
+      version: run.version,
+      status: run.status,
+      GSI1PK: `JOB#${run.job}`,
+      GSI1SK: run.id,
+      GSI2PK: "RUNS",
+      GSI2SK: run.id,
+      ...(isTerminal(run.status)
+        ? { expiresAt: Math.floor((run.endedAt ?? run.updatedAt) / 1000) + this.#retentionSeconds }
+        : { GSI3PK: "OPEN", GSI3SK: `${run.job}#${run.id}` }),
+    };
+  }
+
+  async getRun(id: string): Promise<Run | undefined> {
+    const item = await this.#get(runKey(id));
+    return item === undefined ? undefined : toRun(item);
+  }
+
+  async updateRun(run: Run, expectedVersion: number): Promise<UpdateRunResult> {
+    const ok = await conditional(
+      this.#put({
+        Item: this.#runItem(run),
+        ConditionExpression: "#v = :expected",
+        ExpressionAttributeNames: { "#v": "version" },
+        ExpressionAttributeValues: { ":expected": expectedVersion },
+      }),
+    );
+    return ok ? { ok: true, run } : { ok: false, current: await this.getRun(run.id) };
+  }
+
+  async listRuns(query: RunQuery): Promise<readonly Run[]> {
+    const limit = runQueryLimit(query);
+    const [index, hash, range, partition] =
+      query.job === undefined ? ["byTime", "GSI2PK", "GSI2SK", "RUNS"] : ["byJob", "GSI1PK", "GSI1SK", `JOB#${query.job}`];
+    const runs = await this.#query(
+      {
+        IndexName: index,
+        KeyConditionExpression: `${hash} = :p${query.before === undefined ? "" : ` AND ${range} < :before`}`,
+        ScanIndexForward: false,
+        // Limit counts items read before the filter, so a filtered query reads whole pages instead.
+        ...(query.status === undefined
+          ? { Limit: limit }
+          : { FilterExpression: "#status = :status", ExpressionAttributeNames: { "#status": "status" } }),
+        ExpressionAttributeValues: {
+          ":p": partition,
+          ...(query.before === undefined ? {} : { ":before": query.before }),
+          ...(query.status === undefined ? {} : { ":status": query.status }),
+        },
+      },
+      limit,
+    );
+    return runs.slice(0, limit);
+  }
+
+  async listOpenRuns(): Promise<readonly Run[]> {
+    const runs = await this.#query({ IndexName: "open", KeyConditionExpression: "GSI3PK = :open", ExpressionAttributeValues: { ":open": "OPEN" } });
+    return runs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async listOpenRunsOfJob(job: string): Promise<readonly Run[]> {
+    return this.#query({
+      IndexName: "open",
+      KeyConditionExpression: "GSI3PK = :open AND begins_with(GSI3SK, :job)",
+      ExpressionAttributeValues: { ":open": "OPEN", ":job": `${job}#` },
+    });
+  }
+
+  async acquireSlot(job: string, runId: string, max: number, now: number): Promise<boolean> {
+    // A nested map path can only be set once the map exists; creating it is idempotent.
+    await this.#update({
+      Key: slotKey(job),
+      UpdateExpression: "SET holders = if_not_exists(holders, :empty)",
+      ExpressionAttributeValues: { ":empty": {} },
+    });
+    // One conditional update of one item: DynamoDB applies them one at a time, so of callers
+    // racing for the last slot exactly one sees room. Re-taking a held slot keeps its first `since`.
+    const capped = Number.isFinite(max);
+    return conditional(
+      this.#update({
+        Key: slotKey(job),
+        UpdateExpression: "SET holders.#run = if_not_exists(holders.#run, :now)",
+        ...(capped ? { ConditionExpression: "attribute_exists(holders.#run) OR size(holders) < :max" } : {}),
+        ExpressionAttributeNames: { "#run": runId },
+        ExpressionAttributeValues: { ":now": now, ...(capped ? { ":max": max } : {}) },
+      }),
+    );
+  }
+
+  async releaseSlot(job: string, runId: string): Promise<void> {
+    // The condition keeps releasing a slot nobody took from creating an empty slots item.
+    await conditional(
+      this.#update({
+        Key: slotKey(job),
+        UpdateExpression: "REMOVE holders.#run",
+        ConditionExpression: "attribute_exists(holders.#run)",
+        ExpressionAttributeNames: { "#run": runId },
+      }),
+    );
+  }
+
+  async slotHolders(job: string): Promise<readonly { readonly runId: string; readonly since: number }[]> {
+    const holders = ((await this.#get(slotKey(job)))?.["holders"] ?? {}) as Record<string, number>;
+    return Object.entries(holders)
+      .map(([runId, since]) => ({ runId, since }))
+      .sort((a, b) => a.since - b.since || (a.runId < b.runId ? -1 : 1));
+  }
+
+  async #get(key: Record<string, string>): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.#call(() => this.#client.send(new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true })));
+    return Item;
+  }
+
+  #put(input: Omit<PutCommandInput, "TableName">): Promise<unknown> {
+    return this.#call(() => this.#client.send(new PutCommand({ ...input, TableName: this.#table })));
+  }
+
+  #update(input: Omit<UpdateCommandInput, "TableName">): Promise<unknown> {
+    return this.#call(() => this.#client.send(new UpdateCommand({ ...input, TableName: this.#table })));
+  }
+
+  /** Pages through a query until `enough` runs are in hand or the results end. */
+  async #query(input: Omit<QueryCommandInput, "TableName">, enough = Number.POSITIVE_INFINITY): Promise<Run[]> {
+    const runs: Run[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#call(() => this.#client.send(new QueryCommand({ ...input, TableName: this.#table, ExclusiveStartKey: start })));
+      for (const item of page.Items ?? []) runs.push(toRun(item));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined && runs.length < enough);
+    return runs;
+  }
+
+  async #call<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The `TaskLauncher` port on Amazon ECS.
+ *
+ * RunTask never throws for anything AWS can answer: every failure becomes a
+ * `LaunchFailure` whose `kind` tells core whether waiting helps. The SDK has
+ * already retried throttling and 5xx answers by the time we see them, and
+ * every request carries its run's `clientToken`, so core may send the same
+ * request again later without risking a second task.
+ */
+import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type ECSClient, type Failure, type Task } from "@aws-sdk/client-ecs";
+import { ConfigurationError, TransientError, ValidationError, type BerthError } from "../core/errors.ts";
+import type { RunTaskRequest } from "../core/ecs/types.ts";
+import type { LaunchFailure, LaunchOutcome, TaskLauncher } from "../core/ports.ts";
+import type { EcsContainerState, EcsTaskState } from "../core/runs/task-state.ts";
+
+/** StopTask rejects longer reasons. */
+export const MAX_STOP_REASON_LENGTH = 255;
+/** DescribeTasks takes at most this many tasks per call. */
+export const DESCRIBE_TASKS_BATCH = 100;
+
+/**
+ * RunTask `failures[].reason` values that mean "no room right now": EC2
+ * placement (RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:PORTS*, RESOURCE:ENI,
+ * RESOURCE:GPU), a disconnected agent, Fargate running out of capacity in
+ * the chosen zones, and the account's concurrent task or vCPU quota, which
+ * frees up as other tasks end. Every other reason (MISSING, ATTRIBUTE,
+ * INACTIVE, …) needs someone to change something.
+ */
+const CAPACITY_REASONS: readonly RegExp[] = [
+  /^RESOURCE:/,
+  /^AGENT$/,
+  /capacity is unavailable/i,
+  /reached the limit on the number of (tasks|vcpus)/i,
+];
+
+/** Error names the SDK and AWS use for throttling; ECS sends ThrottlingException with HTTP 400. */
+const THROTTLING_ERRORS = new Set([
+  "ThrottlingException",
+  "Throttling",
+  "ThrottledException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "RequestThrottled",
+  "RequestThrottledException",
+  // Not on RunTask's documented list, but the SDK retries it as throttling, so treat it alike.
+  "LimitExceededException",
+]);
+
+const ACCESS_ERRORS = new Set([
+  "AccessDeniedException",
+  "AccessDenied",
+  "NotAuthorized",
+  "UnauthorizedOperation",
+  "UnrecognizedClientException",
+  "InvalidClientTokenId",
+  "ExpiredTokenException",
+  "MissingAuthenticationTokenException",
+  "OptInRequired",
+  "CredentialsProviderError",
+  // The account itself is blocked: as final as missing permissions.
+  "BlockedException",
+]);
+
+/** Errors that may resolve on their own: time-outs and connection failures after the SDK's retries. */
+const TRANSIENT_ERRORS = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException", "ServerException", "InternalFailure", "ServiceUnavailable"]);
+const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** The fields of SDK v3 service errors (and Node network errors) the classification reads. */
+interface AwsErrorLike {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly $fault?: "client" | "server";
+  readonly $metadata?: { readonly httpStatusCode?: number };
+  readonly $response?: { readonly headers?: Readonly<Record<string, string | undefined>> };
+  readonly resourceIds?: readonly string[];
+}
+
+function failure(kind: LaunchFailure["kind"], message: string, retryAfterMs?: number): LaunchFailure {
+  return {
+    kind,
+    retryable: kind === "capacity" || kind === "throttled",
+    message,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
+}
+
+/** The wait a Retry-After header asks for (seconds or an HTTP date), when the response had one. */
+function retryAfterMs(error: AwsErrorLike, now: number): number | undefined {
+  const headers = error.$response?.headers ?? {};
+  const key = Object.keys(headers).find((name) => name.toLowerCase() === "retry-after");
+  const value = key === undefined ? undefined : headers[key];
+  if (value === undefined || value.trim() === "") return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * Sorts an error from an ECS call into a launch failure kind. Returns
+ * undefined for errors that are not AWS's answer (a TypeError, a bug):
+ * those are rethrown.
+ */
+export function classifyEcsError(error: unknown, now: number = Date.now()): LaunchFailure | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const e = error as Error & AwsErrorLike;
+  const status = e.$metadata?.httpStatusCode;
+  const message = e.message || e.name;
+
+  if (THROTTLING_ERRORS.has(e.name) || status === 429) return failure("throttled", message, retryAfterMs(e, now));
+  if (ACCESS_ERRORS.has(e.name) || status === 403) return failure("access-denied", message);
+  if (e.name === "ConflictException") {
+    const existing = e.resourceIds?.length ? ` (tasks already started with that token: ${e.resourceIds.join(", ")})` : "";
+    return failure(
+      "invalid",
+      `RunTask refused: its clientToken was already used by a RunTask request with different parameters${existing}. ` +
+        `Each attempt must render the same request every time it is sent. AWS said: ${message}`,
+    );
+  }
+  // Fargate sometimes reports missing capacity as an error rather than in failures[].
+  if (CAPACITY_REASONS.some((pattern) => pattern.test(message))) return failure("capacity", message);
+  if (
+    e.$fault === "server" ||
+    (status !== undefined && status >= 500) ||
+    TRANSIENT_ERRORS.has(e.name) ||
+    (e.code !== undefined && NETWORK_CODES.has(e.code))
+  ) {
+    return failure("throttled", message, retryAfterMs(e, now));
+  }
+  if (e.$fault === "client" || (status !== undefined && status >= 400)) return failure("invalid", message);
+  return undefined;
+}
+
+export function classifyRunTaskFailures(failures: readonly Failure[]): LaunchFailure {
+  const reasons = failures.map((f) => f.reason ?? "");
+  const message = failures.map((f) => [f.reason ?? "unknown reason", f.detail].filter(Boolean).join(": ")).join("; ");
+  const capacity = reasons.length > 0 && reasons.every((reason) => CAPACITY_REASONS.some((pattern) => pattern.test(reason)));
+  return failure(capacity ? "capacity" : "invalid", message || "RunTask reported a failure without a reason");
+}
+
+/** Turns an error of StopTask/DescribeTasks into the error taxonomy; undefined means rethrow as is. */
+function toBerthError(action: string, error: unknown): BerthError | undefined {
+  const classified = classifyEcsError(error);
+  if (classified === undefined) return undefined;
+  const message = `failed to ${action}: ${classified.message}`;
+  if (classified.retryable) {
+    return new TransientError(message, { cause: error, ...(classified.retryAfterMs !== undefined ? { retryAfterMs: classified.retryAfterMs } : {}) });
+  }
+  const name = (error as Error).name;
+  if (classified.kind === "access-denied" || name === "ClusterNotFoundException") {
+    return new ConfigurationError(`${message} (check the cluster name and the function's IAM permissions)`, { cause: error });
+  }
+  return new ValidationError(message, { cause: error });
+}
+
+/** Cuts at `max` UTF-16 units without splitting a surrogate pair. */
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+}
+
+function isTaskNotFound(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    (error.name === "InvalidParameterException" || error.name === "ClientException") &&
+    /referenced task was not found|task (was )?not found|could not find task/i.test(error.message)
+  );
+}
+
+function iso(date: Date | undefined): string | undefined {
+  return date === undefined || Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+function defined<T extends object>(fields: T): T {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
+}
+
+/** A DescribeTasks task in the shape of an `ECS Task State Change` detail. */
+export function toEcsTaskState(task: Task & { taskArn: string }): EcsTaskState {
+  const containers: EcsContainerState[] | undefined = task.containers?.map((c) =>
+    defined({ name: c.name ?? "", exitCode: c.exitCode ?? undefined, lastStatus: c.lastStatus, reason: c.reason }),
+  );
+  return defined({
+    taskArn: task.taskArn,
+    lastStatus: task.lastStatus ?? "UNKNOWN",
+    version: task.version ?? 0,
+    desiredStatus: task.desiredStatus,
+    stopCode: task.stopCode,
+    stoppedReason: task.stoppedReason,
+    startedAt: iso(task.startedAt),
+    stoppedAt: iso(task.stoppedAt),
+    capacityProviderName: task.capacityProviderName,
+    launchType: task.launchType,
+    startedBy: task.startedBy,
+    containers,
+  });
+}
+
+export class EcsTaskLauncher implements TaskLauncher {
+  readonly #client: ECSClient;
+
+  constructor(client: ECSClient) {
+    this.#client = client;
+  }
+
+  async runTask(request: RunTaskRequest): Promise<LaunchOutcome> {
+    let output;
+    try {
+      output = await this.#client.send(new RunTaskCommand(request));
+    } catch (error) {
+      const classified = classifyEcsError(error);
+      if (classified === undefined) throw error;
+      return { ok: false, failure: classified };
+    }
+    const taskArn = output.tasks?.find((t) => t.taskArn !== undefined)?.taskArn;
+    if (taskArn !== undefined) return { ok: true, taskArn };
+    const failures = output.failures ?? [];
+    if (failures.length > 0) return { ok: false, failure: classifyRunTaskFailures(failures) };
+    return { ok: false, failure: failure("invalid", "RunTask answered with neither a task nor a failure; nothing was started") };
+  }
+
+  async stopTask(cluster: string, taskArn: string, reason: string): Promise<void> {
+    try {
+      await this.#client.send(new StopTaskCommand({ cluster, task: taskArn, reason: truncate(reason, MAX_STOP_REASON_LENGTH) }));
+    } catch (error) {
+      // ECS forgets stopped tasks after about an hour: the task is as stopped as it gets.
+      if (isTaskNotFound(error)) return;
+      throw toBerthError(`stop task ${taskArn} in cluster ${cluster}`, error) ?? error;
+    }
+  }
+
+  /**
+   * Tasks ECS answered neither as found nor MISSING (any other failure
+   * reason) appear in neither list: ask again later.
+   */
+  async describeTasks(cluster: string, taskArns: readonly string[]): Promise<{ tasks: EcsTaskState[]; missing: string[] }> {
+    const tasks: EcsTaskState[] = [];
+    const missing: string[] = [];
+    const unique = [...new Set(taskArns)];
+    for (let start = 0; start < unique.length; start += DESCRIBE_TASKS_BATCH) {
+      const batch = unique.slice(start, start + DESCRIBE_TASKS_BATCH);
+      let output;
+      try {
+        output = await this.#client.send(new DescribeTasksCommand({ cluster, tasks: batch }));
+      } catch (error) {
+        throw toBerthError(`describe ${batch.length} task(s) in cluster ${cluster}`, error) ?? error;
+      }
+      for (const task of output.tasks ?? []) {
+        if (task.taskArn !== undefined) tasks.push(toEcsTaskState({ ...task, taskArn: task.taskArn }));
+      }
+      for (const f of output.failures ?? []) {
+        if (f.reason === "MISSING" && f.arn !== undefined) missing.push(f.arn);
+      }
+    }
+    return { tasks, missing };
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The `Publisher` port on EventBridge: every run transition becomes one
+ * `Berth Run State Change` event on the berth bus.
+ *
+ * PutEvents is not all-or-nothing: a 200 answer may still report some
+ * entries as failed (`ErrorCode`). Only those are sent again, after an
+ * exponential backoff with full jitter; the SDK's own retries cover the
+ * call as a whole (throttling, 5xx).
+ */
+import type { EventBridgeClient, PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { ConfigurationError, TransientError, ValidationError } from "../core/errors.ts";
+import { BERTH_SOURCE, DETAIL_TYPE, type RunStateChangeDetail } from "../core/events.ts";
+import type { Publisher } from "../core/ports.ts";
+
+/** PutEvents takes at most 10 entries per call. */
+export const MAX_ENTRIES_PER_CALL = 10;
+/** The entries of one PutEvents call must total less than 256 KB, counted as EventBridge counts them. */
+export const MAX_CALL_BYTES = 256 * 1024;
+
+export interface EventBridgePublisherOptions {
+  /** Sends of an entry, counting the first. Default 4. */
+  readonly maxAttempts?: number;
+  /** Backoff before the second send, doubled for each later one (full jitter). Default 100 ms. */
+  readonly baseDelayMs?: number;
+  /** Upper bound of one backoff. Default 2000 ms. */
+  readonly maxDelayMs?: number;
+}
+
+const DEFAULTS = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 2000 } as const;
+
+const utf8 = new TextEncoder();
+
+const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** EventBridge's size of an entry: Source, DetailType, Detail and each resource in UTF-8 bytes (+14 for Time, never set here). */
+export function entrySize(entry: PutEventsRequestEntry): number {
+  let size = 0;
+  for (const text of [entry.Source, entry.DetailType, entry.Detail, ...(entry.Resources ?? [])]) {
+    if (text !== undefined) size += utf8.encode(text).length;
+  }
+  return size + (entry.Time !== undefined ? 14 : 0);
+}
+
+/** Splits entries into calls of at most 10 entries and less than 256 KB, keeping their order. */
+export function batchEntries(entries: readonly PutEventsRequestEntry[]): PutEventsRequestEntry[][] {
+  const batches: PutEventsRequestEntry[][] = [];
+  let current: PutEventsRequestEntry[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = entrySize(entry);
+    if (current.length === MAX_ENTRIES_PER_CALL || (current.length > 0 && bytes + size >= MAX_CALL_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(entry);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class EventBridgePublisher implements Publisher {
+  readonly #client: EventBridgeClient;
+  readonly #busName: string;
+  readonly #options: Required<EventBridgePublisherOptions>;
+
+  constructor(client: EventBridgeClient, busName: string, options: EventBridgePublisherOptions = {}) {
+    this.#client = client;
+    this.#busName = busName;
+    this.#options = { ...DEFAULTS, ...options };
+    if (!Number.isInteger(this.#options.maxAttempts) || this.#options.maxAttempts < 1) {
+      throw new ConfigurationError(`EventBridgePublisher maxAttempts must be a positive integer, got ${this.#options.maxAttempts}`);
+    }
+  }
+
+  async publish(details: readonly RunStateChangeDetail[]): Promise<void> {
+    const entries = details.map((detail) => this.#toEntry(detail));
+    const undelivered: string[] = [];
+    // Every batch gets its chance even when an earlier one gave up, so one bad call loses as little as possible.
+    for (const batch of batchEntries(entries)) {
+      undelivered.push(...(await this.#send(batch)));
+    }
+    if (undelivered.length > 0) {
+      const codes = [...new Set(undelivered)].join(", ");
+      throw new TransientError(
+        `${undelivered.length} of ${entries.length} ${DETAIL_TYPE.runStateChange} event(s) were not delivered to bus ` +
+          `${this.#busName} after ${this.#options.maxAttempts} attempt(s) (error codes: ${codes}); publish them again later`,
+      );
+    }
+  }
+
+  #toEntry(detail: RunStateChangeDetail): PutEventsRequestEntry {
+    const entry: PutEventsRequestEntry = {
+      EventBusName: this.#busName,
+      Source: BERTH_SOURCE,
+      DetailType: DETAIL_TYPE.runStateChange,
+      Detail: JSON.stringify(detail),
+      Resources: detail.taskArn !== undefined ? [detail.taskArn] : [],
+    };
+    const size = entrySize(entry);
+    if (size >= MAX_CALL_BYTES) {
+      throw new ValidationError(
+        `the ${DETAIL_TYPE.runStateChange} event of run ${detail.runId} is ${size} bytes; EventBridge takes less than ${MAX_CALL_BYTES}. Shorten its reason.`,
+        { field: "reason" },
+      );
+    }
+    return entry;
+  }
+
+  /** Sends one batch, retrying only the entries that failed; returns the error codes of those that never got through. */
+  async #send(batch: readonly PutEventsRequestEntry[]): Promise<string[]> {
+    const { maxAttempts, baseDelayMs, maxDelayMs } = this.#options;
+    let pending = [...batch];
+    let codes: string[] = [];
+    for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
+      if (attempt > 1) await sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 2)));
+      const output = await this.#putEvents(pending);
+      const results = output.Entries ?? [];
+      const failed: PutEventsRequestEntry[] = [];
+      codes = [];
+      pending.forEach((entry, i) => {
+        const result = results[i];
+        // A result without an event id and without an error code is not a delivery either.
+        if (result?.ErrorCode !== undefined || result?.EventId === undefined) {
+          failed.push(entry);
+          codes.push(result?.ErrorCode ?? "NoResult");
+        }
+      });
+      pending = failed;
+    }
+    return pending.length > 0 ? codes : [];
+  }
+
+  async #putEvents(entries: PutEventsRequestEntry[]) {
+    try {
+      return await this.#client.send(new PutEventsCommand({ Entries: entries }));
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      const e = error as Error & { code?: string; $fault?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === "ResourceNotFoundException" || e.name === "AccessDeniedException") {
+        throw new ConfigurationError(
+          `failed to publish to event bus ${this.#busName}: ${e.message} (check the bus name and the function's events:PutEvents permission)`,
+          { cause: error },
+        );
+      }
+      const unreachable = e.name === "TimeoutError" || (e.code !== undefined && NETWORK_CODES.has(e.code));
+      if (unreachable || e.$fault === "server" || e.$metadata?.httpStatusCode === 429 || /Throttl/i.test(e.name)) {
+        throw new TransientError(`failed to publish to event bus ${this.#busName}: ${e.message}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+}

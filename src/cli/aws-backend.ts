@@ -1,0 +1,67 @@
+/** The CLI's view of a deployed stage: its run table, its bus, and ECS for cancels and log streams. */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ECSClient, DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { randomBytes } from "node:crypto";
+import { awsClientConfig } from "../aws/clients.ts";
+import { DynamoRunStore } from "../aws/dynamo-run-store.ts";
+import { EcsTaskLauncher } from "../aws/ecs-task-launcher.ts";
+import { EventBridgePublisher } from "../aws/eventbridge-publisher.ts";
+import { Engine } from "../core/engine/engine.ts";
+import { buildRouter } from "../core/router.ts";
+import type { Catalog } from "../core/catalog/types.ts";
+import type { BusEvent } from "../core/events.ts";
+import { UsageError } from "./output.ts";
+
+function env(name: string, what: string): string {
+  const v = process.env[name];
+  if (!v) throw new UsageError(`${name} is not set: it names ${what} of the deployed stage`);
+  return v;
+}
+
+const config = () => awsClientConfig(process.env);
+
+export function awsStore(): DynamoRunStore {
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient(config()), { marshallOptions: { removeUndefinedValues: true } });
+  return new DynamoRunStore({ client, tableName: env("BERTH_TABLE", "the DynamoDB run table") });
+}
+
+export function awsEngine(catalog: Catalog): Engine {
+  return new Engine({
+    router: buildRouter(catalog),
+    store: awsStore(),
+    launcher: new EcsTaskLauncher(new ECSClient(config())),
+    publisher: new EventBridgePublisher(new EventBridgeClient(config()), env("BERTH_BUS", "the event bus")),
+    clock: { now: () => Date.now() },
+    randomBytes: (n) => randomBytes(n),
+  });
+}
+
+/** Puts a berth event (a manual run request) on the stage's bus, where the dispatch rule picks it up. */
+export async function putOnBus(event: BusEvent): Promise<void> {
+  const client = new EventBridgeClient(config());
+  const out = await client.send(
+    new PutEventsCommand({
+      Entries: [{ EventBusName: env("BERTH_BUS", "the event bus"), Source: event.source, DetailType: event["detail-type"], Detail: JSON.stringify(event.detail) }],
+    }),
+  );
+  const failed = out.Entries?.[0];
+  if ((out.FailedEntryCount ?? 0) > 0) throw new UsageError(`EventBridge refused the request: ${failed?.ErrorCode} ${failed?.ErrorMessage}`, 1);
+}
+
+/**
+ * The CloudWatch Logs stream of a task's container, when its task definition
+ * uses the awslogs driver with a stream prefix: `<prefix>/<container>/<task id>`.
+ */
+export async function logStreams(taskDefinition: string, taskArn: string): Promise<{ group: string; stream: string }[]> {
+  const ecs = new ECSClient(config());
+  const out = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }));
+  const taskId = taskArn.split("/").pop() ?? taskArn;
+  return (out.taskDefinition?.containerDefinitions ?? []).flatMap((c) => {
+    const o = c.logConfiguration?.logDriver === "awslogs" ? c.logConfiguration.options : undefined;
+    const prefix = o?.["awslogs-stream-prefix"];
+    const group = o?.["awslogs-group"];
+    return prefix && group && c.name ? [{ group, stream: `${prefix}/${c.name}/${taskId}` }] : [];
+  });
+}

@@ -1,0 +1,23 @@
+import type { Command } from "commander";
+import { writeFileSync } from "node:fs";
+import { requireCatalog } from "../catalog-file.ts";
+import { c } from "../output.ts";
+import { compileCatalog } from "../../core/catalog/compiled.ts";
+
+export function registerCompile(program: Command): void {
+  program
+    .command("compile")
+    .description("write the compiled catalog (resolved jobs and one EventBridge rule per trigger) that the Lambda handlers load")
+    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .option("-o, --out <file>", "write here instead of standard output")
+    .action((opts: { config?: string; out?: string }) => {
+      const compiled = compileCatalog(requireCatalog(opts.config));
+      const text = `${JSON.stringify(compiled, null, 2)}\n`;
+      if (!opts.out) {
+        process.stdout.write(text);
+        return;
+      }
+      writeFileSync(opts.out, text);
+      console.error(`${c.green("✔")} wrote ${opts.out}: ${Object.keys(compiled.catalog.jobs).length} jobs, ${compiled.rules.length} rules`);
+    });
+}

@@ -1,0 +1,86 @@
+/** How runs look in the terminal: one table row per run, and a detail view. */
+import type { Run } from "../core/runs/model.ts";
+import { c, table } from "./output.ts";
+
+export function statusText(status: string): string {
+  switch (status) {
+    case "SUCCEEDED":
+      return c.green(status);
+    case "FAILED":
+    case "TIMED_OUT":
+      return c.red(status);
+    case "CANCELLED":
+    case "SKIPPED":
+      return c.yellow(status);
+    case "RUNNING":
+    case "STARTING":
+    case "PROVISIONING":
+    case "PENDING":
+      return c.cyan(status);
+    default:
+      return status;
+  }
+}
+
+export function formatTime(ms: number | undefined): string {
+  if (ms === undefined) return "";
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+export function formatElapsed(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+export function runDuration(run: Run, now: number): string {
+  if (run.startedAt === undefined) return "";
+  return formatElapsed((run.endedAt ?? now) - run.startedAt);
+}
+
+export function runsTable(runs: readonly Run[], now: number): string {
+  const rows = [["run", "job", "status", "attempt", "trigger", "created", "duration"].map((h) => c.dim(h))];
+  for (const r of runs) {
+    rows.push([r.id, r.job, statusText(r.status), String(r.attempts.length), truncate(r.trigger.summary, 48), formatTime(r.createdAt), runDuration(r, now)]);
+  }
+  return table(rows);
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+export function runDetail(run: Run, now: number, logs: ReadonlyMap<number, readonly string[]> = new Map()): string {
+  const lines = [
+    `${c.bold(run.job)} ${c.dim("run")} ${run.id}  ${statusText(run.status)}`,
+    table(
+      [
+        ["trigger", `${run.trigger.kind}: ${run.trigger.summary}`],
+        ["created", formatTime(run.createdAt)],
+        ...(run.startedAt !== undefined ? [["started", formatTime(run.startedAt)]] : []),
+        ...(run.endedAt !== undefined ? [["ended", `${formatTime(run.endedAt)} (${runDuration(run, now)})`]] : []),
+        ...(run.reason ? [["reason", run.reason]] : []),
+        ...(run.exitCode !== undefined ? [["exit code", String(run.exitCode)]] : []),
+        ...(run.nextAttemptAt !== undefined ? [["next attempt", formatTime(run.nextAttemptAt)]] : []),
+      ].map(([k, v]) => [c.dim(k!), v!]),
+      "  ",
+    ),
+  ];
+  if (run.attempts.length > 0) {
+    lines.push("", c.dim("attempts"));
+    const rows = [["#", "status", "launch", "task", "exit", "stop code", "reason"].map((h) => c.dim(h))];
+    for (const a of run.attempts) {
+      rows.push([String(a.number), statusText(a.status), a.launch, a.taskArn?.split("/").pop() ?? "", a.exitCode !== undefined ? String(a.exitCode) : "", a.stopCode ?? "", a.stoppedReason ?? ""]);
+      for (const l of logs.get(a.number) ?? []) rows.push(["", "", "", c.dim(`log ${l}`), "", "", ""]);
+    }
+    lines.push(table(rows, "  "));
+  }
+  const ctx = Object.entries(run.context);
+  if (ctx.length > 0) {
+    lines.push("", c.dim("context"), table(ctx.map(([k, v]) => [`\${${k}}`, JSON.stringify(v)]), "  "));
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,387 @@
+import {
+  AccessDeniedException,
+  BlockedException,
+  ClientException,
+  ClusterNotFoundException,
+  ConflictException,
+  DescribeTasksCommand,
+  ECSClient,
+  ECSServiceException,
+  InvalidParameterException,
+  LimitExceededException,
+  PlatformTaskDefinitionIncompatibilityException,
+  PlatformUnknownException,
+  RunTaskCommand,
+  ServerException,
+  StopTaskCommand,
+  UnsupportedFeatureException,
+  type Task,
+} from "@aws-sdk/client-ecs";
+import { ConfiguredRetryStrategy } from "@smithy/core/retry";
+import { mockClient } from "aws-sdk-client-mock";
+import "aws-sdk-client-mock-vitest/extend";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EcsTaskLauncher } from "../../src/aws/ecs-task-launcher.ts";
+import { ConfigurationError, TransientError } from "../../src/core/errors.ts";
+import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
+import type { LaunchFailure } from "../../src/core/ports.ts";
+import { CAPACITY_UNAVAILABLE, startFakeEcs, type FakeEcs, type FakeEcsOptions } from "../support/fake-ecs.ts";
+
+const CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/jobs";
+const TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/jobs/0123456789abcdef0123456789abcdef";
+
+function request(overrides: Partial<RunTaskRequest> = {}): RunTaskRequest {
+  return {
+    cluster: CLUSTER,
+    taskDefinition: "thumbnails:7",
+    launchType: "FARGATE",
+    networkConfiguration: { awsvpcConfiguration: { subnets: ["subnet-1", "subnet-2"], assignPublicIp: "DISABLED" } },
+    overrides: { containerOverrides: [{ name: "app", command: ["make", "thumbs"], environment: [{ name: "KEY", value: "in/a.png" }] }] },
+    tags: [{ key: "berth:job", value: "thumbnails" }],
+    startedBy: "berth:01J0000000000000000000RUN1",
+    clientToken: "01J0000000000000000000RUN1-1",
+    count: 1,
+    propagateTags: "TASK_DEFINITION",
+    enableECSManagedTags: true,
+    ...overrides,
+  };
+}
+
+const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
+
+function serviceError(name: string, message: string, fault: "client" | "server", status: number): ECSServiceException {
+  return new ECSServiceException({ name, message, $fault: fault, ...meta(status) });
+}
+
+describe("EcsTaskLauncher with a mocked ECS client", () => {
+  // Mock one instance, not the class: the real-SDK tests below must reach the network.
+  const client = new ECSClient({ region: "us-east-1" });
+  const ecs = mockClient(client);
+  const launcher = new EcsTaskLauncher(client);
+
+  beforeEach(() => ecs.reset());
+
+  it("sends the request unchanged and returns the task ARN", async () => {
+    ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK_ARN, lastStatus: "PROVISIONING" }], failures: [] });
+    const outcome = await launcher.runTask(request());
+    expect(outcome).toEqual({ ok: true, taskArn: TASK_ARN });
+    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 1);
+    expect(ecs.commandCalls(RunTaskCommand)[0]?.args[0].input).toEqual(request());
+  });
+
+  const failureCases: { reason: string; detail?: string; kind: LaunchFailure["kind"] }[] = [
+    { reason: "RESOURCE:CPU", kind: "capacity" },
+    { reason: "RESOURCE:MEMORY", kind: "capacity" },
+    { reason: "RESOURCE:PORTS_TCP", kind: "capacity" },
+    { reason: "RESOURCE:ENI", kind: "capacity" },
+    { reason: "RESOURCE:GPU", kind: "capacity" },
+    { reason: "AGENT", kind: "capacity" },
+    { reason: CAPACITY_UNAVAILABLE, kind: "capacity" },
+    { reason: "You've reached the limit on the number of tasks you can run concurrently", kind: "capacity" },
+    { reason: "MISSING", detail: "The specified task definition was not found", kind: "invalid" },
+    { reason: "ATTRIBUTE", detail: "ecs.capability.secrets.asm.environment-variables", kind: "invalid" },
+    { reason: "INACTIVE", kind: "invalid" },
+    { reason: "The requested CPU configuration is above your limit", kind: "invalid" },
+  ];
+
+  it.each(failureCases)("a RunTask failure $reason is $kind", async ({ reason, detail, kind }) => {
+    ecs.on(RunTaskCommand).resolves({ tasks: [], failures: [{ arn: "arn:aws:ecs:us-east-1:123456789012:container-instance/x", reason, detail }] });
+    const outcome = await launcher.runTask(request());
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(outcome.failure.kind).toBe(kind);
+    expect(outcome.failure.retryable).toBe(kind === "capacity");
+    expect(outcome.failure.message).toBe(detail === undefined ? reason : `${reason}: ${detail}`);
+  });
+
+  it("a launch with capacity failures on some instances and no task is capacity; one bad reason makes it invalid", async () => {
+    ecs
+      .on(RunTaskCommand)
+      .resolvesOnce({ failures: [{ reason: "RESOURCE:CPU" }, { reason: "RESOURCE:MEMORY" }] })
+      .resolvesOnce({ failures: [{ reason: "RESOURCE:CPU" }, { reason: "ATTRIBUTE" }] });
+    const first = await launcher.runTask(request());
+    const second = await launcher.runTask(request());
+    expect(first).toEqual({ ok: false, failure: { kind: "capacity", retryable: true, message: "RESOURCE:CPU; RESOURCE:MEMORY" } });
+    expect(second).toEqual({ ok: false, failure: { kind: "invalid", retryable: false, message: "RESOURCE:CPU; ATTRIBUTE" } });
+  });
+
+  it("a task in the answer wins over failures reported for other instances", async () => {
+    ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK_ARN }], failures: [{ reason: "RESOURCE:MEMORY" }] });
+    expect(await launcher.runTask(request())).toEqual({ ok: true, taskArn: TASK_ARN });
+  });
+
+  const errorCases: { name: string; error: Error; kind: LaunchFailure["kind"]; message?: string }[] = [
+    { name: "ThrottlingException", error: serviceError("ThrottlingException", "Rate exceeded", "client", 400), kind: "throttled" },
+    { name: "HTTP 429", error: serviceError("TooManyRequests", "Slow down", "client", 429), kind: "throttled" },
+    { name: "ServerException", error: new ServerException({ message: "Service unavailable", ...meta(500) }), kind: "throttled" },
+    { name: "HTTP 503", error: serviceError("ServiceUnavailable", "Service unavailable", "server", 503), kind: "throttled" },
+    { name: "LimitExceededException", error: new LimitExceededException({ message: "Limit exceeded", ...meta(400) }), kind: "throttled" },
+    {
+      name: "a network failure after the SDK's retries",
+      error: Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:443"), { code: "ECONNREFUSED" }),
+      kind: "throttled",
+    },
+    {
+      name: "InvalidParameterException",
+      error: new InvalidParameterException({ message: "Network Configuration must be provided when networkMode 'awsvpc' is specified.", ...meta(400) }),
+      kind: "invalid",
+    },
+    { name: "ClientException", error: new ClientException({ message: "Unable to describe task definition.", ...meta(400) }), kind: "invalid" },
+    {
+      name: "PlatformUnknownException",
+      error: new PlatformUnknownException({ message: "The specified platform version does not exist.", ...meta(400) }),
+      kind: "invalid",
+    },
+    {
+      name: "PlatformTaskDefinitionIncompatibilityException",
+      error: new PlatformTaskDefinitionIncompatibilityException({ message: "The specified platform does not satisfy the task definition's required capabilities.", ...meta(400) }),
+      kind: "invalid",
+    },
+    {
+      name: "UnsupportedFeatureException",
+      error: new UnsupportedFeatureException({ message: "The specified task is not supported in this region.", ...meta(400) }),
+      kind: "invalid",
+    },
+    { name: "ClusterNotFoundException", error: new ClusterNotFoundException({ message: "Cluster not found.", ...meta(400) }), kind: "invalid" },
+    {
+      name: "AccessDeniedException",
+      error: new AccessDeniedException({ message: "User is not authorized to perform: ecs:RunTask", ...meta(400) }),
+      kind: "access-denied",
+    },
+    { name: "BlockedException", error: new BlockedException({ message: "Your account is blocked.", ...meta(400) }), kind: "access-denied" },
+    {
+      name: "Fargate capacity reported as an error",
+      error: new ClientException({ message: CAPACITY_UNAVAILABLE, ...meta(400) }),
+      kind: "capacity",
+    },
+  ];
+
+  it.each(errorCases)("$name becomes a $kind failure carrying AWS's message", async ({ error, kind }) => {
+    ecs.on(RunTaskCommand).rejects(error);
+    const outcome = await launcher.runTask(request());
+    expect(outcome).toEqual({ ok: false, failure: { kind, retryable: kind === "throttled" || kind === "capacity", message: error.message } });
+  });
+
+  it("ConflictException (clientToken reused with other parameters) is invalid and names the task already started", async () => {
+    ecs.on(RunTaskCommand).rejects(new ConflictException({ message: "The request could not be processed because of conflict.", resourceIds: [TASK_ARN], ...meta(400) }));
+    const outcome = await launcher.runTask(request());
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(outcome.failure.kind).toBe("invalid");
+    expect(outcome.failure.retryable).toBe(false);
+    expect(outcome.failure.message).toContain("clientToken was already used");
+    expect(outcome.failure.message).toContain(TASK_ARN);
+  });
+
+  it("a Retry-After header on a throttling answer becomes retryAfterMs", async () => {
+    const error = Object.assign(serviceError("ThrottlingException", "Rate exceeded", "client", 400), { $response: { statusCode: 400, headers: { "Retry-After": "3" } } });
+    ecs.on(RunTaskCommand).rejects(error);
+    const outcome = await launcher.runTask(request());
+    expect(outcome).toEqual({ ok: false, failure: { kind: "throttled", retryable: true, message: "Rate exceeded", retryAfterMs: 3000 } });
+  });
+
+  it("an error that is not AWS's answer is a bug and is thrown", async () => {
+    ecs.on(RunTaskCommand).rejects(new TypeError("Cannot read properties of undefined"));
+    await expect(launcher.runTask(request())).rejects.toThrow(TypeError);
+  });
+
+  it("stopTask sends the reason cut to 255 characters without splitting a character", async () => {
+    ecs.on(StopTaskCommand).resolves({});
+    const reason = `${"x".repeat(254)}😀 and more`;
+    await launcher.stopTask(CLUSTER, TASK_ARN, reason);
+    expect(ecs).toHaveReceivedCommandWith(StopTaskCommand, { cluster: CLUSTER, task: TASK_ARN, reason: "x".repeat(254) });
+    await launcher.stopTask(CLUSTER, TASK_ARN, "timed out after 30m");
+    expect(ecs).toHaveReceivedLastCommandWith(StopTaskCommand, { reason: "timed out after 30m" });
+  });
+
+  it("stopping a task ECS no longer knows is not an error", async () => {
+    ecs.on(StopTaskCommand).rejects(new InvalidParameterException({ message: "The referenced task was not found.", ...meta(400) }));
+    await expect(launcher.stopTask(CLUSTER, TASK_ARN, "timeout")).resolves.toBeUndefined();
+  });
+
+  it.each([
+    { name: "throttling", error: serviceError("ThrottlingException", "Rate exceeded", "client", 400), type: TransientError },
+    { name: "access denied", error: new AccessDeniedException({ message: "not authorized to perform ecs:StopTask", ...meta(400) }), type: ConfigurationError },
+    { name: "a missing cluster", error: new ClusterNotFoundException({ message: "Cluster not found.", ...meta(400) }), type: ConfigurationError },
+  ])("stopTask turns $name into a typed error naming the task", async ({ error, type }) => {
+    ecs.on(StopTaskCommand).rejects(error);
+    const thrown = await launcher.stopTask(CLUSTER, TASK_ARN, "timeout").catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(type);
+    expect((thrown as Error).message).toContain(TASK_ARN);
+    expect((thrown as Error).message).toContain(error.message);
+  });
+
+  it("describeTasks asks in batches of 100 and reports MISSING tasks", async () => {
+    const arns = Array.from({ length: 250 }, (_, i) => `${TASK_ARN.slice(0, -4)}${String(i).padStart(4, "0")}`);
+    const gone = new Set([arns[3], arns[170]]);
+    ecs.on(DescribeTasksCommand).callsFake((input: { tasks: string[] }) => ({
+      tasks: input.tasks.filter((arn) => !gone.has(arn)).map((taskArn) => ({ taskArn, lastStatus: "RUNNING", version: 3 })),
+      failures: input.tasks.filter((arn) => gone.has(arn)).map((arn) => ({ arn, reason: "MISSING" })),
+    }));
+    const result = await launcher.describeTasks(CLUSTER, arns);
+    expect(ecs).toHaveReceivedCommandTimes(DescribeTasksCommand, 3);
+    expect(ecs).toHaveReceivedNthCommandWith(DescribeTasksCommand, 1, { cluster: CLUSTER, tasks: arns.slice(0, 100) });
+    expect(ecs).toHaveReceivedNthCommandWith(DescribeTasksCommand, 3, { cluster: CLUSTER, tasks: arns.slice(200) });
+    expect(result.missing).toEqual([arns[3], arns[170]]);
+    expect(result.tasks).toHaveLength(248);
+  });
+
+  it("describeTasks maps a task to the fields of an ECS Task State Change event", async () => {
+    const task: Task = {
+      taskArn: TASK_ARN,
+      clusterArn: CLUSTER,
+      lastStatus: "STOPPED",
+      desiredStatus: "STOPPED",
+      version: 5,
+      stopCode: "EssentialContainerExited",
+      stoppedReason: "Essential container in task exited",
+      startedBy: "berth:01J0000000000000000000RUN1",
+      launchType: "FARGATE",
+      group: "family:thumbnails",
+      createdAt: new Date("2024-05-01T10:00:00.000Z"),
+      startedAt: new Date("2024-05-01T10:00:42.125Z"),
+      stoppedAt: new Date("2024-05-01T10:05:00.000Z"),
+      containers: [
+        { name: "app", exitCode: 2, lastStatus: "STOPPED", reason: "OutOfMemoryError: Container killed due to memory usage" },
+        { name: "log-router", lastStatus: "STOPPED" },
+      ],
+    };
+    ecs.on(DescribeTasksCommand).resolves({ tasks: [task], failures: [] });
+    const { tasks, missing } = await launcher.describeTasks(CLUSTER, [TASK_ARN]);
+    expect(missing).toEqual([]);
+    expect(tasks).toEqual([
+      {
+        taskArn: TASK_ARN,
+        lastStatus: "STOPPED",
+        desiredStatus: "STOPPED",
+        version: 5,
+        stopCode: "EssentialContainerExited",
+        stoppedReason: "Essential container in task exited",
+        startedBy: "berth:01J0000000000000000000RUN1",
+        launchType: "FARGATE",
+        startedAt: "2024-05-01T10:00:42.125Z",
+        stoppedAt: "2024-05-01T10:05:00.000Z",
+        containers: [
+          { name: "app", exitCode: 2, lastStatus: "STOPPED", reason: "OutOfMemoryError: Container killed due to memory usage" },
+          { name: "log-router", lastStatus: "STOPPED" },
+        ],
+      },
+    ]);
+    expect(Object.keys(tasks[0]?.containers?.[1] ?? {})).not.toContain("exitCode");
+  });
+
+  it("describeTasks of no tasks asks ECS nothing", async () => {
+    expect(await launcher.describeTasks(CLUSTER, [])).toEqual({ tasks: [], missing: [] });
+    expect(ecs).not.toHaveReceivedCommand(DescribeTasksCommand);
+  });
+});
+
+describe("EcsTaskLauncher through the real SDK against a local ECS endpoint", () => {
+  let fake: FakeEcs | undefined;
+
+  async function start(options: FakeEcsOptions, maxAttempts: number, delayMs: (attempt: number) => number = () => 5) {
+    fake = await startFakeEcs(options);
+    const client = new ECSClient({
+      region: "us-east-1",
+      endpoint: fake.url,
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+      // The SDK's own standard strategy, with millisecond backoffs so the test stays fast.
+      retryStrategy: new ConfiguredRetryStrategy(maxAttempts, delayMs),
+    });
+    return { fake, launcher: new EcsTaskLauncher(client) };
+  }
+
+  afterEach(async () => {
+    await fake?.close();
+    fake = undefined;
+  });
+
+  it("throttling on the first two calls is absorbed by the SDK's retries and starts exactly one task", async () => {
+    const { fake, launcher } = await start({ faults: { throttles: 2 } }, 3);
+    const outcome = await launcher.runTask(request());
+    expect(outcome.ok).toBe(true);
+    expect(fake.stats).toMatchObject({ runTaskCalls: 3, throttled: 2, tasksLaunched: 1 });
+    const [task] = [...fake.tasks.values()];
+    expect(outcome).toEqual({ ok: true, taskArn: task?.taskArn });
+    expect(task).toMatchObject({ startedBy: request().startedBy, clientToken: request().clientToken, group: "family:thumbnails" });
+  });
+
+  it("throttling that outlasts the SDK's retries is a retryable failure, and sending the same request later starts one task overall", async () => {
+    const { fake, launcher } = await start({ faults: { throttles: 3 } }, 3);
+    const throttled = await launcher.runTask(request());
+    expect(throttled).toEqual({ ok: false, failure: { kind: "throttled", retryable: true, message: "Rate exceeded" } });
+    expect(fake.stats).toMatchObject({ runTaskCalls: 3, tasksLaunched: 0 });
+
+    const later = await launcher.runTask(request());
+    const again = await launcher.runTask(request());
+    expect(later.ok && again.ok && later.taskArn === again.taskArn).toBe(true);
+    expect(fake.stats).toMatchObject({ tasksLaunched: 1, distinctClientTokens: 1, idempotentReplays: 1 });
+  });
+
+  it("a RunTask whose answer was lost is retried by the SDK under the same clientToken and starts one task", async () => {
+    const { fake, launcher } = await start({ faults: { lostResponses: 1 } }, 3);
+    const outcome = await launcher.runTask(request());
+    expect(fake.stats).toMatchObject({ runTaskCalls: 2, tasksLaunched: 1, idempotentReplays: 1 });
+    expect(outcome).toEqual({ ok: true, taskArn: [...fake.tasks.keys()][0] });
+  });
+
+  it("a clientToken reused with a different request is invalid and starts nothing more", async () => {
+    const { fake, launcher } = await start({}, 3);
+    const first = await launcher.runTask(request());
+    const reused = await launcher.runTask(request({ overrides: { containerOverrides: [{ name: "app", command: ["other"] }] } }));
+    expect(first.ok).toBe(true);
+    expect(reused.ok).toBe(false);
+    if (!first.ok || reused.ok) return;
+    expect(reused.failure).toMatchObject({ kind: "invalid", retryable: false });
+    expect(reused.failure.message).toContain(first.taskArn);
+    expect(fake.stats.tasksLaunched).toBe(1);
+  });
+
+  it("Fargate capacity failures arrive in failures[] and are retryable capacity", async () => {
+    const { fake, launcher } = await start({ faults: { launchFailures: 1 } }, 3);
+    expect(await launcher.runTask(request())).toEqual({ ok: false, failure: { kind: "capacity", retryable: true, message: CAPACITY_UNAVAILABLE } });
+    expect(await launcher.runTask(request())).toMatchObject({ ok: true });
+    expect(fake.stats).toMatchObject({ runTaskCalls: 2, tasksLaunched: 1 });
+  });
+
+  it("a burst above the RunTask rate limit is throttled, and the SDK's retries start every run exactly once", async () => {
+    const { fake, launcher } = await start({ runTaskRateLimit: { ratePerSecond: 100, burst: 5 } }, 20, () => 10 + Math.random() * 30);
+    const requests = Array.from({ length: 20 }, (_, i) => request({ clientToken: `run-${i}-1`, startedBy: `berth:run-${i}` }));
+    const outcomes = await Promise.all(requests.map((r) => launcher.runTask(r)));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(new Set(outcomes.map((o) => (o.ok ? o.taskArn : ""))).size).toBe(20);
+    expect(fake.stats.throttled).toBeGreaterThan(0);
+    expect(fake.stats).toMatchObject({ tasksLaunched: 20, distinctClientTokens: 20 });
+  });
+
+  it("describeTasks and stopTask speak the wire format: exit codes, MISSING tasks, stopping a stopped task", async () => {
+    const { fake, launcher } = await start({}, 3);
+    const outcome = await launcher.runTask(request());
+    if (!outcome.ok) throw new Error("launch failed");
+    fake.finishTask(outcome.taskArn, 3);
+    const unknown = outcome.taskArn.replace(/[0-9a-f]{32}$/, "f".repeat(32));
+
+    const { tasks, missing } = await launcher.describeTasks(CLUSTER, [outcome.taskArn, unknown]);
+    expect(missing).toEqual([unknown]);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]).toMatchObject({
+      taskArn: outcome.taskArn,
+      lastStatus: "STOPPED",
+      stopCode: "EssentialContainerExited",
+      version: 2,
+      startedBy: request().startedBy,
+      launchType: "FARGATE",
+      containers: [{ name: "app", exitCode: 3, lastStatus: "STOPPED" }],
+    });
+    expect(Date.parse(tasks[0]?.stoppedAt ?? "")).not.toBeNaN();
+
+    await expect(launcher.stopTask(CLUSTER, outcome.taskArn, "already stopped")).resolves.toBeUndefined();
+    await expect(launcher.stopTask(CLUSTER, unknown, "timeout")).resolves.toBeUndefined();
+
+    const running = await launcher.runTask(request({ clientToken: "01J0000000000000000000RUN2-1" }));
+    if (!running.ok) throw new Error("launch failed");
+    await launcher.stopTask(CLUSTER, running.taskArn, "r".repeat(300));
+    expect(fake.tasks.get(running.taskArn)).toMatchObject({ lastStatus: "STOPPED", stopCode: "UserInitiated", stoppedReason: "r".repeat(255) });
+    expect(fake.stats.stopTaskCalls).toBe(3);
+  });
+});

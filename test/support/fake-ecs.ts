@@ -1,0 +1,366 @@
+/**
+ * A local ECS endpoint speaking the real wire protocol (awsJson1_1: `POST /`,
+ * `X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Operation>`, JSON
+ * bodies, errors as `{"__type", "message"}`), so the real SDK v3 ECSClient —
+ * serialisation, error parsing, retries — runs against it unchanged with
+ * `endpoint: fake.url`.
+ *
+ * It models what berth relies on: RunTask idempotent by clientToken (the
+ * same token answers the same task and starts nothing; a different request
+ * under a used token is a ConflictException), StopTask, DescribeTasks with
+ * MISSING failures, an optional token-bucket rate limit on RunTask (Fargate
+ * publishes 100 burst / 20 per second), and injectable faults. Everything is
+ * in memory and O(1) per call so a benchmark can push thousands of calls.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+const TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113.";
+export const CAPACITY_UNAVAILABLE = "Capacity is unavailable at this time. Please try again later or in a different availability zone";
+
+export interface FakeEcsFaults {
+  /** The next n RunTask calls answer ThrottlingException (HTTP 400), as ECS does. */
+  readonly throttles?: number;
+  /** The next n RunTask calls answer ServerException (HTTP 500) before starting anything. */
+  readonly serverErrors?: number;
+  /** The next n RunTask calls start their task and then answer HTTP 500: a response lost on the way back. */
+  readonly lostResponses?: number;
+  /** The next n RunTask calls start nothing and answer `failures: [{ reason: launchFailureReason }]`. */
+  readonly launchFailures?: number;
+  /** Default: Fargate's "Capacity is unavailable at this time…". */
+  readonly launchFailureReason?: string;
+}
+
+export interface FakeEcsOptions {
+  /** Token bucket in front of RunTask; empty bucket → ThrottlingException. Off by default. */
+  readonly runTaskRateLimit?: { readonly ratePerSecond: number; readonly burst: number };
+  readonly faults?: FakeEcsFaults;
+  readonly region?: string;
+  readonly accountId?: string;
+}
+
+export interface FakeEcsStats {
+  runTaskCalls: number;
+  throttled: number;
+  serverErrors: number;
+  launchFailures: number;
+  tasksLaunched: number;
+  /** RunTask calls answered with an already started task because their clientToken was known. */
+  idempotentReplays: number;
+  distinctClientTokens: number;
+  stopTaskCalls: number;
+  describeTasksCalls: number;
+}
+
+export interface FakeContainer {
+  name: string;
+  lastStatus: string;
+  exitCode?: number;
+  reason?: string;
+}
+
+/** A task as the fake keeps it; timestamps in epoch milliseconds. */
+export interface FakeTask {
+  taskArn: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  lastStatus: string;
+  desiredStatus: string;
+  version: number;
+  clientToken?: string;
+  startedBy?: string;
+  group: string;
+  launchType?: string;
+  capacityProviderName?: string;
+  createdAt: number;
+  startedAt?: number;
+  stoppedAt?: number;
+  stopCode?: string;
+  stoppedReason?: string;
+  containers: FakeContainer[];
+  tags: { key: string; value: string }[];
+}
+
+export interface FakeEcs {
+  /** `http://127.0.0.1:<port>`: pass as the client's `endpoint`. */
+  readonly url: string;
+  /** Live counters. */
+  readonly stats: Readonly<FakeEcsStats>;
+  /** Every task started, by ARN. */
+  readonly tasks: ReadonlyMap<string, FakeTask>;
+  /** Adds faults to the ones still pending. */
+  inject(faults: FakeEcsFaults): void;
+  /** Ends a task as its essential container exiting with `exitCode`, as ECS would report it. */
+  finishTask(taskArn: string, exitCode: number): FakeTask;
+  close(): Promise<void>;
+}
+
+interface RunTaskBody {
+  cluster?: string;
+  taskDefinition?: string;
+  launchType?: string;
+  capacityProviderStrategy?: { capacityProvider: string }[];
+  overrides?: { containerOverrides?: { name: string }[] };
+  tags?: { key: string; value: string }[];
+  startedBy?: string;
+  clientToken?: string;
+  group?: string;
+}
+
+class AwsError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+function clusterName(cluster: string | undefined): string {
+  if (cluster === undefined || cluster === "") return "default";
+  const slash = cluster.indexOf("cluster/");
+  return slash >= 0 ? cluster.slice(slash + "cluster/".length) : cluster;
+}
+
+function seconds(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : ms / 1000;
+}
+
+function wireTask(task: FakeTask): Record<string, unknown> {
+  return {
+    ...task,
+    clientToken: undefined,
+    createdAt: seconds(task.createdAt),
+    startedAt: seconds(task.startedAt),
+    stoppedAt: seconds(task.stoppedAt),
+  };
+}
+
+export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEcs> {
+  const region = options.region ?? "us-east-1";
+  const accountId = options.accountId ?? "123456789012";
+  const stats: FakeEcsStats = {
+    runTaskCalls: 0,
+    throttled: 0,
+    serverErrors: 0,
+    launchFailures: 0,
+    tasksLaunched: 0,
+    idempotentReplays: 0,
+    distinctClientTokens: 0,
+    stopTaskCalls: 0,
+    describeTasksCalls: 0,
+  };
+  const faults = { throttles: 0, serverErrors: 0, lostResponses: 0, launchFailures: 0, launchFailureReason: CAPACITY_UNAVAILABLE };
+  const inject = (more: FakeEcsFaults): void => {
+    faults.throttles += more.throttles ?? 0;
+    faults.serverErrors += more.serverErrors ?? 0;
+    faults.lostResponses += more.lostResponses ?? 0;
+    faults.launchFailures += more.launchFailures ?? 0;
+    if (more.launchFailureReason !== undefined) faults.launchFailureReason = more.launchFailureReason;
+  };
+  inject(options.faults ?? {});
+
+  const tasks = new Map<string, FakeTask>();
+  const byId = new Map<string, FakeTask>();
+  /** clientToken → the request it first came with and the task it started. */
+  const byToken = new Map<string, { fingerprint: string; task: FakeTask }>();
+
+  const limit = options.runTaskRateLimit;
+  let tokens = limit?.burst ?? 0;
+  let refilledAt = performance.now();
+  const takeToken = (): boolean => {
+    if (limit === undefined) return true;
+    const now = performance.now();
+    tokens = Math.min(limit.burst, tokens + ((now - refilledAt) / 1000) * limit.ratePerSecond);
+    refilledAt = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+
+  const launch = (body: RunTaskBody): FakeTask => {
+    const cluster = clusterName(body.cluster);
+    const definition = body.taskDefinition ?? "";
+    const family = (definition.startsWith("arn:") ? definition.slice(definition.lastIndexOf("/") + 1) : definition).split(":")[0] ?? "task";
+    const id = randomUUID().replaceAll("-", "");
+    const provider = body.capacityProviderStrategy?.[0]?.capacityProvider;
+    const names = body.overrides?.containerOverrides?.map((c) => c.name) ?? [];
+    const task: FakeTask = {
+      taskArn: `arn:aws:ecs:${region}:${accountId}:task/${cluster}/${id}`,
+      clusterArn: `arn:aws:ecs:${region}:${accountId}:cluster/${cluster}`,
+      taskDefinitionArn: definition.startsWith("arn:")
+        ? definition
+        : `arn:aws:ecs:${region}:${accountId}:task-definition/${definition.includes(":") ? definition : `${definition}:1`}`,
+      lastStatus: "PROVISIONING",
+      desiredStatus: "RUNNING",
+      version: 1,
+      group: body.group ?? `family:${family}`,
+      createdAt: Date.now(),
+      containers: (names.length > 0 ? names : [family]).map((name) => ({ name, lastStatus: "PENDING" })),
+      tags: body.tags ?? [],
+      ...(body.clientToken !== undefined ? { clientToken: body.clientToken } : {}),
+      ...(body.startedBy !== undefined ? { startedBy: body.startedBy } : {}),
+      ...(provider !== undefined ? { capacityProviderName: provider } : { launchType: body.launchType ?? "EC2" }),
+    };
+    tasks.set(task.taskArn, task);
+    byId.set(id, task);
+    stats.tasksLaunched++;
+    return task;
+  };
+
+  const runTask = (body: RunTaskBody, raw: string): unknown => {
+    stats.runTaskCalls++;
+    if (faults.throttles > 0) {
+      faults.throttles--;
+      stats.throttled++;
+      throw new AwsError("ThrottlingException", "Rate exceeded");
+    }
+    if (faults.serverErrors > 0) {
+      faults.serverErrors--;
+      stats.serverErrors++;
+      throw new AwsError("ServerException", "Service unavailable. Try again later.", 500);
+    }
+    if (!takeToken()) {
+      stats.throttled++;
+      throw new AwsError("ThrottlingException", "Rate exceeded");
+    }
+    if (body.cluster === undefined || body.taskDefinition === undefined) {
+      throw new AwsError("InvalidParameterException", "cluster and taskDefinition are required by this fake.");
+    }
+    const token = body.clientToken;
+    const known = token === undefined ? undefined : byToken.get(token);
+    if (known !== undefined) {
+      if (known.fingerprint !== raw) {
+        throw new AwsError("ConflictException", "The clientToken is already in use with a different RunTask request.", 400, {
+          resourceIds: [known.task.taskArn],
+        });
+      }
+      stats.idempotentReplays++;
+      return { tasks: [wireTask(known.task)], failures: [] };
+    }
+    if (faults.launchFailures > 0) {
+      faults.launchFailures--;
+      stats.launchFailures++;
+      return { tasks: [], failures: [{ reason: faults.launchFailureReason }] };
+    }
+    const task = launch(body);
+    if (token !== undefined) {
+      byToken.set(token, { fingerprint: raw, task });
+      stats.distinctClientTokens++;
+    }
+    if (faults.lostResponses > 0) {
+      faults.lostResponses--;
+      stats.serverErrors++;
+      throw new AwsError("ServerException", "The task started, but this answer was lost.", 500);
+    }
+    return { tasks: [wireTask(task)], failures: [] };
+  };
+
+  const find = (cluster: string | undefined, ref: string): FakeTask | undefined => {
+    const task = tasks.get(ref) ?? byId.get(ref);
+    return task !== undefined && task.clusterArn.endsWith(`cluster/${clusterName(cluster)}`) ? task : undefined;
+  };
+
+  const stop = (task: FakeTask, fields: Partial<FakeTask>): void => {
+    if (task.lastStatus === "STOPPED") return;
+    const now = Date.now();
+    Object.assign(task, { desiredStatus: "STOPPED", lastStatus: "STOPPED", stoppedAt: now, version: task.version + 1, ...fields });
+  };
+
+  const stopTask = (body: { cluster?: string; task?: string; reason?: string }): unknown => {
+    stats.stopTaskCalls++;
+    if (body.reason !== undefined && body.reason.length > 255) {
+      throw new AwsError("InvalidParameterException", "Reason cannot be longer than 255 characters.");
+    }
+    const task = body.task === undefined ? undefined : find(body.cluster, body.task);
+    if (task === undefined) throw new AwsError("InvalidParameterException", "The referenced task was not found.");
+    stop(task, {
+      stopCode: "UserInitiated",
+      stoppedReason: body.reason ?? "Task stopped by user",
+      containers: task.containers.map((c) => ({ ...c, lastStatus: "STOPPED" })),
+    });
+    return { task: wireTask(task) };
+  };
+
+  const describeTasks = (body: { cluster?: string; tasks?: string[] }): unknown => {
+    stats.describeTasksCalls++;
+    const refs = body.tasks ?? [];
+    if (refs.length === 0) throw new AwsError("InvalidParameterException", "Tasks cannot be empty.");
+    if (refs.length > 100) throw new AwsError("InvalidParameterException", "Tasks cannot have more than 100 elements.");
+    const found: unknown[] = [];
+    const failures: unknown[] = [];
+    for (const ref of refs) {
+      const task = find(body.cluster, ref);
+      if (task !== undefined) found.push(wireTask(task));
+      else failures.push({ arn: ref, reason: "MISSING" });
+    }
+    return { tasks: found, failures };
+  };
+
+  const operations: Record<string, (body: never, raw: string) => unknown> = {
+    RunTask: runTask,
+    StopTask: stopTask,
+    DescribeTasks: describeTasks,
+  };
+
+  const send = (res: ServerResponse, status: number, payload: unknown): void => {
+    const body = JSON.stringify(payload);
+    res.writeHead(status, {
+      "content-type": "application/x-amz-json-1.1",
+      "content-length": Buffer.byteLength(body),
+      "x-amzn-requestid": randomUUID(),
+    });
+    res.end(body);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, raw: string): void => {
+    const target = String(req.headers["x-amz-target"] ?? "");
+    const operation = target.startsWith(TARGET_PREFIX) ? operations[target.slice(TARGET_PREFIX.length)] : undefined;
+    if (req.method !== "POST" || operation === undefined) {
+      send(res, 400, { __type: "UnknownOperationException", message: `fake ECS does not implement ${target || "this request"}` });
+      return;
+    }
+    try {
+      send(res, 200, operation(JSON.parse(raw || "{}") as never, raw));
+    } catch (error) {
+      if (error instanceof AwsError) send(res, error.status, { __type: error.type, message: error.message, ...error.extra });
+      else send(res, 500, { __type: "ServerException", message: String(error) });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")));
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stats,
+    tasks,
+    inject,
+    finishTask(taskArn, exitCode) {
+      const task = tasks.get(taskArn);
+      if (task === undefined) throw new Error(`fake ECS has no task ${taskArn}`);
+      task.startedAt ??= Date.now();
+      stop(task, {
+        stopCode: "EssentialContainerExited",
+        stoppedReason: "Essential container in task exited",
+        containers: task.containers.map((c) => ({ ...c, lastStatus: "STOPPED", exitCode })),
+      });
+      return task;
+    },
+    close() {
+      return new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    },
+  };
+}
