@@ -1,11 +1,15 @@
 /**
  * RunStore in one DynamoDB table (single-table design; see runTableDefinition).
  *
- * | item        | PK                  | SK      | other attributes                                          |
- * |-------------|---------------------|---------|-----------------------------------------------------------|
- * | run         | RUN#<id>            | RUN     | data (JSON), version, status, GSI keys, expiresAt once ended |
- * | idempotency | KEY#<idempotencyKey>| KEY     | runId, data (the run as created), expiresAt               |
- * | slots       | SLOTS#<job>         | SLOTS   | holders: map run id → since (epoch ms)                    |
+ * | item        | PK                     | SK    | other attributes                                     |
+ * |-------------|------------------------|-------|------------------------------------------------------|
+ * | run         | `RUN#<id>`             | RUN   | data (JSON), version, status, index keys, expiresAt  |
+ * | idempotency | `KEY#<idempotencyKey>` | KEY   | runId, data (the run as created), expiresAt          |
+ * | slots       | `SLOTS#<job>`          | SLOTS | holders: map of run id → since (epoch ms)            |
+ *
+ * `expiresAt` (epoch seconds, the table's TTL attribute) is set on a run when it ends and on
+ * an idempotency key when it is written, `retentionDays` later. A slots item spends about 35
+ * bytes per holder, so the catalog's largest `max` (10,000) stays under the 400 KB item limit.
  *
  * Indexes (all project every attribute, so a query needs no second read):
  * - byJob  (GSI1PK `JOB#<job>`, GSI1SK id): one job's history; ULIDs sort by creation time.

@@ -48,15 +48,12 @@ type Row = { readonly data: string };
 
 const parse = (row: Row | undefined): Run | undefined => (row === undefined ? undefined : (JSON.parse(row.data) as Run));
 
-function sqliteCode(error: unknown): string | undefined {
-  return error instanceof Database.SqliteError ? error.code : undefined;
-}
-
 /** Lock contention outlasted the busy timeout: the same call can succeed once the other writer is done. */
 function translate(error: unknown): unknown {
-  const code = sqliteCode(error);
-  if (code?.startsWith("SQLITE_BUSY") === true || code?.startsWith("SQLITE_LOCKED") === true) {
-    return new TransientError(`the run database is locked by another process: ${(error as Error).message}`, { cause: error });
+  if (error instanceof Database.SqliteError && /^SQLITE_(BUSY|LOCKED)/.test(error.code)) {
+    return new TransientError(`the run database is locked by another berth process (${error.message}); retry, or raise busyTimeoutMs`, {
+      cause: error,
+    });
   }
   return error;
 }

@@ -100,6 +100,19 @@ describe("SqliteRunStore on its own", () => {
     expect(() => new SqliteRunStore(file)).toThrow(/schema version 99, newer than this berth understands/);
   });
 
+  it("reports a write lock held past the busy timeout as a transient error", async () => {
+    const file = join(dir, "runs.db");
+    const store = new SqliteRunStore(file, { busyTimeoutMs: 50 });
+    const other = new Database(file);
+    other.exec("BEGIN IMMEDIATE");
+
+    await expect(store.acquireSlot("render", "r1", 1, T0)).rejects.toBeInstanceOf(TransientError);
+    other.exec("ROLLBACK");
+    expect(await store.acquireSlot("render", "r1", 1, T0)).toBe(true);
+    other.close();
+    store.close();
+  });
+
   it("works in memory", async () => {
     const store = new SqliteRunStore(":memory:");
     const run = makeRun();
