@@ -6,6 +6,7 @@
  */
 import type { RunStateChangeDetail } from "./events.ts";
 import type { RunTaskRequest } from "./ecs/types.ts";
+import type { DeployPlan } from "./ecs/deploy-plan.ts";
 import type { EcsTaskState } from "./runs/task-state.ts";
 import type { Run, RunStatus } from "./runs/model.ts";
 import { ValidationError } from "./errors.ts";
@@ -43,6 +44,22 @@ export interface TaskLauncher {
    * ago, or never existed) come back in `missing`.
    */
   describeTasks(cluster: string, taskArns: readonly string[]): Promise<{ readonly tasks: readonly EcsTaskState[]; readonly missing: readonly string[] }>;
+}
+
+/**
+ * Rolls out a new version of a service for a deploy action. Progress is
+ * reported like a task's: the deployment is a pseudo task (its ARN is
+ * returned here) whose `ECS Task State Change`-shaped events carry the run's
+ * `startedBy` — RUNNING while it rolls out, STOPPED with exit code 0 once the
+ * new version is healthy and serving, non-zero when it failed (and was rolled
+ * back). Tracking, retries and timeouts then apply unchanged.
+ */
+export interface ServiceDeployer {
+  /** Starts the deployment; the same `clientToken` twice starts one deployment. */
+  deploy(plan: DeployPlan, id: { readonly runId: string; readonly attempt: number; readonly clientToken: string; readonly startedBy: string }): Promise<LaunchOutcome>;
+  /** Abandons a deployment in progress (timeout, cancel): the previous version keeps serving. */
+  stop(taskArn: string, reason: string): Promise<void>;
+  describe(taskArns: readonly string[]): Promise<{ readonly tasks: readonly EcsTaskState[]; readonly missing: readonly string[] }>;
 }
 
 export interface Publisher {

@@ -17,10 +17,10 @@
 import type { Router, Route } from "../router.ts";
 import type { Job } from "../catalog/types.ts";
 import type { BusEvent } from "../events.ts";
-import type { Clock, Publisher, RunStore, TaskLauncher } from "../ports.ts";
+import type { Clock, Publisher, RunStore, ServiceDeployer, TaskLauncher } from "../ports.ts";
 import { asBusEvent } from "../explain.ts";
 import { buildAction, runContext } from "../plan.ts";
-import { newRunId, runIdFromStartedBy } from "../ids.ts";
+import { newRunId, runIdFromStartedBy, startedByFor } from "../ids.ts";
 import { withFallbackLaunch } from "../ecs/run-task.ts";
 import { isBerthError, TransientError } from "../errors.ts";
 import {
@@ -45,6 +45,7 @@ import {
   type RunPolicy,
   type SweepOptions,
 } from "../runs/index.ts";
+import type { EcsTaskState } from "../runs/task-state.ts";
 import { occurrenceOf, triggerSummaryOf } from "./occurrence.ts";
 import { clusterOfTaskArn, parseTaskStateEvent } from "./task-event.ts";
 
@@ -53,6 +54,8 @@ export interface EngineDeps {
   readonly store: RunStore;
   readonly launcher: TaskLauncher;
   readonly publisher: Publisher;
+  /** For deploy actions; without one, deploy runs fail with a message saying so. */
+  readonly deployer?: ServiceDeployer;
   readonly clock: Clock;
   /** Cryptographic randomness for run ids. */
   readonly randomBytes: (n: number) => Uint8Array;
@@ -238,10 +241,10 @@ export class Engine {
   }
 
   /** Timeouts, due retries, interrupted launches, queued runs, quiet tasks, leaked slots. Safe to run concurrently. */
-  async sweep(): Promise<SweepReport> {
+  async sweep(overrides: SweepOptions = {}): Promise<SweepReport> {
     const now = this.now();
     const open = await this.deps.store.listOpenRuns();
-    const options = this.deps.sweep ?? {};
+    const options = { ...this.deps.sweep, ...overrides };
     const decision = decideSweep(open, now, this.policies, options);
     let changed = 0;
     let relaunched = 0;
@@ -270,23 +273,37 @@ export class Engine {
   /** Ask ECS about quiet tasks, one DescribeTasks per cluster. */
   private async reconcile(items: readonly { run: Run; taskArn: string }[]): Promise<number> {
     const byCluster = new Map<string, { run: Run; taskArn: string }[]>();
+    const deploys = items.filter((it) => this.isDeploy(it.run));
+    let n = 0;
+    if (deploys.length > 0 && this.deps.deployer) {
+      const described = await this.deps.deployer.describe(deploys.map((d) => d.taskArn));
+      n += await this.applyDescribed(deploys, described);
+    }
     for (const it of items) {
+      if (deploys.includes(it)) continue;
       const cluster = clusterOfTaskArn(it.taskArn) ?? this.clusterOf(it.run.job);
       if (cluster) byCluster.set(cluster, [...(byCluster.get(cluster) ?? []), it]);
     }
-    let n = 0;
     for (const [cluster, list] of byCluster) {
-      const described = await this.deps.launcher.describeTasks(cluster, list.map((i) => i.taskArn));
-      for (const it of list) {
-        const task = described.tasks.find((t) => t.taskArn === it.taskArn);
-        const answer = task ?? (described.missing.includes(it.taskArn) ? "missing" : undefined);
-        if (answer === undefined) continue;
-        n++;
-        await this.apply(it.run, (r) => {
-          const res = reconcileTask(r, answer, this.now(), this.policyOf(r));
-          return { ok: true, run: res.run, effects: res.effects };
-        });
-      }
+      n += await this.applyDescribed(list, await this.deps.launcher.describeTasks(cluster, list.map((i) => i.taskArn)));
+    }
+    return n;
+  }
+
+  private async applyDescribed(
+    list: readonly { run: Run; taskArn: string }[],
+    described: { readonly tasks: readonly EcsTaskState[]; readonly missing: readonly string[] },
+  ): Promise<number> {
+    let n = 0;
+    for (const it of list) {
+      const task = described.tasks.find((t) => t.taskArn === it.taskArn);
+      const answer = task ?? (described.missing.includes(it.taskArn) ? "missing" : undefined);
+      if (answer === undefined) continue;
+      n++;
+      await this.apply(it.run, (r) => {
+        const res = reconcileTask(r, answer, this.now(), this.policyOf(r));
+        return { ok: true, run: res.run, effects: res.effects };
+      });
     }
     return n;
   }
@@ -351,8 +368,13 @@ export class Engine {
           if (current) current = await this.launch(current, e.attempt);
           break;
         case "stop": {
+          const reason = e.reason.slice(0, 255);
+          if (this.isDeploy(current)) {
+            await this.deps.deployer?.stop(e.taskArn, reason);
+            break;
+          }
           const cluster = clusterOfTaskArn(e.taskArn) ?? (current ? this.clusterOf(current.job) : undefined);
-          if (cluster) await this.deps.launcher.stopTask(cluster, e.taskArn, e.reason.slice(0, 255));
+          if (cluster) await this.deps.launcher.stopTask(cluster, e.taskArn, reason);
           break;
         }
         case "start-queued":
@@ -376,9 +398,14 @@ export class Engine {
     if (!job) return fail(`job "${run.job}" is no longer in the catalog`);
     const built = buildAction(job, run.context, { runId: run.id, attempt: attemptNumber, jobName: job.name });
     if (!built.ok) return fail(built.errors.join("; "));
-    if (built.action.kind === "deploy") return fail("deploy actions are not available in this runtime; use a run action or the berth deployer");
-    const request = attempt.launch === "fallback" ? withFallbackLaunch(built.action.request, "fargate") : built.action.request;
-    const outcome = await this.deps.launcher.runTask(request);
+    let outcome;
+    if (built.action.kind === "deploy") {
+      if (!this.deps.deployer) return fail("this runtime has no service deployer, so deploy jobs cannot run here");
+      outcome = await this.deps.deployer.deploy(built.action.plan, { runId: run.id, attempt: attemptNumber, clientToken: attempt.clientToken, startedBy: startedByFor(run.id) });
+    } else {
+      const request = attempt.launch === "fallback" ? withFallbackLaunch(built.action.request, "fargate") : built.action.request;
+      outcome = await this.deps.launcher.runTask(request);
+    }
     if (!outcome.ok && outcome.failure.kind === "throttled") {
       // Nothing was launched. The run stays STARTING; a redelivery or the sweep re-sends the same clientToken.
       this.deferred++;
@@ -410,6 +437,10 @@ export class Engine {
   private async publish(effects: readonly Effect[]): Promise<void> {
     const details = effects.flatMap((e) => (e.type === "publish" ? [e.detail] : []));
     if (details.length > 0) await this.deps.publisher.publish(details);
+  }
+
+  private isDeploy(run: Run | undefined): boolean {
+    return run !== undefined && this.catalog.jobs[run.job]?.action.kind === "deploy";
   }
 
   private policyOf(run: Run): RunPolicy {

@@ -1,0 +1,125 @@
+/**
+ * GitHub webhook deliveries → decisions. The signature is checked over the
+ * raw bytes before anything is parsed; a `push` becomes berth's normalized
+ * `Git Push` event, `ping` is answered, every other event is acknowledged
+ * and dropped. The same function serves the AWS webhook Lambda and the
+ * local server, so both accept and refuse exactly the same deliveries.
+ */
+import { at } from "../context/read.ts";
+import type { JsonRecord } from "../context/read.ts";
+import { constantTimeEqual, parseHex, SHA256_BYTES, utf8Bytes, type HmacSha256 } from "./hmac.ts";
+import {
+  acceptedMessage,
+  decodeUtf8,
+  gitPushEvent,
+  mediaType,
+  normalizePush,
+  parseJsonObject,
+  precheck,
+  SECRET_ENV,
+  type Parsed,
+  type PushPayloadFields,
+  type WebhookDecision,
+  type WebhookOptions,
+  type WebhookRequest,
+} from "./request.ts";
+
+export type { HmacSha256 } from "./hmac.ts";
+export type { WebhookDecision, WebhookOptions, WebhookRequest } from "./request.ts";
+
+const SIGNATURE_PREFIX = "sha256=";
+
+const GITHUB_PUSH: PushPayloadFields = {
+  provider: "github",
+  repo: "repository.full_name",
+  pusher: ["pusher.name", "sender.login"],
+  deleted: "deleted",
+  resource: "repository.html_url",
+};
+
+type SignatureCheck = "valid" | "missing" | "malformed" | "mismatch";
+
+function checkSignature(secret: string, rawBody: Uint8Array, header: string | undefined, hmac: HmacSha256): SignatureCheck {
+  if (header === undefined || header === "") return "missing";
+  const given = header.startsWith(SIGNATURE_PREFIX) ? parseHex(header.slice(SIGNATURE_PREFIX.length), SHA256_BYTES) : undefined;
+  if (given === undefined) return "malformed";
+  return constantTimeEqual(hmac(utf8Bytes(secret), rawBody), given) ? "valid" : "mismatch";
+}
+
+/** Constant-time check of `X-Hub-Signature-256: sha256=<hex>` against HMAC-SHA256(secret, rawBody). An empty secret never verifies. */
+export function verifyGithubSignature(secret: string, rawBody: Uint8Array, header: string | undefined, hmac: HmacSha256): boolean {
+  return secret !== "" && checkSignature(secret, rawBody, header, hmac) === "valid";
+}
+
+function signatureRefusal(check: Exclude<SignatureCheck, "valid">, headers: WebhookRequest["headers"]): string {
+  switch (check) {
+    case "missing":
+      return headers["x-hub-signature"] !== undefined
+        ? "the delivery is signed only with SHA-1 (X-Hub-Signature); berth requires X-Hub-Signature-256, " +
+            "which GitHub sends whenever the webhook has a secret — check that nothing between GitHub and berth drops it"
+        : `missing X-Hub-Signature-256 header: give the webhook a secret in the GitHub webhook settings, the same value as ${SECRET_ENV}`;
+    case "malformed":
+      return "malformed X-Hub-Signature-256 header: expected sha256= followed by 64 hex digits";
+    case "mismatch":
+      return (
+        "X-Hub-Signature-256 does not match the body: the secret in the GitHub webhook settings differs from " +
+        `${SECRET_ENV}, or the body was changed on the way`
+      );
+  }
+}
+
+/** The JSON payload, whichever of GitHub's two content types the webhook was created with. */
+function readPayload(req: WebhookRequest): Parsed | { ok: false; status: 415; message: string } {
+  const type = mediaType(req.headers);
+  if (type === "application/json") return parseJsonObject(req.rawBody, "the payload");
+  if (type === "application/x-www-form-urlencoded") {
+    const text = decodeUtf8(req.rawBody);
+    if (text === undefined) return { ok: false, message: "the form body is not valid UTF-8" };
+    const payload = new URLSearchParams(text).get("payload");
+    if (payload === null) return { ok: false, message: "the form body has no payload field" };
+    return parseJsonObject(payload, "the payload field");
+  }
+  return {
+    ok: false,
+    status: 415,
+    message:
+      `unsupported content type ${JSON.stringify(type || "(none)")}: choose application/json ` +
+      "as the content type in the GitHub webhook settings",
+  };
+}
+
+export function handleGithubWebhook(req: WebhookRequest, opts: WebhookOptions): WebhookDecision {
+  const refused = precheck(req, opts, "GitHub");
+  if (refused) return refused;
+  const secret = opts.secret ?? "";
+
+  const check = checkSignature(secret, req.rawBody, req.headers["x-hub-signature-256"], opts.hmac);
+  if (check !== "valid") return { status: 401, message: signatureRefusal(check, req.headers) };
+
+  const event = req.headers["x-github-event"];
+  if (event === undefined || event === "") {
+    return { status: 400, message: "missing X-GitHub-Event header: this endpoint accepts GitHub webhook deliveries only" };
+  }
+  if (event !== "push" && event !== "ping") {
+    return { status: 202, message: `ignored: berth acts on push events, and this delivery is a ${event} event` };
+  }
+
+  const payload = readPayload(req);
+  if (!payload.ok) return { status: "status" in payload ? payload.status : 400, message: payload.message };
+  if (event === "ping") return { status: 200, message: pong(payload.value) };
+
+  const push = normalizePush(payload.value, GITHUB_PUSH, req.headers["x-github-delivery"]);
+  if (!push.ok) return { status: push.status, message: push.message };
+  return { status: 202, message: acceptedMessage(push.detail), event: gitPushEvent(push.detail, opts, push.resource) };
+}
+
+function pong(payload: JsonRecord): string {
+  const events = at(payload, "hook.events");
+  if (Array.isArray(events) && !events.includes("push") && !events.includes("*")) {
+    return (
+      "pong — but this webhook is not subscribed to push events, so berth will never be called for a push: " +
+      "select the push event in the GitHub webhook settings"
+    );
+  }
+  return "pong: the webhook reaches berth and its signature is valid";
+}
