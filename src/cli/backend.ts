@@ -23,6 +23,16 @@ export function chooseTarget(opts: { aws?: boolean; local?: boolean }): Target {
   );
 }
 
+/** For commands that act (run, cancel): a running `berth dev`, or the deployed stage. */
+export function chooseActionTarget(opts: { aws?: boolean; local?: boolean }): Target {
+  if (opts.aws && opts.local) throw new UsageError("choose one of --aws and --local");
+  if (opts.aws) return "aws";
+  if (opts.local) return "local";
+  if (process.env.BERTH_BUS || process.env.BERTH_TABLE) return "aws";
+  if (existsSync(join(".berth", "dev.json"))) return "local";
+  throw new UsageError("nothing to act on: start `berth dev` here for the local runtime, or set BERTH_TABLE and BERTH_BUS (or pass --aws) for a deployed stage");
+}
+
 export async function openStore(target: Target): Promise<RunStore> {
   if (target === "local") {
     if (!existsSync(LOCAL_DB)) throw new UsageError(`${LOCAL_DB} does not exist: start the local runtime with \`berth dev\` first`);

@@ -7,6 +7,11 @@ import { registerCompile } from "./commands/compile.ts";
 import { registerRuns } from "./commands/runs.ts";
 import { registerRun } from "./commands/run.ts";
 import { registerCancel } from "./commands/cancel.ts";
+import { registerDev } from "./commands/dev.ts";
+import { registerTrigger } from "./commands/trigger.ts";
+import { registerPut } from "./commands/put.ts";
+import { registerLogs } from "./commands/logs.ts";
+import { registerSchedule } from "./commands/schedule.ts";
 
 const program = new Command("berth")
   .description("turn events into container jobs on Amazon ECS")
@@ -21,6 +26,11 @@ registerCompile(program);
 registerRuns(program);
 registerRun(program);
 registerCancel(program);
+registerDev(program);
+registerTrigger(program);
+registerPut(program);
+registerLogs(program);
+registerSchedule(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,18 +3,27 @@ import { userInfo } from "node:os";
 import { requireCatalog } from "../catalog-file.ts";
 import { c, printJson, UsageError } from "../output.ts";
 import { statusText } from "../runs-format.ts";
+import { chooseActionTarget } from "../backend.ts";
+import { devRequest } from "../dev-client.ts";
+import { whereOptions } from "./runs.ts";
+import type { Run } from "../../core/runs/model.ts";
 
 export function registerCancel(program: Command): void {
-  program
+  whereOptions(program
     .command("cancel")
-    .description("cancel a run on the deployed stage: its task is stopped and the run ends CANCELLED")
+    .description("cancel a run (in the running `berth dev` or on the deployed stage): its task is stopped and the run ends CANCELLED"))
     .argument("<run-id>", "the run id (see berth runs)")
     .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
     .option("--json", "machine-readable output")
-    .action(async (id: string, opts: { config?: string; json?: boolean }) => {
-      const catalog = requireCatalog(opts.config);
-      const { awsEngine } = await import("../aws-backend.ts");
-      const run = await awsEngine(catalog).cancel(id.toUpperCase(), `cancelled by ${userInfo().username}`);
+    .action(async (id: string, opts: { config?: string; json?: boolean; aws?: boolean; local?: boolean }) => {
+      const reason = `cancelled by ${userInfo().username}`;
+      let run: Run | undefined;
+      if (chooseActionTarget(opts) === "local") {
+        run = (await devRequest<{ run: Run }>(`/runs/${encodeURIComponent(id.toUpperCase())}/cancel`, { reason })).run;
+      } else {
+        const { awsEngine } = await import("../aws-backend.ts");
+        run = await awsEngine(requireCatalog(opts.config)).cancel(id.toUpperCase(), reason);
+      }
       if (!run) throw new UsageError(`no run ${id}; list runs with \`berth runs\``, 1);
       if (opts.json) printJson(run);
       else console.log(`${run.status === "CANCELLED" ? c.green("✔") : c.yellow("○")} run ${run.id} of ${run.job} is ${statusText(run.status)}`);

@@ -7,6 +7,10 @@ import { manualRunEvent } from "../../core/envelope.ts";
 import { triggerContext } from "../../core/context/index.ts";
 import { newRunId } from "../../core/ids.ts";
 import type { Catalog } from "../../core/catalog/types.ts";
+import { chooseActionTarget } from "../backend.ts";
+import { devRequest } from "../dev-client.ts";
+import { whereOptions } from "./runs.ts";
+import type { BusOutcome } from "../../local/runtime.ts";
 
 function parseParams(pairs: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -35,17 +39,25 @@ export function manualRequest(catalog: Catalog, jobName: string, params: Record<
 }
 
 export function registerRun(program: Command): void {
-  program
+  whereOptions(program
     .command("run")
-    .description("start a manual run of a job on the deployed stage (puts a Berth Manual Run event on BERTH_BUS)")
+    .description("start a manual run of a job: in the running `berth dev`, or on the deployed stage (a Berth Manual Run event on BERTH_BUS)"))
     .argument("<job>", "the job; it needs a manual trigger")
     .option("-p, --param <name=value>", "a declared param (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option("-k, --key <key>", "idempotency key: requests with the same key start one run")
     .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
     .option("--json", "machine-readable output")
-    .action(async (jobName: string, opts: { param: string[]; key?: string; config?: string; json?: boolean }) => {
+    .action(async (jobName: string, opts: { param: string[]; key?: string; config?: string; json?: boolean; aws?: boolean; local?: boolean }) => {
       const catalog = requireCatalog(opts.config);
       const event = manualRequest(catalog, jobName, parseParams(opts.param), opts.key ?? newRunId(Date.now(), randomBytes(10)));
+      if (chooseActionTarget(opts) === "local") {
+        const out = await devRequest<BusOutcome>("/events", event);
+        const runs = "dispatched" in out ? out.dispatched : [];
+        if (opts.json) printJson(runs);
+        else for (const r of runs) console.log(r.kind === "rejected" ? `${c.red("✖")} ${r.reason}` : `${c.green("✔")} ${c.bold(r.job)} run ${r.runId} is ${r.status.toLowerCase()}${r.kind === "duplicate" ? " (same key as an earlier request)" : ""}`);
+        if (runs.some((r) => r.kind === "rejected")) throw new UsageError("", 1);
+        return;
+      }
       const { putOnBus } = await import("../aws-backend.ts");
       await putOnBus(event);
       if (opts.json) printJson({ requested: true, job: jobName, idempotencyKey: event.detail.idempotencyKey, params: event.detail.params });

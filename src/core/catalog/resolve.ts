@@ -402,7 +402,6 @@ function resolveLocal(raw: RawCatalog): LocalConfig {
           ...(v.health
             ? {
                 health: {
-                  ...(v.health.port !== undefined ? { port: v.health.port } : {}),
                   ...(v.health.command ? { command: v.health.command } : {}),
                   timeout: v.health.timeout !== undefined ? parseDuration(v.health.timeout) : DEFAULTS.healthTimeout,
                 },

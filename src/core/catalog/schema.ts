@@ -232,7 +232,10 @@ const localSchema = fields({
         cwd: z.string().optional(),
         environment: environmentSchema.optional(),
         port: z.number().int().min(1).max(65535).optional(),
-        health: fields({ port: z.number().int().min(1).max(65535).optional(), command: localCommand.optional(), timeout: durationSchema.optional() }).optional(),
+        health: fields({
+          command: localCommand.optional().meta({ description: "run until it exits 0; default: a TCP connect to the new version's PORT" }),
+          timeout: durationSchema.optional(),
+        }).optional(),
       }),
     )
     .optional(),

@@ -149,7 +149,7 @@ export interface RetryPolicy {
 export type Overlap = "allow" | "forbid" | "replace" | "queue";
 
 export interface ConcurrencyPolicy {
-  /** Absent: unlimited. */
+  /** Absent: unlimited with `overlap: allow`, one at a time otherwise (runs/concurrency.ts). */
   readonly max?: number;
   readonly overlap: Overlap;
 }
@@ -185,7 +185,8 @@ export interface LocalService {
   readonly cwd?: string;
   readonly environment: Readonly<Record<string, string>>;
   readonly port?: number;
-  readonly health?: { readonly port?: number; readonly command?: readonly string[]; readonly timeout: number };
+  /** How a new version proves it is ready: `command` exits 0, or (default) its PORT accepts a connection. */
+  readonly health?: { readonly command?: readonly string[]; readonly timeout: number };
 }
 
 export interface LocalConfig {

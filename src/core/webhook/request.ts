@@ -36,8 +36,8 @@ export interface WebhookOptions {
 }
 
 /**
- * 5 MiB: far above any real push payload (GitHub lists at most 20 commits
- * in one), and below the 6 MB Lambda request limit the AWS side runs under.
+ * 5 MiB: far above a typical push payload, and below the 6 MB Lambda
+ * request limit the AWS side runs under.
  */
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -50,12 +50,13 @@ export function precheck(req: WebhookRequest, opts: WebhookOptions, provider: st
       status: 401,
       message:
         `no webhook secret is configured, so every delivery is refused: set ${SECRET_ENV} to the secret ` +
-        `entered in the ${provider} webhook settings and restart`,
+        `entered in the ${provider} webhook settings`,
     };
   }
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (req.rawBody.length > limit) {
-    return { status: 413, message: `request body is ${req.rawBody.length} bytes; the limit is ${limit} bytes` };
+    // A shell may stop reading just past the limit, so the length seen here is not the body's full size.
+    return { status: 413, message: `request body is larger than the limit of ${limit} bytes` };
   }
   return undefined;
 }

@@ -1,0 +1,130 @@
+/**
+ * The control endpoint of a running `berth dev`: how `berth trigger`, `berth
+ * run --local` and `berth cancel --local` reach it. Loopback only, and every
+ * request must carry the token from `.berth/dev.json` (readable only by its
+ * owner), so other local users cannot drive it.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { writeFileSync, rmSync, readFileSync, existsSync, chmodSync } from "node:fs";
+import { manualRunEvent } from "../core/envelope.ts";
+import type { BusEvent } from "../core/events.ts";
+import type { LocalRuntime } from "./runtime.ts";
+
+export interface DevInfo {
+  readonly pid: number;
+  readonly control: string;
+  readonly token: string;
+  readonly webhook?: string;
+  readonly startedAt: string;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, "request body over 1 MiB");
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new HttpError(400, "the body is not JSON");
+  }
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+}
+
+export async function startControlServer(runtime: LocalRuntime, infoFile: string, extra: { webhook?: string }): Promise<{ info: DevInfo; close(): Promise<void> }> {
+  const token = randomBytes(24).toString("hex");
+  const expected = Buffer.from(`Bearer ${token}`);
+  const server = createServer((req, res) => {
+    const given = Buffer.from(req.headers.authorization ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply(res, 401, { message: "missing or wrong token: use the berth CLI, which reads .berth/dev.json" });
+    handle(runtime, req)
+      .then((body) => reply(res, 200, body))
+      .catch((e: unknown) => reply(res, e instanceof HttpError ? e.status : 500, { message: (e as Error).message }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const info: DevInfo = {
+    pid: process.pid,
+    control: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    token,
+    ...(extra.webhook ? { webhook: extra.webhook } : {}),
+    startedAt: new Date().toISOString(),
+  };
+  writeFileSync(infoFile, JSON.stringify(info, null, 2), { mode: 0o600 });
+  chmodSync(infoFile, 0o600);
+  return {
+    info,
+    close: async () => {
+      rmSync(infoFile, { force: true });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function handle(runtime: LocalRuntime, req: IncomingMessage): Promise<unknown> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  if (req.method === "GET" && url.pathname === "/status") return { service: runtime.catalog.service, jobs: Object.keys(runtime.catalog.jobs) };
+  if (req.method !== "POST") throw new HttpError(405, "use POST");
+  const body = (await readJson(req)) as Record<string, unknown>;
+  if (parts[0] === "trigger" && parts[1]) return trigger(runtime, parts[1], body);
+  if (parts[0] === "runs" && parts[1] && parts[2] === "cancel") {
+    const run = await runtime.engine.cancel(parts[1], typeof body.reason === "string" ? body.reason : "cancelled from the CLI");
+    if (!run) throw new HttpError(404, `no run ${parts[1]}`);
+    await runtime.settled();
+    return { run };
+  }
+  if (parts[0] === "events") return runtime.send(body as unknown as BusEvent);
+  throw new HttpError(404, `no such endpoint: ${url.pathname}`);
+}
+
+/** Fires a job now: a schedule job as its scheduler would, a manual job with the given params. */
+async function trigger(runtime: LocalRuntime, jobName: string, body: Record<string, unknown>): Promise<unknown> {
+  const job = runtime.catalog.jobs[jobName];
+  if (!job) throw new HttpError(404, `no job named "${jobName}"; jobs: ${Object.keys(runtime.catalog.jobs).join(", ")}`);
+  const params = (body.params ?? {}) as Record<string, string>;
+  const kinds = new Set(job.triggers.map((t) => t.kind));
+  let event: BusEvent;
+  if (kinds.has("manual")) {
+    event = manualRunEvent(
+      { service: runtime.catalog.service, job: jobName, params, ...(typeof body.key === "string" ? { idempotencyKey: body.key } : {}), requestedBy: String(body.requestedBy ?? "cli") },
+      { id: randomUUID(), time: Date.now() },
+    );
+  } else if (kinds.has("schedule")) {
+    if (Object.keys(params).length > 0) throw new HttpError(400, `job "${jobName}" is a schedule job: it takes no params`);
+    event = runtime.scheduler.fireNow(jobName);
+    await runtime.settled();
+    return { event };
+  } else {
+    throw new HttpError(400, `job "${jobName}" has neither a schedule nor a manual trigger; it runs when its ${[...kinds].join("/")} trigger fires`);
+  }
+  return { event, ...(await runtime.send(event)) };
+}
+
+export function readDevInfo(infoFile: string): DevInfo | undefined {
+  if (!existsSync(infoFile)) return undefined;
+  try {
+    return JSON.parse(readFileSync(infoFile, "utf8")) as DevInfo;
+  } catch {
+    return undefined;
+  }
+}

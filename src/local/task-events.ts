@@ -1,0 +1,54 @@
+/**
+ * `ECS Task State Change` events as the local executor emits them: the
+ * fields ECS fills for a one-container task, in the same envelope, so the
+ * engine's tracking reads local tasks exactly as it reads ECS's.
+ */
+import { busEvent } from "../core/envelope.ts";
+import { DETAIL_TYPE, type BusEvent } from "../core/events.ts";
+import type { TaskOverride } from "../core/ecs/types.ts";
+
+export const ECS_SOURCE = "aws.ecs";
+
+export interface LocalContainerDetail {
+  readonly name: string;
+  readonly lastStatus: string;
+  readonly exitCode?: number;
+  readonly reason?: string;
+}
+
+export interface EcsTaskStateChangeDetail {
+  readonly clusterArn: string;
+  readonly taskArn: string;
+  readonly taskDefinitionArn: string;
+  readonly group: string;
+  readonly startedBy: string;
+  readonly lastStatus: "PROVISIONING" | "RUNNING" | "STOPPED";
+  readonly desiredStatus: "RUNNING" | "STOPPED";
+  readonly version: number;
+  readonly launchType?: string;
+  readonly capacityProviderName?: string;
+  readonly containers: readonly LocalContainerDetail[];
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly stoppingAt?: string;
+  readonly stoppedAt?: string;
+  readonly executionStoppedAt?: string;
+  readonly updatedAt: string;
+  readonly stopCode?: "EssentialContainerExited" | "TaskFailedToStart" | "UserInitiated";
+  readonly stoppedReason?: string;
+  readonly overrides: TaskOverride;
+  readonly cpu?: string;
+  readonly memory?: string;
+}
+
+export interface TaskEventEnvelope {
+  readonly id: string;
+  /** Epoch ms. */
+  readonly time: number;
+  readonly account: string;
+  readonly region: string;
+}
+
+export function ecsTaskStateChangeEvent(detail: EcsTaskStateChangeDetail, f: TaskEventEnvelope): BusEvent<EcsTaskStateChangeDetail> {
+  return busEvent(ECS_SOURCE, DETAIL_TYPE.ecsTaskStateChange, detail, { ...f, resources: [detail.taskArn] });
+}

@@ -1,0 +1,169 @@
+/**
+ * `berth dev` end to end: the real CLI as a subprocess, real files in the S3
+ * folder, real HTTP, real task processes, the SQLite history on disk.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+
+const root = new URL("../..", import.meta.url).pathname;
+const bin = join(root, "bin/berth.js");
+const env = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", BERTH_WEBHOOK_SECRET: "e2e-secret" };
+
+interface RunRow {
+  id: string;
+  job: string;
+  status: string;
+  exitCode?: number;
+  reason?: string;
+  attempts: { exitCode?: number; stopCode?: string }[];
+}
+
+function workdir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "berth-dev-"));
+  cpSync(join(root, "test/fixtures/dev"), dir, { recursive: true });
+  return dir;
+}
+
+function berth(dir: string, args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: "utf8", env });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const devs: ChildProcess[] = [];
+afterEach(async () => {
+  for (const d of devs.splice(0)) if (d.exitCode === null) await stopDev(d);
+});
+
+async function startDev(dir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [bin, "dev", "--plain"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+  devs.push(child);
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  await until(() => existsSync(join(dir, ".berth/dev.json")), 15_000, () => `berth dev did not start:\n${output}`);
+  return child;
+}
+
+async function stopDev(child: ChildProcess): Promise<number | null> {
+  child.kill("SIGINT");
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms = 20_000, what: () => string = () => "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what()}`);
+}
+
+function runs(dir: string, job?: string): RunRow[] {
+  const r = berth(dir, ["runs", "--local", "--json", ...(job ? ["--job", job] : [])]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as RunRow[];
+}
+
+const ended = (r: RunRow | undefined) => r !== undefined && ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED"].includes(r.status);
+
+describe("berth dev", () => {
+  it("a dropped file runs the job with the key, byte for byte, in the task's environment", async () => {
+    const dir = workdir();
+    await startDev(dir);
+    const key = "uploads/a b/$(rm -rf ~);'x'+100%.png";
+    mkdirSync(join(dir, ".berth/s3/inbox/uploads/a b"), { recursive: true });
+    writeFileSync(join(dir, ".berth/s3/inbox", key), "png bytes");
+    await until(() => ended(runs(dir, "ingest")[0]), 20_000, () => "the ingest run to end");
+    const [run] = runs(dir, "ingest");
+    expect(run).toMatchObject({ status: "SUCCEEDED", exitCode: 0 });
+    const log = berth(dir, ["logs", run!.id]).stdout;
+    const printed = JSON.parse(log.split("\n").find((l) => l.startsWith("{"))!);
+    expect(printed).toEqual({ argv: [key], INPUT_KEY: key, UPSTREAM: null });
+  });
+
+  it("berth put uploads through the folder, and one upload runs once", async () => {
+    const dir = workdir();
+    await startDev(dir);
+    writeFileSync(join(dir, "report.csv"), "a,b\n");
+    expect(berth(dir, ["put", "report.csv", "s3://inbox/in/report.csv"]).code).toBe(0);
+    await until(() => ended(runs(dir, "ingest")[0]));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(runs(dir, "ingest")).toHaveLength(1);
+  });
+
+  it("a failing task is retried per policy, then FAILED with its exit code", async () => {
+    const dir = workdir();
+    await startDev(dir);
+    expect(berth(dir, ["run", "flaky", "--local"]).code).toBe(0);
+    await until(() => ended(runs(dir, "flaky")[0]), 20_000, () => "flaky to end");
+    const [run] = runs(dir, "flaky");
+    expect(run).toMatchObject({ status: "FAILED", exitCode: 3 });
+    expect(run!.attempts.map((a) => a.exitCode)).toEqual([3, 3]);
+  });
+
+  it("a task past its timeout ends TIMED_OUT and its process is gone", async () => {
+    const dir = workdir();
+    await startDev(dir);
+    berth(dir, ["run", "slow", "--local"]);
+    await until(() => ended(runs(dir, "slow")[0]), 20_000, () => "slow to time out");
+    const [run] = runs(dir, "slow");
+    expect(run!.status).toBe("TIMED_OUT");
+    const pid = Number(readFileSync(join(dir, "tasks/pids", run!.id), "utf8"));
+    await until(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10_000, () => `process ${pid} to be gone`);
+  });
+
+  it("overlap forbid skips a second nightly run while the first is active, and the chained job follows the first", async () => {
+    const dir = workdir();
+    await startDev(dir);
+    expect(berth(dir, ["trigger", "nightly"]).code).toBe(0);
+    await until(() => runs(dir, "nightly").some((r) => r.status === "RUNNING"));
+    expect(berth(dir, ["trigger", "nightly"]).code).toBe(0);
+    await until(() => runs(dir, "nightly").some((r) => r.status === "SKIPPED"));
+    await until(() => ended(runs(dir, "after-nightly")[0]), 20_000, () => "the chained job to end");
+    const first = runs(dir, "nightly").find((r) => r.status === "SUCCEEDED")!;
+    const [chained] = runs(dir, "after-nightly");
+    expect(chained!.status).toBe("SUCCEEDED");
+    expect(JSON.parse(berth(dir, ["logs", chained!.id]).stdout.split("\n").find((l) => l.startsWith("{"))!).UPSTREAM).toBe(first.id);
+  });
+
+  it("Ctrl-C cancels running tasks, and a restart keeps the history", async () => {
+    const dir = workdir();
+    const dev = await startDev(dir);
+    berth(dir, ["run", "slow", "--local"]);
+    await until(() => runs(dir, "slow")[0]?.status === "RUNNING");
+    expect(await stopDev(dev)).toBe(0);
+    const [cancelled] = runs(dir, "slow");
+    expect(cancelled!.status).toBe("CANCELLED");
+    const pid = Number(readFileSync(join(dir, "tasks/pids", cancelled!.id), "utf8"));
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(existsSync(join(dir, ".berth/dev.json"))).toBe(false);
+
+    await startDev(dir);
+    expect(runs(dir).map((r) => r.id)).toContain(cancelled!.id);
+    expect(readdirSync(join(dir, ".berth/logs"))).toContain(`${cancelled!.id}.log`);
+  });
+
+  it("a signed push reaches the webhook and an unsigned one is refused", async () => {
+    const dir = workdir();
+    await startDev(dir);
+    const info = JSON.parse(readFileSync(join(dir, ".berth/dev.json"), "utf8")) as { webhook: string };
+    const body = readFileSync(join(root, "events/github-push.json"));
+    const { createHmac } = await import("node:crypto");
+    const signature = `sha256=${createHmac("sha256", "e2e-secret").update(body).digest("hex")}`;
+    const headers = { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "d-1" };
+    const bad = await fetch(`${info.webhook}/webhooks/github`, { method: "POST", headers, body });
+    expect(bad.status).toBe(401);
+    const good = await fetch(`${info.webhook}/webhooks/github`, { method: "POST", headers: { ...headers, "x-hub-signature-256": signature }, body });
+    expect(good.status).toBe(202);
+  });
+});
