@@ -13,6 +13,15 @@ import { registerPut } from "./commands/put.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerSchedule } from "./commands/schedule.ts";
 
+// Output piped into a reader that went away (`berth runs | head`): stop like any CLI would. SIGTERM lets
+// `berth dev` stop its tasks first; other commands simply end.
+let outputGone = false;
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  if (!outputGone) process.kill(process.pid, "SIGTERM");
+  outputGone = true;
+});
+
 const program = new Command("berth")
   .description("turn events into container jobs on Amazon ECS")
   .version("0.1.0")

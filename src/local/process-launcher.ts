@@ -24,6 +24,7 @@ import { runIdFromStartedBy } from "../core/ids.ts";
 import type { LaunchFailure, LaunchOutcome, TaskLauncher } from "../core/ports.ts";
 import type { EcsTaskState } from "../core/runs/task-state.ts";
 import { ecsTaskStateChangeEvent, type EcsTaskStateChangeDetail, type LocalContainerDetail } from "./task-events.ts";
+import { forgetGroup, recordGroup } from "./leftovers.ts";
 
 export interface ProcessTaskLauncherOptions {
   readonly catalog: Pick<Catalog, "local">;
@@ -41,6 +42,8 @@ export interface ProcessTaskLauncherOptions {
   readonly region?: string;
   /** Default "000000000000". */
   readonly account?: string;
+  /** Where running process groups are recorded, so a later runtime can stop them if this one dies (leftovers.ts). */
+  readonly groupDir?: string;
 }
 
 type Status = "PROVISIONING" | "RUNNING" | "STOPPED";
@@ -116,6 +119,7 @@ export class ProcessTaskLauncher implements TaskLauncher {
   readonly #stopGraceMs: number;
   readonly #region: string;
   readonly #account: string;
+  readonly #groupDir: string | undefined;
   readonly #tasks = new Map<string, LocalTask>();
   /** clientToken → task ARN: a repeated RunTask starts nothing, as on ECS. */
   readonly #tokens = new Map<string, string>();
@@ -131,6 +135,7 @@ export class ProcessTaskLauncher implements TaskLauncher {
     this.#stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.#region = options.region ?? "local";
     this.#account = options.account ?? "000000000000";
+    this.#groupDir = options.groupDir;
   }
 
   async runTask(request: RunTaskRequest): Promise<LaunchOutcome> {
@@ -233,12 +238,18 @@ export class ProcessTaskLauncher implements TaskLauncher {
       writeSync(fd, `── ${iso(task.createdAt)} task ${id} started: ${JSON.stringify(argv)} ──\n`);
       const child = spawn(argv[0] as string, argv.slice(1), { cwd, env, shell: false, detached: true, stdio: ["ignore", fd, fd] });
       task.child = child;
-      child.once("spawn", () => this.#started(task));
+      child.once("spawn", () => {
+        if (this.#groupDir !== undefined && child.pid !== undefined) recordGroup(this.#groupDir, id, child.pid);
+        this.#started(task);
+      });
       child.on("error", (e) => {
         // Before `spawn`, an error means the program never ran; later ones (a failed kill) change nothing.
         if (task.status === "PROVISIONING") this.#failedToStart(task, e.message);
       });
-      child.once("exit", (code, signal) => this.#exited(task, code, signal));
+      child.once("exit", (code, signal) => {
+        if (this.#groupDir !== undefined) forgetGroup(this.#groupDir, id);
+        this.#exited(task, code, signal);
+      });
     } catch (e) {
       // spawn throws for arguments it cannot pass at all, e.g. a NUL byte in argv or the environment.
       this.#failedToStart(task, errorMessage(e));

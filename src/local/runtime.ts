@@ -23,6 +23,7 @@ import { ProcessTaskLauncher } from "./process-launcher.ts";
 import { LocalServiceDeployer } from "./service-deployer.ts";
 import { S3FolderWatcher } from "./s3-folder.ts";
 import { LocalScheduler } from "./scheduler.ts";
+import { killLeftoverGroups } from "./leftovers.ts";
 
 export interface RuntimeOptions {
   readonly catalog: Catalog;
@@ -60,6 +61,8 @@ export class LocalRuntime {
   readonly watcher: S3FolderWatcher;
   readonly s3Root: string;
   readonly logDir: string;
+  /** Process groups of running tasks, recorded so that a runtime killed outright is cleaned up by the next one. */
+  private readonly groupDir: string;
   private readonly queue: Queued[] = [];
   private draining: Promise<void> | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -74,7 +77,15 @@ export class LocalRuntime {
     mkdirSync(this.logDir, { recursive: true });
     const put = (event: BusEvent) => this.put(event);
     this.store = new SqliteRunStore(join(stateDir, "berth.db"));
-    this.launcher = new ProcessTaskLauncher({ catalog, rootDir, logDir: this.logDir, emit: put, ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}) });
+    this.groupDir = join(stateDir, "processes");
+    this.launcher = new ProcessTaskLauncher({
+      catalog,
+      rootDir,
+      logDir: this.logDir,
+      emit: put,
+      groupDir: this.groupDir,
+      ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
+    });
     this.deployer = new LocalServiceDeployer({ catalog, rootDir, logDir: this.logDir, emit: put, ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}) });
     const warn = (message: string) => this.activity({ type: "warning", message });
     this.scheduler = new LocalScheduler({ catalog, emit: put, now: () => Date.now(), warn });
@@ -109,6 +120,9 @@ export class LocalRuntime {
     process.env.BERTH_S3_ROOT = this.s3Root;
     for (const report of await this.deployer.start()) {
       if (!report.ok) this.activity({ type: "warning", message: `service ${report.service} did not start: ${report.error}` });
+    }
+    for (const left of killLeftoverGroups(this.groupDir)) {
+      this.activity({ type: "warning", message: `stopped task process group ${left.pid} left running by a berth dev that did not shut down` });
     }
     // Runs left RUNNING by a previous `berth dev` have no process any more: reconcile them now.
     await this.engine.sweep({ reconcileAfterMs: 0, relaunchAfterMs: 0 });

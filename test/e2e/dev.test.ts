@@ -34,7 +34,7 @@ function berth(dir: string, args: string[]) {
 
 const devs: ChildProcess[] = [];
 afterEach(async () => {
-  for (const d of devs.splice(0)) if (d.exitCode === null) await stopDev(d);
+  for (const d of devs.splice(0)) if (d.exitCode === null && d.signalCode === null) await stopDev(d);
 });
 
 async function startDev(dir: string): Promise<ChildProcess> {
@@ -151,6 +151,32 @@ describe("berth dev", () => {
     await startDev(dir);
     expect(runs(dir).map((r) => r.id)).toContain(cancelled!.id);
     expect(readdirSync(join(dir, ".berth/logs"))).toContain(`${cancelled!.id}.log`);
+  });
+
+  it("after berth dev is killed outright, a restart stops the leftover task and fails its run with the reason", async () => {
+    const dir = workdir();
+    const dev = await startDev(dir);
+    berth(dir, ["run", "slow", "--local"]);
+    await until(() => runs(dir, "slow")[0]?.status === "RUNNING");
+    const [running] = runs(dir, "slow");
+    const pid = Number(readFileSync(join(dir, "tasks/pids", running!.id), "utf8"));
+    dev.kill("SIGKILL");
+    await new Promise((r) => dev.once("exit", r));
+    expect(() => process.kill(pid, 0)).not.toThrow(); // its own process group outlived berth dev
+
+    await startDev(dir);
+    await until(() => ended(runs(dir, "slow")[0]), 10_000, () => "the orphaned run to be reconciled");
+    const [failed] = runs(dir, "slow");
+    expect(failed).toMatchObject({ id: running!.id, status: "FAILED" });
+    expect(failed!.reason).toMatch(/no longer knows task/);
+    await until(() => {
+      try {
+        process.kill(pid, 0);
+        return /^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+      } catch {
+        return true;
+      }
+    }, 10_000, () => `leftover process ${pid} to be stopped`);
   });
 
   it("a signed push reaches the webhook and an unsigned one is refused", async () => {

@@ -3,10 +3,10 @@ import { dirname, join, resolve, relative } from "node:path";
 import { requireCatalog } from "../catalog-file.ts";
 import { c, UsageError } from "../output.ts";
 import { DevUi, type UiMode } from "../dev-ui.ts";
-import { LocalRuntime } from "../../local/runtime.ts";
+import { LocalRuntime, type Activity } from "../../local/runtime.ts";
 import { startControlServer, readDevInfo } from "../../local/control.ts";
 import { startWebhookServer } from "../../local/webhook-server.ts";
-import { formatTime } from "../runs-format.ts";
+import { formatInZone } from "../runs-format.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -38,8 +38,9 @@ export function registerDev(program: Command): void {
       const mode: UiMode = opts.json ? "json" : opts.plain || !process.stdout.isTTY ? "lines" : "live";
       const secret = process.env.BERTH_WEBHOOK_SECRET || undefined;
       // The UI's header needs the servers' addresses, so it is made after the runtime that feeds it.
-      const view: { ui?: DevUi } = {};
-      const runtime = new LocalRuntime({ catalog, rootDir, stateDir, onActivity: (a) => view.ui?.onActivity(a) });
+      // What happens before it exists (start-up clean-up) is kept and shown first.
+      const view: { ui?: DevUi; early: Activity[] } = { early: [] };
+      const runtime = new LocalRuntime({ catalog, rootDir, stateDir, onActivity: (a) => (view.ui ? view.ui.onActivity(a) : view.early.push(a)) });
       await runtime.start();
       const webhook = await startWebhookServer({ port, secret, emit: (e) => runtime.put(e) });
       const control = await startControlServer(runtime, infoFile, { webhook: webhook.url });
@@ -47,7 +48,7 @@ export function registerDev(program: Command): void {
       const rel = (p: string) => relative(process.cwd(), p) || ".";
       const buckets = [...new Set(Object.values(catalog.jobs).flatMap((j) => j.triggers.flatMap((t) => (t.kind === "s3" ? t.buckets : []))))];
       const schedules = Object.values(catalog.jobs).flatMap((j) =>
-        runtime.scheduler.upcoming(j.name, 1).flatMap((u) => (u.times[0] !== undefined ? [`${j.name} at ${formatTime(u.times[0])}`] : [])),
+        runtime.scheduler.upcoming(j.name, 1).flatMap((u) => (u.times[0] !== undefined ? [`${j.name} at ${formatInZone(u.times[0], u.trigger.timezone)}`] : [])),
       );
       const ui = new DevUi(mode, [
         `${c.bold("berth dev")} · service ${c.bold(catalog.service)} · ${Object.keys(catalog.jobs).length} jobs · history in ${rel(join(stateDir, "berth.db"))}`,
@@ -58,6 +59,7 @@ export function registerDev(program: Command): void {
       ]);
       view.ui = ui;
       ui.start();
+      for (const a of view.early.splice(0)) ui.onActivity(a);
 
       let stopping = false;
       const shutdown = async (signal: string) => {
