@@ -7,21 +7,8 @@ import { compilePattern, matchesPattern, type CompiledPattern } from "../src/cor
 import { PatternIndex } from "../src/core/match/index.ts";
 import type { EventPattern } from "../src/core/catalog/types.ts";
 import { recordBenchmark, table } from "./report.ts";
+import { random, type Rng } from "../test/support/random.ts";
 
-function random(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-  return { next, int, pick };
-}
-type Rng = ReturnType<typeof random>;
 
 const ACCOUNT = "123456789012";
 const REGION = "us-east-1";

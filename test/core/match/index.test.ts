@@ -2,23 +2,8 @@ import { describe, expect, it } from "vitest";
 import { compilePattern, matchesPattern } from "../../../src/core/match/compile.ts";
 import { PatternIndex } from "../../../src/core/match/index.ts";
 import { validatePattern } from "../../../src/core/match/validate.ts";
+import { random, type Rng } from "../../support/random.ts";
 
-/** Small deterministic PRNG so a failure reproduces from its seed. */
-function random(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-  return { next, int, pick };
-}
-
-type Rng = ReturnType<typeof random>;
 
 const STRINGS = ["a", "b", "ab", "A", "", "10.0.0.5"];
 const NUMBERS = [0, 1, 2, 5];
