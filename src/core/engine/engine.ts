@@ -89,8 +89,6 @@ const DEFAULT_ORPHAN_SLOT_MS = 60_000;
 
 export class Engine {
   private readonly policies: Readonly<Record<string, RunPolicy>>;
-  /** Launches that ECS throttled past the SDK's retries: left STARTING for the sweep or a redelivery to re-send. */
-  private deferred = 0;
 
   constructor(private readonly deps: EngineDeps) {
     this.policies = Object.fromEntries(Object.values(deps.router.catalog.jobs).map((j) => [j.name, runPolicyFor(j)]));
@@ -153,15 +151,16 @@ export class Engine {
       const resumed = await this.resume(created.existing);
       return { kind: "duplicate", job: job.name, runId: resumed.id, status: resumed.status };
     }
-    const deferredBefore = this.deferred;
     const admitted = await this.admit(created.run, true);
+    // STARTING without a task: ECS throttled the launch past the SDK's retries; the sweep or a redelivery re-sends it.
+    const deferred = admitted.status === "STARTING" && currentAttempt(admitted)?.taskArn === undefined;
     return {
       kind: "accepted",
       job: job.name,
       runId: admitted.id,
       status: admitted.status,
       ...(admitted.reason ? { reason: admitted.reason } : {}),
-      ...(this.deferred > deferredBefore ? { deferred: true } : {}),
+      ...(deferred ? { deferred: true } : {}),
     };
   }
 
@@ -408,7 +407,6 @@ export class Engine {
     }
     if (!outcome.ok && outcome.failure.kind === "throttled") {
       // Nothing was launched. The run stays STARTING; a redelivery or the sweep re-sends the same clientToken.
-      this.deferred++;
       return run;
     }
     const result = outcome.ok
@@ -454,10 +452,5 @@ export class Engine {
 
   private now(): number {
     return this.deps.clock.now();
-  }
-
-  /** Launches throttled past the SDK's retries since this engine started. */
-  get deferredLaunches(): number {
-    return this.deferred;
   }
 }
