@@ -245,15 +245,16 @@ export class Engine {
     const open = await this.deps.store.listOpenRuns();
     const options = { ...this.deps.sweep, ...overrides };
     const decision = decideSweep(open, now, this.policies, options);
+    const byId = new Map(open.map((r) => [r.id, r]));
     let changed = 0;
     let relaunched = 0;
-    let reconciled = 0;
     const reconcile: { run: Run; taskArn: string }[] = [];
     for (const item of decision.items) {
-      const original = open.find((r) => r.id === item.run.id)!;
-      const reconcileEffects = item.effects.filter((e) => e.type === "reconcile");
-      if (reconcileEffects.length > 0) {
-        for (const e of reconcileEffects) reconcile.push({ run: original, taskArn: (e as { taskArn: string }).taskArn });
+      const original = byId.get(item.run.id)!;
+      // Quiet tasks are asked about in batches below, one DescribeTasks per cluster.
+      const quiet = item.effects.flatMap((e) => (e.type === "reconcile" ? [{ run: original, taskArn: e.taskArn }] : []));
+      if (quiet.length > 0) {
+        reconcile.push(...quiet);
         continue;
       }
       if (item.changed) changed++;
@@ -263,7 +264,7 @@ export class Engine {
         return { ok: true, run: again?.run ?? r, effects: again?.effects ?? [] };
       });
     }
-    reconciled = await this.reconcile(reconcile);
+    const reconciled = await this.reconcile(reconcile);
     const slotsFreed = await this.freeOrphanSlots(now);
     for (const e of decision.effects) await this.execute(undefined, [e]);
     return { open: open.length, changed, relaunched, reconciled, slotsFreed };
