@@ -10,6 +10,28 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * JSON for people: like JSON.stringify(v, null, 2), but arrays and objects
+ * that fit on one line stay on one line.
+ */
+export function prettyJson(value: unknown, indent = "", width = 100): string {
+  const flat = oneLine(value);
+  if (typeof value !== "object" || value === null || indent.length + flat.length <= width) return flat;
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) return `[\n${value.map((v) => inner + prettyJson(v, inner, width)).join(",\n")}\n${indent}]`;
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${prettyJson(v, inner, width)}`).join(",\n")}\n${indent}}`;
+}
+
+function oneLine(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(oneLine).join(", ")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${oneLine(v)}`).join(", ")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
 /** Visible width, ignoring colour escapes. */
 function width(s: string): number {
   // eslint-disable-next-line no-control-regex

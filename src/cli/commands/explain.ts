@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { requireCatalog } from "../catalog-file.ts";
-import { c, indentLines, printJson, table, UsageError } from "../output.ts";
+import { c, indentLines, prettyJson, printJson, table, UsageError } from "../output.ts";
 import { buildRouter } from "../../core/router.ts";
 import { asBusEvent, explainEvent, type Explanation } from "../../core/explain.ts";
 import { newRunId } from "../../core/ids.ts";
@@ -31,8 +31,8 @@ function render(x: Explanation): string {
       out.push(`  ${c.dim("context")}`, table(Object.entries(f.context).map(([k, v]) => [`\${${k}}`, JSON.stringify(v)]), "    "));
     }
     if (f.errors) out.push(`  ${c.red("cannot launch:")}`, ...f.errors.map((e) => `    ${e}`));
-    if (f.action?.kind === "run") out.push(`  ${c.dim("ECS RunTask input")}`, indentLines(JSON.stringify(f.action.request, null, 2), "    "));
-    if (f.action?.kind === "deploy") out.push(`  ${c.dim("deploy plan")}`, indentLines(JSON.stringify(f.action.plan, null, 2), "    "));
+    if (f.action?.kind === "run") out.push(`  ${c.dim("ECS RunTask input")}`, indentLines(prettyJson(f.action.request), "    "));
+    if (f.action?.kind === "deploy") out.push(`  ${c.dim("deploy plan")}`, indentLines(prettyJson(f.action.plan), "    "));
     out.push("");
   }
   if (x.notFired.length > 0) {
