@@ -179,6 +179,27 @@ describe("berth dev", () => {
     }, 10_000, () => `leftover process ${pid} to be stopped`);
   });
 
+  it("berth logs --follow prints a run's output until it ends, and berth runs show details it", async () => {
+    const dir = workdir();
+    await startDev(dir);
+    expect(berth(dir, ["run", "flaky", "--local"]).code).toBe(0);
+    await until(() => runs(dir, "flaky").length === 1);
+    const [run] = runs(dir, "flaky");
+    const follow = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, "logs", run!.id, "--follow"], { cwd: dir, env });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.once("exit", (code) => resolve({ code, out }));
+    });
+    expect(follow.code).toBe(0);
+    expect(follow.out.match(/failing on purpose/g)).toHaveLength(2); // both attempts, then it stopped following
+    const show = berth(dir, ["runs", "show", run!.id]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/flaky run \S+\s+FAILED/);
+    expect(show.stdout).toMatch(/exit code\s+3/);
+    expect(show.stdout).toMatch(/^\s+2\s+FAILED\s+primary/m);
+  });
+
   it("a signed push reaches the webhook and an unsigned one is refused", async () => {
     const dir = workdir();
     await startDev(dir);
