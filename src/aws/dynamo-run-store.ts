@@ -16,8 +16,8 @@
  * - byTime (GSI2PK `RUNS`, GSI2SK id): everyone's history. One partition caps index writes at
  *   about 1,000 per second, far above the rate ECS lets berth start tasks; partitioning by
  *   day would lift that cap but make "newest 50" walk empty days.
- * - open   (GSI3PK `OPEN`, GSI3SK `<job>#<id>`): sparse, present only while the run is not
- *   terminal, so the sweep reads open runs and never history. One partition holds every
+ * - open   (GSI3PK `OPEN`, GSI3SK `<job>#<id>`): sparse, present only while the run is open
+ *   (not ended, or ended but not yet announced: model.ts `isOpen`), so the sweep reads open runs and never history. One partition holds every
  *   job's open runs: berth has hundreds at most, and the sweep wants all of them anyway.
  * Index reads are eventually consistent: a run written a moment ago may be missing from a
  * listing for a moment. Nothing depends on listings being current: slots live in their own
@@ -32,7 +32,7 @@ import type { DynamoDBDocumentClient, PutCommandInput, QueryCommandInput, Update
 import { ConflictError, TransientError } from "../core/errors.ts";
 import { runQueryLimit } from "../core/ports.ts";
 import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../core/ports.ts";
-import { isTerminal } from "../core/runs/model.ts";
+import { isOpen, isTerminal } from "../core/runs/model.ts";
 import type { Run } from "../core/runs/model.ts";
 
 export type RunTableDefinition = CreateTableCommandInput & { readonly TimeToLiveSpecification: TimeToLiveSpecification };
@@ -161,9 +161,8 @@ export class DynamoRunStore implements RunStore {
       GSI1SK: run.id,
       GSI2PK: "RUNS",
       GSI2SK: run.id,
-      ...(isTerminal(run.status)
-        ? { expiresAt: Math.floor((run.endedAt ?? run.updatedAt) / 1000) + this.#retentionSeconds }
-        : { GSI3PK: "OPEN", GSI3SK: `${run.job}#${run.id}` }),
+      ...(isTerminal(run.status) ? { expiresAt: Math.floor((run.endedAt ?? run.updatedAt) / 1000) + this.#retentionSeconds } : {}),
+      ...(isOpen(run) ? { GSI3PK: "OPEN", GSI3SK: `${run.job}#${run.id}` } : {}),
     };
   }
 

@@ -107,9 +107,9 @@ export interface RunStore {
   updateRun(run: Run, expectedVersion: number): Promise<UpdateRunResult>;
   /** Newest first. */
   listRuns(query: RunQuery): Promise<readonly Run[]>;
-  /** Runs that are not terminal (QUEUED, STARTING, …, RETRY_WAIT), oldest first: what the sweep looks at. */
+  /** Open runs (runs/model.ts `isOpen`: not ended, or ended but not yet announced), oldest first: what the sweep looks at. */
   listOpenRuns(): Promise<readonly Run[]>;
-  /** Open runs of one job that hold or wait for a concurrency slot, oldest first. */
+  /** Open runs of one job, oldest first (admission counts the ones not ended). */
   listOpenRunsOfJob(job: string): Promise<readonly Run[]>;
   /**
    * Takes one of `max` concurrency slots of `job` for `runId`. Atomic: of

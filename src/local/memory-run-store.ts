@@ -6,7 +6,7 @@
 import { ConflictError } from "../core/errors.ts";
 import { runQueryLimit } from "../core/ports.ts";
 import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../core/ports.ts";
-import { isTerminal } from "../core/runs/model.ts";
+import { isOpen } from "../core/runs/model.ts";
 import type { Run } from "../core/runs/model.ts";
 
 const newestFirst = (a: Run, b: Run): number => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
@@ -58,7 +58,7 @@ export class MemoryRunStore implements RunStore {
   }
 
   async listOpenRuns(): Promise<readonly Run[]> {
-    return [...this.#runs.values()].filter((r) => !isTerminal(r.status)).sort(oldestFirst);
+    return [...this.#runs.values()].filter(isOpen).sort(oldestFirst);
   }
 
   async listOpenRunsOfJob(job: string): Promise<readonly Run[]> {

@@ -14,7 +14,7 @@ import Database from "better-sqlite3";
 import { ConflictError, TransientError } from "../core/errors.ts";
 import { runQueryLimit } from "../core/ports.ts";
 import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../core/ports.ts";
-import { isTerminal } from "../core/runs/model.ts";
+import { isOpen } from "../core/runs/model.ts";
 import type { Run } from "../core/runs/model.ts";
 
 /** Index i brings a database from user_version i to i + 1. Append; never edit a shipped step. */
@@ -136,7 +136,7 @@ export class SqliteRunStore implements RunStore {
           existing: taken,
         });
       }
-      const open = isTerminal(run.status) ? 0 : 1;
+      const open = isOpen(run) ? 1 : 0;
       this.#sql.insert.run(run.id, run.job, run.status, run.trigger.idempotencyKey, run.createdAt, open, run.version, JSON.stringify(run));
       return { created: true, run };
     });
@@ -148,7 +148,7 @@ export class SqliteRunStore implements RunStore {
 
   async updateRun(run: Run, expectedVersion: number): Promise<UpdateRunResult> {
     // A single conditional UPDATE is atomic by itself; the read happens only when it lost.
-    const open = isTerminal(run.status) ? 0 : 1;
+    const open = isOpen(run) ? 1 : 0;
     const { changes } = this.#locked(() => this.#sql.update.run(run.status, open, run.version, JSON.stringify(run), run.id, expectedVersion));
     return changes === 1 ? { ok: true, run } : { ok: false, current: await this.getRun(run.id) };
   }

@@ -56,12 +56,13 @@ export function makeRun(spec: RunSpec = {}): Run {
     createdAt: at,
     updatedAt: at,
     ...(status === "QUEUED" ? { queuedAt: at } : {}),
-    ...(isTerminal(status) ? { endedAt: at } : {}),
+    // History, as the engine leaves it: ended and announced (see Run.announced).
+    ...(isTerminal(status) ? { endedAt: at, announced: true } : {}),
     version: 1,
   };
 }
 
-/** The next version of `run` in `status`, as core would produce it. */
+/** The next version of `run` in `status`, as core would produce it (an ended run is not announced yet). */
 export function advance(run: Run, status: RunStatus, at = run.updatedAt + 1_000): Run {
   return { ...run, status, updatedAt: at, ...(isTerminal(status) ? { endedAt: at } : {}), version: run.version + 1 };
 }

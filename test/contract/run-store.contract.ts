@@ -210,14 +210,19 @@ export function runStoreContract(name: string, open: () => Promise<RunStoreFixtu
         expect(ids(await store.listOpenRuns())).toEqual(ids(open));
       });
 
-      it("drops a run from both listings once it becomes terminal", async () => {
+      it("keeps an ended run listed until its end was announced, then drops it from both listings", async () => {
         const [a, b] = await seed([makeRun({ at: minutes(0) }), makeRun({ at: minutes(1) })]);
         const running = advance(a!, "RUNNING");
         await store.updateRun(running, a!.version);
         expect(ids(await store.listOpenRuns())).toEqual([a!.id, b!.id]);
         expect(await store.listOpenRunsOfJob("resize")).toEqual([running, b]);
 
-        await store.updateRun(advance(running, "SUCCEEDED"), running.version);
+        const ended = advance(running, "SUCCEEDED");
+        await store.updateRun(ended, running.version);
+        expect(ids(await store.listOpenRuns())).toEqual([a!.id, b!.id]);
+        expect(ids(await store.listOpenRunsOfJob("resize"))).toEqual([a!.id, b!.id]);
+
+        await store.updateRun({ ...ended, announced: true, version: ended.version + 1 }, ended.version);
         expect(ids(await store.listOpenRuns())).toEqual([b!.id]);
         expect(ids(await store.listOpenRunsOfJob("resize"))).toEqual([b!.id]);
       });

@@ -39,6 +39,7 @@ import {
   recordTaskState,
   runPolicyFor,
   startQueuedRun,
+  touch,
   transition,
   type Effect,
   type Run,
@@ -79,6 +80,8 @@ export interface SweepReport {
   readonly changed: number;
   readonly relaunched: number;
   readonly reconciled: number;
+  /** Ended runs whose final state change was published again (the first publish was interrupted). */
+  readonly announced: number;
   readonly slotsFreed: number;
 }
 
@@ -86,6 +89,7 @@ type Decision = { readonly ok: true; readonly run: Run; readonly effects: readon
 
 const MAX_CONFLICT_RETRIES = 8;
 const DEFAULT_ORPHAN_SLOT_MS = 60_000;
+const ANNOUNCE_GRACE_MS = 30_000;
 
 export class Engine {
   private readonly policies: Readonly<Record<string, RunPolicy>>;
@@ -185,7 +189,7 @@ export class Engine {
       return (await this.apply(run, (r) => startQueuedRun(r, this.now(), this.policies[job.name]!))) ?? run;
     }
     const open = (await this.deps.store.listOpenRunsOfJob(job.name)).filter((r) => r.id !== run.id);
-    const active = open.filter((r) => r.status !== "QUEUED").map((r) => ({ id: r.id, createdAt: r.createdAt }));
+    const active = open.filter((r) => r.status !== "QUEUED" && !isTerminal(r.status)).map((r) => ({ id: r.id, createdAt: r.createdAt }));
     const queuedAhead = open.filter((r) => r.status === "QUEUED" && r.id < run.id).length;
     let admission = decideAdmission(policy, active, queuedAhead);
     if (admission.decision === "replace") {
@@ -265,9 +269,36 @@ export class Engine {
       });
     }
     const reconciled = await this.reconcile(reconcile);
+    const announced = await this.announcePending(open, now);
     const slotsFreed = await this.freeOrphanSlots(now);
     for (const e of decision.effects) await this.execute(undefined, [e]);
-    return { open: open.length, changed, relaunched, reconciled, slotsFreed };
+    return { open: open.length, changed, relaunched, reconciled, announced, slotsFreed };
+  }
+
+  /**
+   * Records that an ended run's final state was published, so stores stop
+   * listing it as open. Publishing happens before this write: a crash in
+   * between publishes twice, which chained jobs absorb (their idempotency
+   * key is the upstream run and status), never zero times.
+   */
+  private async markAnnounced(run: Run): Promise<Run> {
+    if (run.announced) return run;
+    const marked = touch(run, this.now(), { announced: true });
+    const res = await this.deps.store.updateRun(marked, run.version);
+    return res.ok ? res.run : (res.current ?? run);
+  }
+
+  /** Ended runs left unannounced by an interrupted publish: publish them again. */
+  private async announcePending(open: readonly Run[], now: number): Promise<number> {
+    let n = 0;
+    for (const run of open) {
+      // Give the writer that ended the run time to publish it itself.
+      if (!isTerminal(run.status) || run.announced || now - run.updatedAt < ANNOUNCE_GRACE_MS) continue;
+      await this.publish([publishEffect(run)]);
+      await this.markAnnounced(run);
+      n++;
+    }
+    return n;
   }
 
   /** Ask ECS about quiet tasks, one DescribeTasks per cluster. */
@@ -345,8 +376,10 @@ export class Engine {
       }
       const res = await this.deps.store.updateRun(step.run, current.version);
       if (res.ok) {
-        if (isTerminal(res.run.status)) await this.deps.store.releaseSlot(res.run.job, res.run.id);
-        return (await this.execute(res.run, step.effects)) ?? res.run;
+        if (!isTerminal(res.run.status)) return (await this.execute(res.run, step.effects)) ?? res.run;
+        await this.deps.store.releaseSlot(res.run.job, res.run.id);
+        await this.execute(res.run, step.effects);
+        return this.markAnnounced(res.run);
       }
       if (!res.current) return undefined;
       current = res.current;
@@ -424,7 +457,7 @@ export class Engine {
     const open = await this.deps.store.listOpenRunsOfJob(jobName);
     const queued = open.filter((r) => r.status === "QUEUED");
     if (queued.length === 0) return;
-    const active = open.length - queued.length;
+    const active = open.filter((r) => r.status !== "QUEUED" && !isTerminal(r.status)).length;
     const ids = decideQueueDrain(job.concurrency, active, queued.map((r) => ({ id: r.id, queuedAt: r.queuedAt ?? r.createdAt })));
     for (const id of ids) {
       const run = queued.find((r) => r.id === id)!;

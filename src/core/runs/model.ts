@@ -90,6 +90,13 @@ export interface Run {
   readonly timeoutAt?: number;
   /** Last time the sweep confirmed the task with ECS (DescribeTasks) without news. */
   readonly checkedAt?: number;
+  /**
+   * The final state was published (`Berth Run State Change`). Until then an
+   * ended run stays listed for the sweep, which publishes it again: a crash
+   * between storing the end and publishing it must not lose the event that
+   * chained jobs wait for.
+   */
+  readonly announced?: boolean;
   /** Optimistic-concurrency counter: strictly increases with every change. */
   readonly version: number;
 }
@@ -122,6 +129,11 @@ const TERMINAL: ReadonlySet<RunStatus> = new Set(["SUCCEEDED", "FAILED", "TIMED_
 
 export function isTerminal(status: RunStatus): boolean {
   return TERMINAL.has(status);
+}
+
+/** Runs the sweep must look at: not ended, or ended but not yet announced. Stores index exactly these. */
+export function isOpen(run: Run): boolean {
+  return !isTerminal(run.status) || run.announced !== true;
 }
 
 /** Statuses in which an ECS task may exist for the current attempt. */

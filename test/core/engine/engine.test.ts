@@ -138,6 +138,34 @@ describe("tracking", () => {
     expect((await store.getRun(runId))!.endedAt).toBeDefined();
   });
 
+  it("a crash between storing a run's end and publishing it: the sweep publishes it, and the chained job still fires", async () => {
+    const { engine, launcher, store, publisher, clock } = setup();
+    const [first] = await engine.dispatch(schedule("2026-03-01T03:00:00Z"));
+    const runId = (first as { runId: string }).runId;
+    const publish = publisher.publish.bind(publisher);
+    let down = true;
+    publisher.publish = async (details) => {
+      if (down && details.some((d) => d.status === "SUCCEEDED")) throw new Error("injected crash before publishing");
+      return publish(details);
+    };
+    await expect(engine.recordTaskEvent(taskEvent([...launcher.tasks.values()][0]!, "STOPPED", 3, { exitCode: 0 }))).rejects.toThrow(/injected/);
+    expect((await store.getRun(runId))!).toMatchObject({ status: "SUCCEEDED" });
+    expect((await store.getRun(runId))!.announced).toBeUndefined();
+    expect(publisher.statuses(runId)).not.toContain("SUCCEEDED");
+
+    down = false;
+    await engine.sweep();
+    expect(publisher.statuses(runId)).not.toContain("SUCCEEDED"); // the writer's grace period first
+    clock.advance(30_000);
+    expect(await engine.sweep()).toMatchObject({ announced: 1 });
+    expect(publisher.statuses(runId)).toContain("SUCCEEDED");
+    expect((await store.getRun(runId))!.announced).toBe(true);
+    expect(await store.listOpenRuns()).toEqual([]);
+
+    const succeeded = publisher.published.find((d) => d.runId === runId && d.status === "SUCCEEDED")!;
+    expect(await engine.dispatch(runStateChangeEvent(succeeded, { id: "late", time: clock.now() }))).toMatchObject([{ kind: "accepted", job: "report" }]);
+  });
+
   it("a failing task is retried per policy, then FAILED with its exit code", async () => {
     const { engine, launcher, store, clock } = setup();
     const [o] = await engine.dispatch(upload());
