@@ -17,11 +17,17 @@
  *   about 1,000 per second, far above the rate ECS lets berth start tasks; partitioning by
  *   day would lift that cap but make "newest 50" walk empty days.
  * - open   (GSI3PK `OPEN`, GSI3SK `<job>#<id>`): sparse, present only while the run is open
- *   (not ended, or ended but not yet announced: model.ts `isOpen`), so the sweep reads open runs and never history. One partition holds every
- *   job's open runs: berth has hundreds at most, and the sweep wants all of them anyway.
+ *   (not ended, or ended but not yet announced: model.ts `isOpen`), so the sweep reads open
+ *   runs and never history. One partition holds every job's open runs: the sweep wants all
+ *   of them, once a minute (a burst that queues thousands costs thousands of reads a minute).
+ * - queued (GSI4PK `QUEUED#<job>`, GSI4SK id): sparse, present only while the run is QUEUED,
+ *   so admission reads the head of one job's queue with an exact `Limit` however long the
+ *   queue grows (a burst of uploads can queue thousands of runs behind `max: 20`).
  * Index reads are eventually consistent: a run written a moment ago may be missing from a
- * listing for a moment. Nothing depends on listings being current: slots live in their own
- * strongly consistent item and the sweep runs again a minute later.
+ * listing for a moment, and a run that just left the queue may still be listed as QUEUED.
+ * Nothing depends on listings being current: slots live in their own strongly consistent
+ * item, every run change is conditional on the version read, and the sweep, which runs
+ * again a minute later, drains whatever admission missed.
  *
  * Runs are stored as a JSON string so the record round-trips exactly, whatever marshalling
  * options the caller gave its DocumentClient.
@@ -54,12 +60,17 @@ export function runTableDefinition(tableName: string): RunTableDefinition {
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK"].map((AttributeName) => ({
+    AttributeDefinitions: ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK"].map((AttributeName) => ({
       AttributeName,
       AttributeType: "S" as const,
     })),
     KeySchema: keys("PK", "SK"),
-    GlobalSecondaryIndexes: [index("byJob", "GSI1PK", "GSI1SK"), index("byTime", "GSI2PK", "GSI2SK"), index("open", "GSI3PK", "GSI3SK")],
+    GlobalSecondaryIndexes: [
+      index("byJob", "GSI1PK", "GSI1SK"),
+      index("byTime", "GSI2PK", "GSI2SK"),
+      index("open", "GSI3PK", "GSI3SK"),
+      index("queued", "GSI4PK", "GSI4SK"),
+    ],
     TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
   };
 }
@@ -163,6 +174,7 @@ export class DynamoRunStore implements RunStore {
       GSI2SK: run.id,
       ...(isTerminal(run.status) ? { expiresAt: Math.floor((run.endedAt ?? run.updatedAt) / 1000) + this.#retentionSeconds } : {}),
       ...(isOpen(run) ? { GSI3PK: "OPEN", GSI3SK: `${run.job}#${run.id}` } : {}),
+      ...(run.status === "QUEUED" ? { GSI4PK: `QUEUED#${run.job}`, GSI4SK: run.id } : {}),
     };
   }
 
@@ -212,12 +224,21 @@ export class DynamoRunStore implements RunStore {
     return runs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  async listOpenRunsOfJob(job: string): Promise<readonly Run[]> {
-    return this.#query({
-      IndexName: "open",
-      KeyConditionExpression: "GSI3PK = :open AND begins_with(GSI3SK, :job)",
-      ExpressionAttributeValues: { ":open": "OPEN", ":job": `${job}#` },
-    });
+  async listQueuedRuns(job: string, limit: number): Promise<readonly Run[]> {
+    const count = runQueryLimit({ limit });
+    // No filter, so Limit counts exactly the runs wanted; a second page is read only when
+    // the 1 MB page cap cut the first one short.
+    const runs = await this.#query(
+      {
+        IndexName: "queued",
+        KeyConditionExpression: "GSI4PK = :queue",
+        ExpressionAttributeValues: { ":queue": `QUEUED#${job}` },
+        ScanIndexForward: true,
+        Limit: count,
+      },
+      count,
+    );
+    return runs.slice(0, count);
   }
 
   async acquireSlot(job: string, runId: string, max: number, now: number): Promise<boolean> {

@@ -109,8 +109,14 @@ export interface RunStore {
   listRuns(query: RunQuery): Promise<readonly Run[]>;
   /** Open runs (runs/model.ts `isOpen`: not ended, or ended but not yet announced), oldest first: what the sweep looks at. */
   listOpenRuns(): Promise<readonly Run[]>;
-  /** Open runs of one job, oldest first (admission counts the ones not ended). */
-  listOpenRunsOfJob(job: string): Promise<readonly Run[]>;
+  /**
+   * QUEUED runs of `job`, oldest first (by id, which sorts by creation time), at most
+   * `limit` (an integer from 1 to MAX_RUN_QUERY_LIMIT, else ValidationError): admission
+   * only looks at the head of the queue, however long it is. The listing may lag
+   * (DynamoDB reads an eventually consistent index): a run queued a moment ago can be
+   * missing from it, and one that just left the queue can still be in it.
+   */
+  listQueuedRuns(job: string, limit: number): Promise<readonly Run[]>;
   /**
    * Takes one of `max` concurrency slots of `job` for `runId`. Atomic: of
    * two callers racing for the last slot exactly one gets it. Taking a slot

@@ -61,8 +61,12 @@ export class MemoryRunStore implements RunStore {
     return [...this.#runs.values()].filter(isOpen).sort(oldestFirst);
   }
 
-  async listOpenRunsOfJob(job: string): Promise<readonly Run[]> {
-    return (await this.listOpenRuns()).filter((r) => r.job === job);
+  async listQueuedRuns(job: string, limit: number): Promise<readonly Run[]> {
+    const count = runQueryLimit({ limit });
+    return [...this.#runs.values()]
+      .filter((r) => r.job === job && r.status === "QUEUED")
+      .sort(oldestFirst)
+      .slice(0, count);
   }
 
   async acquireSlot(job: string, runId: string, max: number, now: number): Promise<boolean> {

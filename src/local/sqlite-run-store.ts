@@ -37,6 +37,8 @@ const MIGRATIONS: readonly string[] = [
      since INTEGER NOT NULL,
      PRIMARY KEY (job, run_id)
    );`,
+  // Admission reads the head of a job's queue; without this it would walk every open run of the job.
+  `CREATE INDEX runs_queued ON runs (job, id) WHERE status = 'QUEUED';`,
 ];
 
 export interface SqliteRunStoreOptions {
@@ -71,7 +73,8 @@ function statements(db: Database.Database) {
       "UPDATE runs SET status = ?, open = ?, version = ?, data = ? WHERE id = ? AND version = ?",
     ),
     open: db.prepare<[], Row>("SELECT data FROM runs WHERE open = 1 ORDER BY id"),
-    openOfJob: db.prepare<[string], Row>("SELECT data FROM runs WHERE open = 1 AND job = ? ORDER BY id"),
+    // The status is a literal, not a parameter: SQLite uses a partial index only when the query repeats its condition.
+    queuedOfJob: db.prepare<[string, number], Row>("SELECT data FROM runs WHERE job = ? AND status = 'QUEUED' ORDER BY id LIMIT ?"),
     holders: db.prepare<[string], Holder>("SELECT run_id AS runId, since FROM slots WHERE job = ? ORDER BY since, run_id"),
     take: db.prepare<[string, string, number]>("INSERT INTO slots (job, run_id, since) VALUES (?, ?, ?)"),
     free: db.prepare<[string, string]>("DELETE FROM slots WHERE job = ? AND run_id = ?"),
@@ -176,8 +179,8 @@ export class SqliteRunStore implements RunStore {
     return toRuns(this.#sql.open.all());
   }
 
-  async listOpenRunsOfJob(job: string): Promise<readonly Run[]> {
-    return toRuns(this.#sql.openOfJob.all(job));
+  async listQueuedRuns(job: string, limit: number): Promise<readonly Run[]> {
+    return toRuns(this.#sql.queuedOfJob.all(job, runQueryLimit({ limit })));
   }
 
   async acquireSlot(job: string, runId: string, max: number, now: number): Promise<boolean> {

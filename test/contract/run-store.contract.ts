@@ -210,34 +210,67 @@ export function runStoreContract(name: string, open: () => Promise<RunStoreFixtu
         expect(ids(await store.listOpenRuns())).toEqual(ids(open));
       });
 
-      it("keeps an ended run listed until its end was announced, then drops it from both listings", async () => {
+      it("keeps an ended run listed until its end was announced, then drops it", async () => {
         const [a, b] = await seed([makeRun({ at: minutes(0) }), makeRun({ at: minutes(1) })]);
         const running = advance(a!, "RUNNING");
         await store.updateRun(running, a!.version);
         expect(ids(await store.listOpenRuns())).toEqual([a!.id, b!.id]);
-        expect(await store.listOpenRunsOfJob("resize")).toEqual([running, b]);
+        expect(await store.listOpenRuns()).toEqual([running, b]);
 
         const ended = advance(running, "SUCCEEDED");
         await store.updateRun(ended, running.version);
         expect(ids(await store.listOpenRuns())).toEqual([a!.id, b!.id]);
-        expect(ids(await store.listOpenRunsOfJob("resize"))).toEqual([a!.id, b!.id]);
 
         await store.updateRun({ ...ended, announced: true, version: ended.version + 1 }, ended.version);
         expect(ids(await store.listOpenRuns())).toEqual([b!.id]);
-        expect(ids(await store.listOpenRunsOfJob("resize"))).toEqual([b!.id]);
       });
 
-      it("lists one job's open runs oldest first, not those of a job whose name it prefixes", async () => {
-        const runs = await seed([
-          makeRun({ job: "resize", at: minutes(0) }),
-          makeRun({ job: "resize-large", at: minutes(1) }),
-          makeRun({ job: "resize", status: "RETRY_WAIT", at: minutes(2) }),
-          makeRun({ job: "resize", status: "CANCELLED", at: minutes(3) }),
-          makeRun({ job: "resize", status: "RUNNING", at: minutes(4) }),
-        ]);
-        expect(ids(await store.listOpenRunsOfJob("resize"))).toEqual([runs[0]!.id, runs[2]!.id, runs[4]!.id]);
-        expect(ids(await store.listOpenRunsOfJob("resize-large"))).toEqual([runs[1]!.id]);
-        expect(await store.listOpenRunsOfJob("nobody")).toEqual([]);
+    });
+
+    describe("listQueuedRuns", () => {
+      // Created out of order, so a store that returns runs in write order fails.
+      const queue = (): Run[] => [
+        makeRun({ job: "resize", at: minutes(6) }),
+        makeRun({ job: "resize", status: "RUNNING", at: minutes(2) }),
+        makeRun({ job: "resize-large", at: minutes(1) }),
+        makeRun({ job: "resize", at: minutes(0) }),
+        makeRun({ job: "resize", status: "CANCELLED", at: minutes(4) }),
+        makeRun({ job: "thumbs", at: minutes(5) }),
+        makeRun({ job: "resize", status: "RETRY_WAIT", at: minutes(7) }),
+        makeRun({ job: "resize", at: minutes(3) }),
+      ];
+
+      it.each([
+        { job: "resize", limit: 1000, expected: [3, 7, 0] },
+        { job: "resize", limit: 2, expected: [3, 7] },
+        { job: "resize", limit: 1, expected: [3] },
+        { job: "resize-large", limit: 10, expected: [2] },
+        { job: "res", limit: 10, expected: [] },
+        { job: "nobody", limit: 10, expected: [] },
+      ])("lists the QUEUED runs of $job only, oldest first, at most $limit", async ({ job, limit, expected }) => {
+        const runs = await seed(queue());
+        expect(await store.listQueuedRuns(job, limit)).toEqual(expected.map((i) => runs[i]));
+        expect(ids(await peer.listQueuedRuns(job, limit))).toEqual(expected.map((i) => runs[i]!.id));
+      });
+
+      it.each(["STARTING", "SKIPPED", "CANCELLED"] as const)("drops a run from the listing once it moves to %s", async (status) => {
+        const [a, b] = await seed([makeRun({ at: minutes(0) }), makeRun({ at: minutes(1) })]);
+        expect((await store.updateRun(advance(a!, status), a!.version)).ok).toBe(true);
+
+        expect(await store.listQueuedRuns("resize", 10)).toEqual([b]);
+        expect(await peer.listQueuedRuns("resize", 10)).toEqual([b]);
+      });
+
+      it("lists the current record of a run updated while still QUEUED", async () => {
+        const [run] = await seed([makeRun()]);
+        const checked = { ...run!, checkedAt: minutes(1), updatedAt: minutes(1), version: run!.version + 1 };
+        expect((await store.updateRun(checked, run!.version)).ok).toBe(true);
+
+        expect(await peer.listQueuedRuns("resize", 10)).toEqual([checked]);
+      });
+
+      it.each([0, -1, 1.5, 1001, Number.NaN])("rejects limit %s as a validation error", async (limit) => {
+        await expect(store.listQueuedRuns("resize", limit)).rejects.toBeInstanceOf(ValidationError);
       });
     });
 

@@ -90,6 +90,8 @@ type Decision = { readonly ok: true; readonly run: Run; readonly effects: readon
 const MAX_CONFLICT_RETRIES = 8;
 const DEFAULT_ORPHAN_SLOT_MS = 60_000;
 const ANNOUNCE_GRACE_MS = 30_000;
+/** Queued runs started per drain; the next drain (a run ending, the sweep) starts more. */
+const MAX_DRAIN = 1000;
 
 export class Engine {
   private readonly policies: Readonly<Record<string, RunPolicy>>;
@@ -188,9 +190,10 @@ export class Engine {
       // No limit: nothing to count, nothing ever waits.
       return (await this.apply(run, (r) => startQueuedRun(r, this.now(), this.policies[job.name]!))) ?? run;
     }
-    const open = (await this.deps.store.listOpenRunsOfJob(job.name)).filter((r) => r.id !== run.id);
-    const active = open.filter((r) => r.status !== "QUEUED" && !isTerminal(r.status)).map((r) => ({ id: r.id, createdAt: r.createdAt }));
-    const queuedAhead = open.filter((r) => r.status === "QUEUED" && r.id < run.id).length;
+    // Slot holders are the active runs (a slot is held from admission until the run ends); a queue is
+    // first in, first out, so only whether an older run waits matters. Neither reads all of the job's runs.
+    const active = (await this.deps.store.slotHolders(job.name)).filter((h) => h.runId !== run.id).map((h) => ({ id: h.runId, createdAt: h.since }));
+    const queuedAhead = (await this.deps.store.listQueuedRuns(job.name, 1)).filter((r) => r.id < run.id).length;
     let admission = decideAdmission(policy, active, queuedAhead);
     if (admission.decision === "replace") {
       for (const id of admission.cancel) await this.cancel(id, `replaced by run ${run.id} (overlap: replace)`);
@@ -454,10 +457,11 @@ export class Engine {
     const job = this.catalog.jobs[jobName];
     if (!job) return;
     const cap = concurrencyCap(job.concurrency);
-    const open = await this.deps.store.listOpenRunsOfJob(jobName);
-    const queued = open.filter((r) => r.status === "QUEUED");
+    const active = Number.isFinite(cap) ? (await this.deps.store.slotHolders(jobName)).length : 0;
+    const room = Math.min(MAX_DRAIN, Number.isFinite(cap) ? cap - active : MAX_DRAIN);
+    if (room <= 0) return;
+    const queued = await this.deps.store.listQueuedRuns(jobName, room);
     if (queued.length === 0) return;
-    const active = open.filter((r) => r.status !== "QUEUED" && !isTerminal(r.status)).length;
     const ids = decideQueueDrain(job.concurrency, active, queued.map((r) => ({ id: r.id, queuedAt: r.queuedAt ?? r.createdAt })));
     for (const id of ids) {
       const run = queued.find((r) => r.id === id)!;
