@@ -49,7 +49,6 @@ export const DEFAULTS = {
   runConcurrency: { overlap: "allow" } as ConcurrencyPolicy,
   /** One deployment of a service at a time; later pushes wait their turn. */
   deployConcurrency: { max: 1, overlap: "queue" } as ConcurrencyPolicy,
-  batchMaxItems: 1000,
   gitProvider: "github" as const,
   timezone: "UTC",
   healthTimeout: 30,
@@ -133,8 +132,8 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
     };
   }
 
-  if (raw.batch && triggers.some((t) => t.kind !== "s3")) {
-    report(["batch"], "batch collects S3 uploads: it needs every trigger of the job to be s3");
+  if (raw.batch) {
+    report(["batch"], "batching uploads into one run is not available in this version: each upload starts its own run; remove batch (concurrency.max limits how many run at once)");
   }
   const retry = resolveRetry(d.retry, raw.retry);
   const concurrency: ConcurrencyPolicy = {
@@ -148,9 +147,8 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
   if (Object.keys(tags).length > MAX_USER_TAGS) {
     report(["tags"], `${Object.keys(tags).length} tags with the defaults merged; ECS allows 50 per task and berth adds 2, so at most ${MAX_USER_TAGS}`);
   }
-  const batch = raw.batch ? { window: parseDuration(raw.batch.window), maxItems: raw.batch.maxItems ?? DEFAULTS.batchMaxItems } : undefined;
 
-  if (action) checkTemplates(action, triggers, batch !== undefined, report);
+  if (action) checkTemplates(action, triggers, report);
   if (!action) return undefined;
   return {
     name,
@@ -160,7 +158,6 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
     retry,
     ...(timeoutRaw !== undefined && parseDuration(timeoutRaw) > 0 ? { timeout: parseDuration(timeoutRaw) } : {}),
     concurrency,
-    ...(batch ? { batch } : {}),
     tags,
   };
 }
@@ -315,9 +312,9 @@ function checkTags(tags: Record<string, unknown> | undefined, path: PathSegment[
 }
 
 /** Every template must resolve for every trigger of its job, so only variables all triggers provide are allowed. */
-function checkTemplates(action: Action, triggers: readonly Trigger[], batch: boolean, report: Report): void {
+function checkTemplates(action: Action, triggers: readonly Trigger[], report: Report): void {
   const providers = triggers.map((t) => ({ kind: t.kind, ...triggerVariables(t) }));
-  const always = new Set(["run.id", "run.attempt", "job.name", ...(batch ? ["batch.manifest", "batch.count"] : [])]);
+  const always = new Set(["run.id", "run.attempt", "job.name"]);
   const check = (source: string, path: PathSegment[]) => {
     const parsed = parseTemplate(source);
     if (!parsed.ok) {

@@ -201,7 +201,9 @@ const jobSchema = fields({
   on: triggersSchema,
   run: runSchema.optional(),
   deploy: deploySchema.optional(),
-  batch: fields({ window: durationSchema, maxItems: z.number().int().min(1).max(10000).optional() }).optional(),
+  batch: fields({ window: durationSchema, maxItems: z.number().int().min(1).max(10000).optional() })
+    .optional()
+    .meta({ description: "reserved: batching uploads into one run is not available in this version" }),
   concurrency: concurrencySchema.optional(),
   retry: retrySchema.optional(),
   timeout: durationSchema.optional(),

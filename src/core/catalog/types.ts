@@ -154,11 +154,6 @@ export interface ConcurrencyPolicy {
   readonly overlap: Overlap;
 }
 
-export interface BatchPolicy {
-  readonly window: number;
-  readonly maxItems: number;
-}
-
 export interface Job {
   readonly name: string;
   readonly description?: string;
@@ -168,7 +163,6 @@ export interface Job {
   /** Seconds; absent means no timeout. */
   readonly timeout?: number;
   readonly concurrency: ConcurrencyPolicy;
-  readonly batch?: BatchPolicy;
   readonly tags: Readonly<Record<string, string>>;
 }
 

@@ -38,7 +38,7 @@ const EVENT_PREFIX = "event.";
 /**
  * Variables a trigger can provide; used when the catalog loads to reject
  * templates that name something the job's triggers cannot supply. Run-level
- * variables (`run.id`, `job.name`, `batch.*`) are not trigger variables.
+ * variables (`run.id`, `run.attempt`, `job.name`) are not trigger variables.
  */
 export function triggerVariables(trigger: Trigger): TriggerVariables {
   switch (trigger.kind) {

@@ -54,13 +54,20 @@ export interface LeafField {
   readonly exact: ReadonlySet<Leaf> | undefined;
   readonly tests: readonly ValueTest[];
   /**
-   * Set when every operator of the field implies a non-empty prefix (a plain
-   * `prefix`, or a `wildcard` not starting with `*`): those prefixes.
+   * Set when every operator of the field implies a non-empty prefix or suffix
+   * (plain `prefix` or `suffix` strings, or a `wildcard` not both starting and
+   * ending with `*`): one entry per operator.
    */
-  readonly prefixes: readonly string[] | undefined;
+  readonly affixes: readonly Affix[] | undefined;
   readonly existsTrue: boolean;
   readonly existsFalse: boolean;
   readonly wanted: string;
+}
+
+/** What every string matching one operator starts and/or ends with (at least one is set, never ""). */
+export interface Affix {
+  readonly prefix: string | undefined;
+  readonly suffix: string | undefined;
 }
 
 export interface ObjectField {
@@ -203,14 +210,21 @@ function numericTest(operand: readonly unknown[]): ValueTest {
   }
 }
 
-/** The non-empty prefix every string matching this operator starts with, if there is one. */
-function impliedPrefix(name: string, operand: unknown): string | undefined {
-  if (name === "prefix" && typeof operand === "string" && operand !== "") return operand;
-  if (name === "wildcard" && typeof operand === "string") {
-    const first = (parseWildcard(operand) as WildcardPieces)[0]!;
-    if (first !== "") return first;
-  }
-  return undefined;
+/**
+ * The non-empty prefix and suffix every string matching this operator has, if
+ * any. Case-insensitive affixes have none: their bytes differ from the event's.
+ */
+function impliedAffix(name: string, operand: unknown): Affix | undefined {
+  if (typeof operand !== "string" || operand === "") return undefined;
+  if (name === "prefix") return { prefix: operand, suffix: undefined };
+  if (name === "suffix") return { prefix: undefined, suffix: operand };
+  if (name !== "wildcard") return undefined;
+  const pieces = parseWildcard(operand) as WildcardPieces;
+  const first = pieces[0]!;
+  // Without a star the wildcard is one exact string, which the prefix covers.
+  const last = pieces.length > 1 ? pieces[pieces.length - 1]! : "";
+  if (first === "" && last === "") return undefined;
+  return { prefix: first === "" ? undefined : first, suffix: last === "" ? undefined : last };
 }
 
 function compileLeaf(key: string, path: string, segments: readonly string[], list: readonly unknown[]): LeafField {
@@ -219,8 +233,8 @@ function compileLeaf(key: string, path: string, segments: readonly string[], lis
   const wanted: string[] = [];
   let existsTrue = false;
   let existsFalse = false;
-  const prefixes: string[] = [];
-  let onlyPrefixes = true;
+  const affixes: Affix[] = [];
+  let onlyAffixes = true;
   for (const item of list) {
     if (isLeaf(item)) {
       exact.push(item);
@@ -228,9 +242,9 @@ function compileLeaf(key: string, path: string, segments: readonly string[], lis
       continue;
     }
     const [name, operand] = Object.entries(item as Obj)[0]!;
-    const implied = impliedPrefix(name, operand);
-    if (implied !== undefined) prefixes.push(implied);
-    else onlyPrefixes = false;
+    const implied = impliedAffix(name, operand);
+    if (implied !== undefined) affixes.push(implied);
+    else onlyAffixes = false;
     let test: ValueTest | undefined;
     switch (name) {
       case "prefix":
@@ -281,7 +295,7 @@ function compileLeaf(key: string, path: string, segments: readonly string[], lis
     segments,
     exact: exact.length > 0 ? new Set(exact) : undefined,
     tests,
-    prefixes: onlyPrefixes && prefixes.length > 0 ? prefixes : undefined,
+    affixes: onlyAffixes && affixes.length > 0 ? affixes : undefined,
     existsTrue,
     existsFalse,
     wanted: allExact || wanted.length > 1 ? `one of ${wanted.join(", ")}` : wanted[0]!,
@@ -471,20 +485,43 @@ export function explainMismatch(compiled: CompiledPattern, event: unknown): stri
 }
 
 /**
- * A field every matching event must hold with one of a few exact values or
- * a value starting with one of a few prefixes, found without looking inside
- * other operators: the index keys patterns by these.
+ * A field every matching event must hold with one of a few exact values, or
+ * a value starting with one of a few prefixes or ending with one of a few
+ * suffixes, found without looking inside other operators: the index keys
+ * patterns by these.
  */
 export interface Anchor {
   readonly segments: readonly string[];
   readonly values: ReadonlySet<Leaf>;
   readonly prefixes: readonly string[];
+  readonly suffixes: readonly string[];
 }
 
 /** Anchors of which a matching event satisfies at least one (several only for a `$or`). */
 export type AnchorChoice = readonly Anchor[];
 
 const NO_VALUES: ReadonlySet<Leaf> = new Set();
+
+/**
+ * The anchors of one field. A wildcard with literal text at both ends (`in/*.png`)
+ * can be keyed by either; offering both lets the index take whichever
+ * separates the field's patterns better (a shared folder, or a shared extension).
+ */
+function fieldAnchors(field: LeafField): Anchor[] {
+  const values = field.exact ?? NO_VALUES;
+  const affixes = field.affixes ?? [];
+  const keyed = (preferSuffix: boolean): Anchor => {
+    const prefixes: string[] = [];
+    const suffixes: string[] = [];
+    for (const { prefix, suffix } of affixes) {
+      if (suffix !== undefined && (preferSuffix || prefix === undefined)) suffixes.push(suffix);
+      else prefixes.push(prefix!);
+    }
+    return { segments: field.segments, values, prefixes, suffixes };
+  };
+  const either = affixes.some((a) => a.prefix !== undefined && a.suffix !== undefined);
+  return either ? [keyed(false), keyed(true)] : [keyed(false)];
+}
 
 /**
  * Every anchor choice of the pattern. A `$or` yields one choice made of the
@@ -496,8 +533,8 @@ export function anchorChoices(compiled: CompiledPattern, pick: (choices: readonl
     for (const field of node.fields) {
       if (field.kind === "object") {
         visit(field.node, out);
-      } else if (!field.existsTrue && !field.existsFalse && (field.tests.length === 0 || field.prefixes !== undefined)) {
-        out.push([{ segments: field.segments, values: field.exact ?? NO_VALUES, prefixes: field.prefixes ?? [] }]);
+      } else if (!field.existsTrue && !field.existsFalse && (field.tests.length === 0 || field.affixes !== undefined)) {
+        for (const anchor of fieldAnchors(field)) out.push([anchor]);
       }
     }
     for (const alternatives of node.ors) {

@@ -1,13 +1,13 @@
 /**
  * Many patterns, one event. Each pattern is filed under one field that every
- * matching event must carry with one of a few exact values or prefixes (its
- * "anchor", e.g. `detail.bucket.name` = "media-uploads", or
- * `detail.object.key` starting with "incoming/"), or for a `$or` under one
- * such field per alternative; patterns without any are kept on a short list
- * checked for every event. Matching looks up
- * the event's values at each anchor path, then fully tests only the
- * candidates found there, so the cost follows the number of plausible
- * patterns rather than the catalog size.
+ * matching event must carry with one of a few exact values, prefixes or
+ * suffixes (its "anchor", e.g. `detail.bucket.name` = "media-uploads", or
+ * `detail.object.key` starting with "incoming/" or ending with ".png"), or
+ * for a `$or` under one such field per alternative; patterns without any are
+ * kept on a short list checked for every event. Matching looks up the event's
+ * values at each anchor path (for affixes, once per affix length filed
+ * there), then fully tests only the candidates found there, so the cost
+ * follows the number of plausible patterns rather than the catalog size.
  */
 import type { EventPattern } from "../catalog/types.ts";
 import { anchorChoices, compilePattern, matchesPattern, type AnchorChoice, type CompiledPattern, type Leaf } from "./compile.ts";
@@ -23,6 +23,9 @@ interface PathIndex {
   readonly prefixBuckets: Map<string, number[]>;
   /** Distinct lengths of the prefixes in `prefixBuckets`, ascending. */
   readonly prefixLengths: number[];
+  readonly suffixBuckets: Map<string, number[]>;
+  /** Distinct lengths of the suffixes in `suffixBuckets`, ascending. */
+  readonly suffixLengths: number[];
 }
 
 /**
@@ -64,17 +67,12 @@ export class PatternIndex<T> {
       const key = anchor.segments.join("\u0000");
       let index = this.#paths.get(key);
       if (index === undefined) {
-        index = { segments: anchor.segments, buckets: new Map(), prefixBuckets: new Map(), prefixLengths: [] };
+        index = { segments: anchor.segments, buckets: new Map(), prefixBuckets: new Map(), prefixLengths: [], suffixBuckets: new Map(), suffixLengths: [] };
         this.#paths.set(key, index);
       }
       for (const v of anchor.values) file(index.buckets, v, id);
-      for (const p of anchor.prefixes) {
-        file(index.prefixBuckets, p, id);
-        if (!index.prefixLengths.includes(p.length)) {
-          index.prefixLengths.push(p.length);
-          index.prefixLengths.sort((a, b) => a - b);
-        }
-      }
+      for (const p of anchor.prefixes) fileAffix(index.prefixBuckets, index.prefixLengths, p, id);
+      for (const s of anchor.suffixes) fileAffix(index.suffixBuckets, index.suffixLengths, s, id);
     }
   }
 
@@ -107,6 +105,10 @@ export class PatternIndex<T> {
           for (const length of index.prefixLengths) {
             if (length > value.length) break;
             this.#take(index.prefixBuckets.get(value.slice(0, length)), out);
+          }
+          for (const length of index.suffixLengths) {
+            if (length > value.length) break;
+            this.#take(index.suffixBuckets.get(value.slice(value.length - length)), out);
           }
         }
       }
@@ -147,8 +149,9 @@ export class PatternIndex<T> {
         const index = this.#paths.get(anchor.segments.join("\u0000"));
         for (const v of anchor.values) load += index?.buckets.get(v)?.length ?? 0;
         for (const p of anchor.prefixes) load += index?.prefixBuckets.get(p)?.length ?? 0;
+        for (const s of anchor.suffixes) load += index?.suffixBuckets.get(s)?.length ?? 0;
         depth = Math.min(depth, anchor.segments.length);
-        values += anchor.values.size + anchor.prefixes.length;
+        values += anchor.values.size + anchor.prefixes.length + anchor.suffixes.length;
       }
       const score = [shared, load, -depth, values];
       if (best === undefined || lexLess(score, bestScore)) {
@@ -164,6 +167,15 @@ function file<K>(buckets: Map<K, number[]>, key: K, id: number): void {
   const bucket = buckets.get(key);
   if (bucket === undefined) buckets.set(key, [id]);
   else if (bucket[bucket.length - 1] !== id) bucket.push(id);
+}
+
+/** File `id` under `affix`, keeping `lengths` the ascending distinct affix lengths probed per event value. */
+function fileAffix(buckets: Map<string, number[]>, lengths: number[], affix: string, id: number): void {
+  file(buckets, affix, id);
+  if (!lengths.includes(affix.length)) {
+    lengths.push(affix.length);
+    lengths.sort((a, b) => a - b);
+  }
 }
 
 function lexLess(a: readonly number[], b: readonly number[]): boolean {
