@@ -240,7 +240,7 @@ const markdown = [
   "`PatternIndex.match` against catalogs of S3 (bucket + key prefix/suffix/wildcard), git, schedule, job-chain and generic",
   "(numeric, anything-but, prefix, `$or`) patterns; 2,000 pre-parsed events per catalog (S3 Object Created, Git Push,",
   "schedule, run state change, ECS task state change, custom), each timed for at least 1 s after a warm-up pass.",
-  "\"One bucket\": every S3 job watches the same bucket, so only key prefixes (and wildcards' literal starts) tell them apart.",
+  "\"One bucket\": every S3 job watches the same bucket, so only key prefixes and suffixes (and wildcards' literal ends) tell them apart.",
   "",
   table(["jobs", "avg event bytes", "matches / event", "indexed events/s", "naive events/s", "speed-up"], rows),
 ].join("\n");

@@ -132,28 +132,42 @@ export class PatternIndex<T> {
   }
 
   /**
-   * Prefer fields other than the shared envelope ones, then the choice whose
-   * buckets are emptiest so far (patterns sharing `detail.service` spread out
-   * over `detail.job`), then the deepest, then the one with fewest values.
+   * Prefer fields other than the shared envelope ones, then the choice an
+   * event is least likely to hit, then the one whose buckets are emptiest so
+   * far, then the deepest, then the one with fewest values.
+   *
+   * Without event statistics, an event is taken to hit each key filed at a
+   * path and kind (value, prefix, suffix) equally often: a key among 125
+   * bucket names is rarer than one of 5 file extensions, but in a catalog
+   * where every job watches one bucket the extension is the rarer key.
+   * Patterns sharing `detail.service` thus spread out over `detail.job`.
    */
   #choose(choices: readonly AnchorChoice[]): AnchorChoice | undefined {
     let best: AnchorChoice | undefined;
     let bestScore: readonly number[] = [];
     for (const choice of choices) {
       let shared = 0;
+      let hits = 0;
       let load = 0;
       let depth = Infinity;
       let values = 0;
       for (const anchor of choice) {
         if (anchor.segments.length === 1 && SHARED_ENVELOPE_FIELDS.has(anchor.segments[0]!)) shared = 1;
         const index = this.#paths.get(anchor.segments.join("\u0000"));
-        for (const v of anchor.values) load += index?.buckets.get(v)?.length ?? 0;
-        for (const p of anchor.prefixes) load += index?.prefixBuckets.get(p)?.length ?? 0;
-        for (const s of anchor.suffixes) load += index?.suffixBuckets.get(s)?.length ?? 0;
+        const weigh = <K>(buckets: Map<K, number[]> | undefined, keys: Iterable<K>): void => {
+          for (const key of keys) {
+            const bucket = buckets?.get(key);
+            load += bucket?.length ?? 0;
+            hits += 1 / ((buckets?.size ?? 0) + (bucket === undefined ? 1 : 0));
+          }
+        };
+        weigh(index?.buckets, anchor.values);
+        weigh(index?.prefixBuckets, anchor.prefixes);
+        weigh(index?.suffixBuckets, anchor.suffixes);
         depth = Math.min(depth, anchor.segments.length);
         values += anchor.values.size + anchor.prefixes.length + anchor.suffixes.length;
       }
-      const score = [shared, load, -depth, values];
+      const score = [shared, hits, load, -depth, values];
       if (best === undefined || lexLess(score, bestScore)) {
         best = choice;
         bestScore = score;

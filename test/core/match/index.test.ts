@@ -4,17 +4,16 @@ import { PatternIndex } from "../../../src/core/match/index.ts";
 import { validatePattern } from "../../../src/core/match/validate.ts";
 import { random, type Rng } from "../../support/random.ts";
 
-
 const STRINGS = ["a", "b", "ab", "A", "", "10.0.0.5"];
 const NUMBERS = [0, 1, 2, 5];
 const LEAVES: readonly unknown[] = [...STRINGS, ...NUMBERS, true, null];
 
 function matcher(r: Rng): unknown {
-  switch (r.int(10)) {
+  switch (r.int(12)) {
     case 0:
       return { prefix: r.pick(["a", ""]) };
     case 1:
-      return { "anything-but": r.pick<unknown>(["a", ["a", "b"], 1, { prefix: "a" }]) };
+      return { "anything-but": r.pick<unknown>(["a", ["a", "b"], 1, { prefix: "a" }, { suffix: "b" }]) };
     case 2:
       return { numeric: r.pick<unknown[]>([[">", 0], ["<=", 1], [">=", 1, "<", 5]]) };
     case 3:
@@ -22,9 +21,12 @@ function matcher(r: Rng): unknown {
     case 4:
       return { "equals-ignore-case": "a" };
     case 5:
-      return { wildcard: r.pick(["*b", "a*", "a*b", "ab"]) };
+      return { wildcard: r.pick(["*b", "a*", "a*b", "ab", "*ab", "*a*b", "b*a", "*.5", "*"]) };
     case 6:
       return { cidr: "10.0.0.0/24" };
+    case 7:
+    case 8:
+      return { suffix: r.pick<unknown>(["b", "ab", "a", "", ".5", { "equals-ignore-case": "B" }]) };
     default:
       return r.pick(LEAVES);
   }
@@ -108,12 +110,13 @@ describe("PatternIndex", () => {
     expect(index.match({ detail: { items: [{ sku: "y" }, [{ sku: "x" }]] } })).toEqual(["x"]);
   });
 
-  it("checks patterns without an exact field against every event", () => {
+  it("checks patterns without an exact value, prefix or suffix against every event", () => {
     const index = new PatternIndex<string>();
-    index.add({ detail: { key: [{ prefix: "in/" }] } }, "prefix");
+    index.add({ detail: { key: [{ suffix: { "equals-ignore-case": ".PNG" } }] } }, "suffix in any case");
     index.add({ $or: [{ source: ["a"] }, { detail: { n: [{ numeric: [">", 1] }] } }] }, "or without anchor");
     index.add({ detail: { gone: [{ exists: false }] } }, "absent");
-    expect(index.match({ source: "b", detail: { key: "in/x", n: 2 } })).toEqual(["prefix", "or without anchor", "absent"]);
+    index.add({ detail: { key: [{ wildcard: "*" }] } }, "any string");
+    expect(index.match({ source: "b", detail: { key: "in/x.Png", n: 2 } })).toEqual(["suffix in any case", "or without anchor", "absent", "any string"]);
   });
 
   it("finds a $or pattern through the exact field of any alternative", () => {
@@ -137,6 +140,28 @@ describe("PatternIndex", () => {
     expect(index.match(event("in/x"))).toEqual(["in"]);
     expect(index.match(event("exact.txt"))).toEqual(["raw"]);
     expect(index.match(event("in"))).toEqual([]);
+  });
+
+  it.each([
+    ["in/1/x.png", ["png", "in/*/x.png", "PNG any case"]],
+    ["a.png", ["png", "PNG any case", "exact a.png"]],
+    [".png", ["png", "PNG any case"]],
+    ["png", []],
+    ["x.PNG", ["PNG any case"]],
+    ["photos/cat.jpg", ["*.jpg"]],
+    ["out/a.txt", ["out/ or .csv"]],
+    ["b.csv", ["out/ or .csv"]],
+    ["in/2/y.png", ["png", "PNG any case"]],
+  ])("finds patterns by key suffix when they share every exact field (%s)", (key, expected) => {
+    const index = new PatternIndex<string>();
+    const s3 = (k: unknown[]) => ({ source: ["aws.s3"], detail: { bucket: { name: ["b"] }, object: { key: k } } });
+    index.add(s3([{ suffix: ".png" }]), "png");
+    index.add(s3([{ wildcard: "*.jpg" }]), "*.jpg");
+    index.add(s3([{ wildcard: "in/*/x.png" }]), "in/*/x.png");
+    index.add(s3([{ prefix: "out/" }, { suffix: ".csv" }]), "out/ or .csv");
+    index.add(s3([{ suffix: { "equals-ignore-case": ".PNG" } }]), "PNG any case");
+    index.add(s3(["a.png"]), "exact a.png");
+    expect(index.match({ source: "aws.s3", detail: { bucket: { name: "b" }, object: { key } } })).toEqual(expected);
   });
 
   it("keeps the same pattern added twice as two entries", () => {
