@@ -36,7 +36,8 @@ const berth = (args) => spawnSync(process.execPath, [join(root, "bin/berth.js"),
 const step = (title) => console.log(`\n${bold(`▶ ${title}`)} ${dim(elapsed())}`);
 
 step(`berth dev in ${dir}`);
-const dev = spawn(process.execPath, [join(root, "bin/berth.js"), "dev", "--plain"], { cwd: dir, env, stdio: ["ignore", "pipe", "inherit"] });
+// Its own process group: a Ctrl-C reaches only this script, which passes on exactly one SIGINT.
+const dev = spawn(process.execPath, [join(root, "bin/berth.js"), "dev", "--plain"], { cwd: dir, env, stdio: ["ignore", "pipe", "inherit"], detached: true });
 dev.stdout.on("data", (d) => process.stdout.write(d.toString().replace(/^(?=.)/gm, dim("  dev │ "))));
 let stopping = false;
 const stop = async (code) => {

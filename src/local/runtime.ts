@@ -61,7 +61,7 @@ export class LocalRuntime {
   readonly watcher: S3FolderWatcher;
   readonly s3Root: string;
   readonly logDir: string;
-  /** Process groups of running tasks, recorded so that a runtime killed outright is cleaned up by the next one. */
+  /** Process groups of running tasks and services, recorded so that a runtime killed outright is cleaned up by the next one. */
   private readonly groupDir: string;
   private readonly queue: Queued[] = [];
   private draining: Promise<void> | undefined;
@@ -86,7 +86,14 @@ export class LocalRuntime {
       groupDir: this.groupDir,
       ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
     });
-    this.deployer = new LocalServiceDeployer({ catalog, rootDir, logDir: this.logDir, emit: put, ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}) });
+    this.deployer = new LocalServiceDeployer({
+      catalog,
+      rootDir,
+      logDir: this.logDir,
+      emit: put,
+      groupDir: this.groupDir,
+      ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
+    });
     const warn = (message: string) => this.activity({ type: "warning", message });
     this.scheduler = new LocalScheduler({ catalog, emit: put, now: () => Date.now(), warn });
     this.watcher = new S3FolderWatcher({ root: this.s3Root, emit: put, stateFile: join(stateDir, "s3-state.json"), warn });
@@ -118,11 +125,11 @@ export class LocalRuntime {
   async start(): Promise<void> {
     // Tasks read uploaded objects the way they would from S3: through this folder.
     process.env.BERTH_S3_ROOT = this.s3Root;
+    for (const left of killLeftoverGroups(this.groupDir)) {
+      this.activity({ type: "warning", message: `stopped process group ${left.pid} (${left.name}) left running by a berth dev that did not shut down` });
+    }
     for (const report of await this.deployer.start()) {
       if (!report.ok) this.activity({ type: "warning", message: `service ${report.service} did not start: ${report.error}` });
-    }
-    for (const left of killLeftoverGroups(this.groupDir)) {
-      this.activity({ type: "warning", message: `stopped task process group ${left.pid} left running by a berth dev that did not shut down` });
     }
     // Runs left RUNNING by a previous `berth dev` have no process any more: reconcile them now.
     await this.engine.sweep({ reconcileAfterMs: 0, relaunchAfterMs: 0 });

@@ -31,6 +31,7 @@ import type { BusEvent } from "../core/events.ts";
 import type { LaunchOutcome, ServiceDeployer } from "../core/ports.ts";
 import type { EcsTaskState } from "../core/runs/task-state.ts";
 import { ecsTaskStateChangeEvent, type EcsTaskStateChangeDetail } from "./task-events.ts";
+import { forgetGroup, recordGroup } from "./leftovers.ts";
 
 export interface LocalServiceDeployerOptions {
   readonly catalog: Pick<Catalog, "local">;
@@ -50,6 +51,8 @@ export interface LocalServiceDeployerOptions {
   readonly region?: string;
   /** Default "000000000000". */
   readonly account?: string;
+  /** Where running process groups are recorded, so a later runtime can stop them if this one dies (leftovers.ts). */
+  readonly groupDir?: string;
 }
 
 /** What `start()` did for one service. */
@@ -183,6 +186,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
   readonly #stopGraceMs: number;
   readonly #region: string;
   readonly #account: string;
+  readonly #groupDir: string | undefined;
   readonly #services = new Map<string, ServiceState>();
   readonly #deployments = new Map<string, Deployment>();
   /** clientToken → deployment ARN: a repeated deploy starts nothing, as a repeated RunTask on ECS. */
@@ -201,6 +205,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
     this.#stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.#region = options.region ?? "local";
     this.#account = options.account ?? "000000000000";
+    this.#groupDir = options.groupDir;
   }
 
   /**
@@ -510,7 +515,11 @@ export class LocalServiceDeployer implements ServiceDeployer {
       const [program, ...args] = definition.command;
       const child = spawn(program as string, args, { cwd, env, shell: false, detached: true, stdio: ["ignore", fd, fd] });
       version.child = child;
-      child.once("spawn", () => markSpawned(true));
+      const group = `service-${state.name}-${id}`;
+      child.once("spawn", () => {
+        if (this.#groupDir !== undefined && child.pid !== undefined) recordGroup(this.#groupDir, group, child.pid);
+        markSpawned(true);
+      });
       child.on("error", (e) => {
         // Before `spawn`, an error means the program never ran; later ones (a failed kill) change nothing.
         if (child.pid === undefined) {
@@ -519,6 +528,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
         }
       });
       child.once("exit", (code, signal) => {
+        if (this.#groupDir !== undefined) forgetGroup(this.#groupDir, group);
         // As when a container's main process exits: nothing it left behind keeps running.
         signalGroup(child, "SIGKILL");
         end(signal !== null ? `killed by ${signal}` : `exited with code ${code}`);
