@@ -32,24 +32,24 @@ cpSync(join(root, "examples"), join(dir, "examples"), { recursive: true });
 const port = await freePort();
 writeFileSync(join(dir, "berth.yml"), readFileSync(join(root, "berth.yml"), "utf8").replaceAll("8080", String(port)));
 
+let stopping = false;
 const berth = (args) => spawnSync(process.execPath, [join(root, "bin/berth.js"), ...args], { cwd: dir, env, encoding: "utf8" });
-const step = (title) => console.log(`\n${bold(`▶ ${title}`)} ${dim(elapsed())}`);
+const step = (title) => !stopping && console.log(`\n${bold(`▶ ${title}`)} ${dim(elapsed())}`);
 
 step(`berth dev in ${dir}`);
 // Its own process group: a Ctrl-C reaches only this script, which passes on exactly one SIGINT.
 const dev = spawn(process.execPath, [join(root, "bin/berth.js"), "dev", "--plain"], { cwd: dir, env, stdio: ["ignore", "pipe", "inherit"], detached: true });
 dev.stdout.on("data", (d) => process.stdout.write(d.toString().replace(/^(?=.)/gm, dim("  dev │ "))));
-let stopping = false;
-const stop = async (code) => {
-  if (!stopping) {
-    stopping = true;
-    dev.kill("SIGINT");
-    await new Promise((r) => (dev.exitCode !== null ? r() : dev.once("exit", r)));
-    rmSync(dir, { recursive: true, force: true });
-  }
+const stop = async (code, message) => {
+  if (stopping) return new Promise(() => {}); // already on its way out: the rest of the demo stops here
+  stopping = true;
+  dev.kill("SIGINT");
+  await new Promise((r) => (dev.exitCode !== null ? r() : dev.once("exit", r)));
+  rmSync(dir, { recursive: true, force: true });
+  if (message) console.log(message);
   process.exit(code);
 };
-process.on("SIGINT", () => void stop(130));
+process.on("SIGINT", () => void stop(130, "\ninterrupted: berth dev cancelled its runs and stopped every task."));
 dev.once("exit", (code) => {
   if (!stopping) {
     console.error(`berth dev exited early (${code})`);
@@ -60,6 +60,7 @@ dev.once("exit", (code) => {
 const until = async (check, what, ms = 25_000) => {
   const end = Date.now() + ms;
   while (Date.now() < end) {
+    if (stopping) await stop();
     if (check()) return;
     await new Promise((r) => setTimeout(r, 150));
   }
@@ -101,6 +102,7 @@ await until(() => {
   return want.every((job) => all.some((r) => r.job === job && done(r))) && all.every(done);
 }, "the runs to finish");
 
+if (stopping) await stop();
 step("berth runs");
 console.log(berth(["runs", "--local"]).stdout.trimEnd());
 const failed = runs().filter((r) => r.status !== "SUCCEEDED");
