@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { alive } from "../support/processes.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const bin = join(root, "bin/berth.js");
@@ -112,14 +113,7 @@ describe("berth dev", () => {
     const [run] = runs(dir, "slow");
     expect(run!.status).toBe("TIMED_OUT");
     const pid = Number(readFileSync(join(dir, "tasks/pids", run!.id), "utf8"));
-    await until(() => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 10_000, () => `process ${pid} to be gone`);
+    await until(() => !alive(pid), 10_000, () => `process ${pid} to be gone`);
   });
 
   it("overlap forbid skips a second nightly run while the first is active, and the chained job follows the first", async () => {
@@ -145,7 +139,7 @@ describe("berth dev", () => {
     const [cancelled] = runs(dir, "slow");
     expect(cancelled!.status).toBe("CANCELLED");
     const pid = Number(readFileSync(join(dir, "tasks/pids", cancelled!.id), "utf8"));
-    expect(() => process.kill(pid, 0)).toThrow();
+    expect(alive(pid)).toBe(false);
     expect(existsSync(join(dir, ".berth/dev.json"))).toBe(false);
 
     await startDev(dir);
@@ -162,21 +156,14 @@ describe("berth dev", () => {
     const pid = Number(readFileSync(join(dir, "tasks/pids", running!.id), "utf8"));
     dev.kill("SIGKILL");
     await new Promise((r) => dev.once("exit", r));
-    expect(() => process.kill(pid, 0)).not.toThrow(); // its own process group outlived berth dev
+    expect(alive(pid)).toBe(true); // its own process group outlived berth dev
 
     await startDev(dir);
     await until(() => ended(runs(dir, "slow")[0]), 10_000, () => "the orphaned run to be reconciled");
     const [failed] = runs(dir, "slow");
     expect(failed).toMatchObject({ id: running!.id, status: "FAILED" });
     expect(failed!.reason).toMatch(/no longer knows task/);
-    await until(() => {
-      try {
-        process.kill(pid, 0);
-        return /^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-      } catch {
-        return true;
-      }
-    }, 10_000, () => `leftover process ${pid} to be stopped`);
+    await until(() => !alive(pid), 10_000, () => `leftover process ${pid} to be stopped`);
   });
 
   it("berth logs --follow prints a run's output until it ends, and berth runs show details it", async () => {

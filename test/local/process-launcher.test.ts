@@ -11,6 +11,7 @@ import { clientTokenFor, newRunId, startedByFor } from "../../src/core/ids.ts";
 import { classifyStop, type EcsTaskState } from "../../src/core/runs/task-state.ts";
 import { ProcessTaskLauncher, type ProcessTaskLauncherOptions } from "../../src/local/process-launcher.ts";
 import type { EcsTaskStateChangeDetail } from "../../src/local/task-events.ts";
+import { alive } from "../support/processes.ts";
 
 const NODE = process.execPath;
 const HOSTILE = "a b/$(rm -rf ~);'x'.png";
@@ -128,25 +129,6 @@ async function launch(l: ProcessTaskLauncher, req: RunTaskRequest): Promise<stri
   return out.taskArn;
 }
 
-/*
- * Whether a process still runs. A killed orphan stays a zombie when the init
- * process of a container does not reap, and kill(pid, 0) succeeds on
- * zombies, so a zombie counts as gone.
- */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw e;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return !existsSync("/proc/self");
-  }
-}
 
 describe("ProcessTaskLauncher.runTask", () => {
   it("runs the local task definition's command in its cwd with its environment and the override's on top", async () => {

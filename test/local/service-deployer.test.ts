@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { get } from "node:http";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { clientTokenFor, newRunId, startedByFor } from "../../src/core/ids.ts";
 import { classifyStop, type EcsTaskState } from "../../src/core/runs/task-state.ts";
 import { freePort, LocalServiceDeployer, type LocalServiceDeployerOptions } from "../../src/local/service-deployer.ts";
 import type { EcsTaskStateChangeDetail } from "../../src/local/task-events.ts";
+import { alive } from "../support/processes.ts";
 
 const NODE = process.execPath;
 const FIXTURES = resolve("test/fixtures/services");
@@ -123,21 +124,6 @@ function ask(port: number): Promise<Answer> {
   });
 }
 
-/** A killed orphan may stay a zombie when the container's init does not reap; a zombie counts as gone. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw e;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return !existsSync("/proc/self");
-  }
-}
 
 interface Started {
   readonly image: string;
