@@ -1,5 +1,5 @@
 /**
- * The one place AWS SDK clients are created. Each Lambda container builds
+ * The one place AWS SDK clients are created (for the handlers and the CLI). Each Lambda container builds
  * the engine once, at cold start, and reuses it for every invocation.
  */
 import { readFileSync } from "node:fs";
@@ -15,6 +15,7 @@ import { buildRouter } from "../core/router.ts";
 import { Engine } from "../core/engine/engine.ts";
 import { awsClientConfig } from "./clients.ts";
 import { readHandlerConfig } from "./config.ts";
+import type { Catalog } from "../core/catalog/types.ts";
 import { EcsTaskLauncher } from "./ecs-task-launcher.ts";
 import { EventBridgePublisher } from "./eventbridge-publisher.ts";
 import { DynamoRunStore } from "./dynamo-run-store.ts";
@@ -32,17 +33,38 @@ export function loadCompiledCatalog(path: string) {
   return r.catalog;
 }
 
-export function composeEngine(env: Readonly<Record<string, string | undefined>> = process.env): Engine {
-  const config = readHandlerConfig(env);
-  const catalog = loadCompiledCatalog(config.catalogPath);
-  const clientConfig = awsClientConfig(env);
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig), { marshallOptions: { removeUndefinedValues: true } });
+export interface AwsClients {
+  readonly ecs: ECSClient;
+  readonly eventBridge: EventBridgeClient;
+  readonly dynamo: DynamoDBDocumentClient;
+}
+
+export function createClients(env: Readonly<Record<string, string | undefined>> = process.env): AwsClients {
+  const config = awsClientConfig(env);
+  return {
+    ecs: new ECSClient(config),
+    eventBridge: new EventBridgeClient(config),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(config), { marshallOptions: { removeUndefinedValues: true } }),
+  };
+}
+
+export function runStore(clients: AwsClients, table: string, retentionDays?: number): DynamoRunStore {
+  return new DynamoRunStore({ client: clients.dynamo, tableName: table, ...(retentionDays !== undefined ? { retentionDays } : {}) });
+}
+
+export function buildEngine(catalog: Catalog, clients: AwsClients, config: { readonly table: string; readonly bus: string; readonly retentionDays?: number }): Engine {
   return new Engine({
     router: buildRouter(catalog),
-    store: new DynamoRunStore({ client: dynamo, tableName: config.table, retentionDays: config.retentionDays }),
-    launcher: new EcsTaskLauncher(new ECSClient(clientConfig)),
-    publisher: new EventBridgePublisher(new EventBridgeClient(clientConfig), config.bus),
+    store: runStore(clients, config.table, config.retentionDays),
+    launcher: new EcsTaskLauncher(clients.ecs),
+    publisher: new EventBridgePublisher(clients.eventBridge, config.bus),
     clock: { now: () => Date.now() },
     randomBytes: (n) => randomBytes(n),
   });
+}
+
+/** The handlers' engine: configuration from the environment, the compiled catalog from BERTH_CATALOG. */
+export function composeEngine(env: Readonly<Record<string, string | undefined>> = process.env): Engine {
+  const config = readHandlerConfig(env);
+  return buildEngine(loadCompiledCatalog(config.catalogPath), createClients(env), config);
 }

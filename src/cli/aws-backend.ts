@@ -1,15 +1,9 @@
 /** The CLI's view of a deployed stage: its run table, its bus, and ECS for cancels and log streams. */
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { ECSClient, DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { randomBytes } from "node:crypto";
-import { awsClientConfig } from "../aws/clients.ts";
-import { DynamoRunStore } from "../aws/dynamo-run-store.ts";
-import { EcsTaskLauncher } from "../aws/ecs-task-launcher.ts";
-import { EventBridgePublisher } from "../aws/eventbridge-publisher.ts";
-import { Engine } from "../core/engine/engine.ts";
-import { buildRouter } from "../core/router.ts";
+import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { buildEngine, createClients, runStore, type AwsClients } from "../aws/compose.ts";
+import type { DynamoRunStore } from "../aws/dynamo-run-store.ts";
+import type { Engine } from "../core/engine/engine.ts";
 import type { Catalog } from "../core/catalog/types.ts";
 import type { BusEvent } from "../core/events.ts";
 import { UsageError } from "./output.ts";
@@ -20,28 +14,20 @@ function env(name: string, what: string): string {
   return v;
 }
 
-const config = () => awsClientConfig(process.env);
+let clients: AwsClients | undefined;
+const aws = (): AwsClients => (clients ??= createClients(process.env));
 
 export function awsStore(): DynamoRunStore {
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient(config()), { marshallOptions: { removeUndefinedValues: true } });
-  return new DynamoRunStore({ client, tableName: env("BERTH_TABLE", "the DynamoDB run table") });
+  return runStore(aws(), env("BERTH_TABLE", "the DynamoDB run table"));
 }
 
 export function awsEngine(catalog: Catalog): Engine {
-  return new Engine({
-    router: buildRouter(catalog),
-    store: awsStore(),
-    launcher: new EcsTaskLauncher(new ECSClient(config())),
-    publisher: new EventBridgePublisher(new EventBridgeClient(config()), env("BERTH_BUS", "the event bus")),
-    clock: { now: () => Date.now() },
-    randomBytes: (n) => randomBytes(n),
-  });
+  return buildEngine(catalog, aws(), { table: env("BERTH_TABLE", "the DynamoDB run table"), bus: env("BERTH_BUS", "the event bus") });
 }
 
 /** Puts a berth event (a manual run request) on the stage's bus, where the dispatch rule picks it up. */
 export async function putOnBus(event: BusEvent): Promise<void> {
-  const client = new EventBridgeClient(config());
-  const out = await client.send(
+  const out = await aws().eventBridge.send(
     new PutEventsCommand({
       Entries: [{ EventBusName: env("BERTH_BUS", "the event bus"), Source: event.source, DetailType: event["detail-type"], Detail: JSON.stringify(event.detail) }],
     }),
@@ -55,8 +41,7 @@ export async function putOnBus(event: BusEvent): Promise<void> {
  * uses the awslogs driver with a stream prefix: `<prefix>/<container>/<task id>`.
  */
 export async function logStreams(taskDefinition: string, taskArn: string): Promise<{ group: string; stream: string }[]> {
-  const ecs = new ECSClient(config());
-  const out = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }));
+  const out = await aws().ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }));
   const taskId = taskArn.split("/").pop() ?? taskArn;
   return (out.taskDefinition?.containerDefinitions ?? []).flatMap((c) => {
     const o = c.logConfiguration?.logDriver === "awslogs" ? c.logConfiguration.options : undefined;

@@ -1,0 +1,74 @@
+/**
+ * The run-history commands against a deployed stage, through the real CLI,
+ * with the stage's table on a DynamoDB-compatible server and the SDK's
+ * standard endpoint variable pointing at it.
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoRunStore, runTableDefinition } from "../../src/aws/dynamo-run-store.ts";
+import { createTable, startDynalite, type LocalDynamo } from "../contract/dynalite.ts";
+import { makeRun, advance } from "../contract/run-fixtures.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+let dynamo: LocalDynamo;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  await createTable(dynamo.client(), runTableDefinition("stage-runs"));
+  env = {
+    ...process.env,
+    NO_COLOR: "1",
+    BERTH_TABLE: "stage-runs",
+    BERTH_BUS: "stage-bus",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+  };
+});
+afterAll(() => dynamo?.close());
+
+/** Async, so the in-process DynamoDB server keeps answering while the CLI runs. */
+function berth(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, "bin/berth.js"), ...args], { cwd: root, env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("berth runs against a deployed stage", () => {
+  it("lists and shows the stage's runs, filtered by job and status", async () => {
+    const store = new DynamoRunStore({ client: DynamoDBDocumentClient.from(dynamo.client()), tableName: "stage-runs" });
+    const ok = makeRun({ job: "thumbnails", status: "QUEUED" });
+    await store.createRun(ok);
+    await store.updateRun(advance(advance(ok, "STARTING"), "SUCCEEDED"), ok.version);
+    const other = makeRun({ job: "nightly-backup" });
+    await store.createRun(other);
+
+    const all = await berth(["runs", "--json"]);
+    expect(all.code).toBe(0);
+    expect(JSON.parse(all.stdout).map((r: { id: string }) => r.id).sort()).toEqual([ok.id, other.id].sort());
+
+    const done = await berth(["runs", "--job", "thumbnails", "--status", "succeeded", "--json"]);
+    expect(JSON.parse(done.stdout)).toMatchObject([{ id: ok.id, status: "SUCCEEDED" }]);
+
+    const show = await berth(["runs", "show", ok.id.toLowerCase()]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(new RegExp(`thumbnails run ${ok.id}\\s+SUCCEEDED`));
+  });
+
+  it("says which run does not exist, and what is missing from the environment", async () => {
+    expect(await berth(["runs", "show", "01JDQ8Z3X5M1V6K7R2T9ABCDEF"])).toMatchObject({ code: 1, stderr: expect.stringMatching(/no run 01JDQ8Z3X5M1V6K7R2T9ABCDEF/) });
+    const saved = env;
+    env = { ...env, BERTH_TABLE: "" };
+    expect(await berth(["runs", "--aws"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/BERTH_TABLE is not set/) });
+    env = saved;
+  });
+});
