@@ -11,7 +11,7 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { loadCatalog } from "../src/core/catalog/load.ts";
 import { buildRouter } from "../src/core/router.ts";
 import { Engine } from "../src/core/engine/engine.ts";
-import { MemoryRunStore } from "../src/local/memory-run-store.ts";
+import { MemoryRunStore } from "../test/support/memory-run-store.ts";
 import { EcsTaskLauncher } from "../src/aws/ecs-task-launcher.ts";
 import { awsClientConfig } from "../src/aws/clients.ts";
 import { MemoryPublisher } from "../test/support/memory-shell.ts";

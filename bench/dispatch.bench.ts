@@ -3,15 +3,14 @@
  * in-memory store and an in-memory launcher, one S3 upload event at a time
  * (context, idempotency, admission, request rendering, store writes).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { loadCatalog } from "../src/core/catalog/load.ts";
 import { buildRouter } from "../src/core/router.ts";
 import { Engine } from "../src/core/engine/engine.ts";
-import { MemoryRunStore } from "../src/local/memory-run-store.ts";
+import { MemoryRunStore } from "../test/support/memory-run-store.ts";
 import { SqliteRunStore } from "../src/local/sqlite-run-store.ts";
 import type { RunStore } from "../src/core/ports.ts";
-import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryLauncher, MemoryPublisher } from "../test/support/memory-shell.ts";

@@ -5,7 +5,7 @@
  */
 import { compilePattern, matchesPattern, type CompiledPattern } from "../src/core/match/compile.ts";
 import { PatternIndex } from "../src/core/match/index.ts";
-import type { EventPattern } from "../src/core/catalog/types.ts";
+import type { EventPattern } from "../src/core/match/types.ts";
 import { recordBenchmark, table } from "./report.ts";
 import { random, type Rng } from "../test/support/random.ts";
 

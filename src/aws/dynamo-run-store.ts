@@ -38,7 +38,8 @@ import type { DynamoDBDocumentClient, PutCommandInput, QueryCommandInput, Update
 import { ConflictError, TransientError } from "../core/errors.ts";
 import { runQueryLimit } from "../core/ports.ts";
 import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../core/ports.ts";
-import { isOpen, isTerminal } from "../core/runs/model.ts";
+import { isOpen } from "../core/runs/model.ts";
+import { isQueued, isTerminal } from "../core/runs/status.ts";
 import type { Run } from "../core/runs/model.ts";
 
 export type RunTableDefinition = CreateTableCommandInput & { readonly TimeToLiveSpecification: TimeToLiveSpecification };
@@ -174,7 +175,7 @@ export class DynamoRunStore implements RunStore {
       GSI2SK: run.id,
       ...(isTerminal(run.status) ? { expiresAt: Math.floor((run.endedAt ?? run.updatedAt) / 1000) + this.#retentionSeconds } : {}),
       ...(isOpen(run) ? { GSI3PK: "OPEN", GSI3SK: `${run.job}#${run.id}` } : {}),
-      ...(run.status === "QUEUED" ? { GSI4PK: `QUEUED#${run.job}`, GSI4SK: run.id } : {}),
+      ...(isQueued(run.status) ? { GSI4PK: `QUEUED#${run.job}`, GSI4SK: run.id } : {}),
     };
   }
 

@@ -10,7 +10,8 @@
 import type { EventBridgeClient, PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { ConfigurationError, TransientError, ValidationError } from "../core/errors.ts";
-import { BERTH_SOURCE, DETAIL_TYPE, type RunStateChangeDetail } from "../core/events.ts";
+import { BERTH_SOURCE, DETAIL_TYPE } from "../core/events/berth-events.ts";
+import { type RunStateChangeDetail } from "../core/runs/effects.ts";
 import type { Publisher } from "../core/ports.ts";
 
 /** PutEvents takes at most 10 entries per call. */

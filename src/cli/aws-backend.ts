@@ -5,7 +5,7 @@ import { buildEngine, createClients, runStore, type AwsClients } from "../aws/co
 import type { DynamoRunStore } from "../aws/dynamo-run-store.ts";
 import type { Engine } from "../core/engine/engine.ts";
 import type { Catalog } from "../core/catalog/types.ts";
-import type { BusEvent } from "../core/events.ts";
+import type { BusEvent } from "../core/events/envelope.ts";
 import { UsageError } from "./output.ts";
 
 function env(name: string, what: string): string {

@@ -4,13 +4,12 @@
  * JSON object per line.
  */
 import type { Activity } from "../local/runtime.ts";
-import type { RunStateChangeDetail } from "../core/events.ts";
+import type { RunStateChangeDetail } from "../core/runs/effects.ts";
+import { isTerminal } from "../core/runs/status.ts";
 import { c, table } from "./output.ts";
 import { formatElapsed, statusText } from "./runs-format.ts";
 
 export type UiMode = "live" | "lines" | "json";
-
-const TERMINAL = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED"]);
 
 export class DevUi {
   private readonly runs = new Map<string, { detail: RunStateChangeDetail; since: number; ended?: number }>();
@@ -46,7 +45,7 @@ export class DevUi {
     }
     if (a.type === "run") {
       const prev = this.runs.get(a.detail.runId);
-      this.runs.set(a.detail.runId, { detail: a.detail, since: prev?.since ?? Date.now(), ...(TERMINAL.has(a.detail.status) ? { ended: Date.now() } : {}) });
+      this.runs.set(a.detail.runId, { detail: a.detail, since: prev?.since ?? Date.now(), ...(isTerminal(a.detail.status) ? { ended: Date.now() } : {}) });
       if (this.mode === "lines") {
         const d = a.detail;
         this.out.write(`${clock()} ${d.job} ${d.runId} ${statusText(d.status)} attempt ${d.attempt}${d.exitCode !== undefined ? ` exit ${d.exitCode}` : ""}${d.reason ? ` — ${d.reason}` : ""}  ${c.dim(d.trigger.summary)}\n`);

@@ -1,25 +1,27 @@
 /** How runs look in the terminal: one table row per run, and a detail view. */
 import type { Run } from "../core/runs/model.ts";
+import { isRunStatus, type RunStatus } from "../core/runs/status.ts";
 import { c, table } from "./output.ts";
 
+const plain = (s: string) => s;
+
+/** One colour per status: a new status in the lifecycle table needs one here. */
+const STATUS_COLOUR: Readonly<Record<RunStatus, (s: string) => string>> = {
+  QUEUED: plain,
+  STARTING: c.cyan,
+  PROVISIONING: c.cyan,
+  PENDING: c.cyan,
+  RUNNING: c.cyan,
+  RETRY_WAIT: plain,
+  SUCCEEDED: c.green,
+  FAILED: c.red,
+  TIMED_OUT: c.red,
+  CANCELLED: c.yellow,
+  SKIPPED: c.yellow,
+};
+
 export function statusText(status: string): string {
-  switch (status) {
-    case "SUCCEEDED":
-      return c.green(status);
-    case "FAILED":
-    case "TIMED_OUT":
-      return c.red(status);
-    case "CANCELLED":
-    case "SKIPPED":
-      return c.yellow(status);
-    case "RUNNING":
-    case "STARTING":
-    case "PROVISIONING":
-    case "PENDING":
-      return c.cyan(status);
-    default:
-      return status;
-  }
+  return isRunStatus(status) ? STATUS_COLOUR[status](status) : status;
 }
 
 export function formatTime(ms: number | undefined): string {

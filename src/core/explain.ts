@@ -1,6 +1,6 @@
 /** "What would this event do?" — the decision berth makes, without doing it. */
 import type { Router } from "./router.ts";
-import type { BusEvent } from "./events.ts";
+import type { BusEvent } from "./events/envelope.ts";
 import { buildAction, runContext, type PlannedAction } from "./plan.ts";
 import type { TemplateContext } from "./context/index.ts";
 
@@ -24,30 +24,6 @@ export interface Explanation {
   readonly event: { readonly source: string; readonly detailType: string; readonly id: string };
   readonly fired: readonly FiredJob[];
   readonly notFired: readonly UnfiredJob[];
-}
-
-/** Checks the envelope fields every route relies on; anything else is decided by the patterns. */
-export function asBusEvent(value: unknown): { ok: true; event: BusEvent } | { ok: false; error: string } {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, error: "an event is a JSON object (an EventBridge event envelope)" };
-  const e = value as Record<string, unknown>;
-  for (const field of ["source", "detail-type"] as const) {
-    if (typeof e[field] !== "string") return { ok: false, error: `the event has no "${field}" string: is this an EventBridge event envelope (source, detail-type, detail)?` };
-  }
-  if (e.detail === null || typeof e.detail !== "object") return { ok: false, error: 'the event has no "detail" object' };
-  return {
-    ok: true,
-    event: {
-      version: typeof e.version === "string" ? e.version : "0",
-      id: typeof e.id === "string" ? e.id : "",
-      "detail-type": e["detail-type"] as string,
-      source: e.source as string,
-      account: typeof e.account === "string" ? e.account : "",
-      time: typeof e.time === "string" ? e.time : "",
-      region: typeof e.region === "string" ? e.region : "",
-      resources: Array.isArray(e.resources) ? (e.resources.filter((r) => typeof r === "string") as string[]) : [],
-      detail: e.detail,
-    },
-  };
 }
 
 /** `runId` stands in for the id dispatch would assign; attempt 1. */

@@ -8,7 +8,7 @@
  */
 import type { Route } from "./router.ts";
 import type { Job } from "./catalog/types.ts";
-import type { BusEvent } from "./events.ts";
+import type { BusEvent } from "./events/envelope.ts";
 import { triggerContext, resolveEventPath, type TemplateContext } from "./context/index.ts";
 import { parseTemplate } from "./template/template.ts";
 import { buildRunTaskRequest, buildDeployPlan, type RunIdentity, type RunTaskRequest, type DeployPlan } from "./ecs/index.ts";

@@ -4,11 +4,12 @@
  * SQLite and the local bus. Every adapter of a port passes the same contract
  * test suite (test/contract/).
  */
-import type { RunStateChangeDetail } from "./events.ts";
+import type { RunStateChangeDetail } from "./runs/effects.ts";
 import type { RunTaskRequest } from "./ecs/types.ts";
 import type { DeployPlan } from "./ecs/deploy-plan.ts";
 import type { EcsTaskState } from "./runs/task-state.ts";
-import type { Run, RunStatus } from "./runs/model.ts";
+import type { Run } from "./runs/model.ts";
+import type { RunStatus } from "./runs/status.ts";
 import { ValidationError } from "./errors.ts";
 
 export interface Clock {

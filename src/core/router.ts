@@ -3,7 +3,8 @@
  * its EventBridge pattern compiled once and indexed, so an event finds the
  * jobs it fires without testing every pattern.
  */
-import type { Catalog, EventPattern, Job, Trigger } from "./catalog/types.ts";
+import type { Catalog, Job, Trigger } from "./catalog/types.ts";
+import type { EventPattern } from "./match/types.ts";
 import { triggerPattern } from "./catalog/patterns.ts";
 import { compilePattern, explainMismatch, type CompiledPattern } from "./match/compile.ts";
 import { PatternIndex } from "./match/index.ts";

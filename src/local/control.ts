@@ -8,8 +8,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { writeFileSync, rmSync, readFileSync, existsSync, chmodSync } from "node:fs";
-import { manualRunEvent } from "../core/envelope.ts";
-import type { BusEvent } from "../core/events.ts";
+import { manualRunEvent } from "../core/events/berth-events.ts";
+import type { BusEvent } from "../core/events/envelope.ts";
 import type { LocalRuntime } from "./runtime.ts";
 
 export interface DevInfo {

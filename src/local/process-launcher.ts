@@ -18,7 +18,7 @@ import { appendFile, mkdir, stat } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { join, resolve } from "node:path";
 import type { Catalog, LocalTaskDefinition } from "../core/catalog/types.ts";
-import type { BusEvent } from "../core/events.ts";
+import type { BusEvent } from "../core/events/envelope.ts";
 import type { RunTaskRequest } from "../core/ecs/types.ts";
 import { runIdFromStartedBy } from "../core/ids.ts";
 import type { LaunchFailure, LaunchOutcome, TaskLauncher } from "../core/ports.ts";

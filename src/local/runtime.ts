@@ -11,12 +11,12 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Catalog } from "../core/catalog/types.ts";
-import type { BusEvent, RunStateChangeDetail } from "../core/events.ts";
-import { DETAIL_TYPE } from "../core/events.ts";
-import { runStateChangeEvent } from "../core/envelope.ts";
+import type { BusEvent } from "../core/events/envelope.ts";
+import type { RunStateChangeDetail } from "../core/runs/effects.ts";
+import { DETAIL_TYPE, runStateChangeEvent } from "../core/events/berth-events.ts";
 import { buildRouter } from "../core/router.ts";
 import { Engine, type DispatchOutcome, type TrackOutcome } from "../core/engine/engine.ts";
-import { isActive } from "../core/runs/model.ts";
+import { isTerminal } from "../core/runs/status.ts";
 import type { Publisher } from "../core/ports.ts";
 import { SqliteRunStore } from "./sqlite-run-store.ts";
 import { ProcessTaskLauncher } from "./process-launcher.ts";
@@ -214,7 +214,7 @@ export class LocalRuntime {
     await this.watcher.stop();
     while (this.sweeping) await new Promise((r) => setTimeout(r, 10));
     for (const run of await this.store.listOpenRuns()) {
-      if (isActive(run.status) || run.status === "QUEUED" || run.status === "RETRY_WAIT") await this.engine.cancel(run.id, reason);
+      if (!isTerminal(run.status)) await this.engine.cancel(run.id, reason);
     }
     await this.launcher.stopAll(reason);
     await this.deployer.stopAll();

@@ -18,11 +18,11 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { encodeS3EventKey } from "../core/context/s3-key.ts";
-import { busEvent } from "../core/envelope.ts";
+import { encodeS3EventKey } from "../core/events/s3-key.ts";
+import { busEvent } from "../core/events/envelope.ts";
 import { ConfigurationError, ValidationError } from "../core/errors.ts";
-import { DETAIL_TYPE } from "../core/events.ts";
-import type { BusEvent } from "../core/events.ts";
+import { DETAIL_TYPE } from "../core/events/berth-events.ts";
+import type { BusEvent } from "../core/events/envelope.ts";
 
 /** The `detail` of an S3 `Object Created` event on EventBridge. */
 export interface S3ObjectCreatedDetail {

@@ -10,8 +10,9 @@
  * occurrences are reported through `warn`.
  */
 import { randomUUID } from "node:crypto";
-import { scheduleFiredEvent } from "../core/envelope.ts";
-import type { BusEvent, ScheduleFiredDetail } from "../core/events.ts";
+import { scheduleFiredEvent } from "../core/events/berth-events.ts";
+import type { BusEvent } from "../core/events/envelope.ts";
+import type { ScheduleFiredDetail } from "../core/events/berth-events.ts";
 import type { Catalog, ScheduleTrigger } from "../core/catalog/types.ts";
 import { nextFireTimes, parseSchedule } from "../core/schedule/index.ts";
 import type { Schedule } from "../core/schedule/index.ts";

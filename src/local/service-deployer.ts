@@ -27,7 +27,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { join, relative, resolve } from "node:path";
 import type { Catalog, LocalService } from "../core/catalog/types.ts";
 import type { DeployPlan } from "../core/ecs/deploy-plan.ts";
-import type { BusEvent } from "../core/events.ts";
+import type { BusEvent } from "../core/events/envelope.ts";
 import type { LaunchOutcome, ServiceDeployer } from "../core/ports.ts";
 import type { EcsTaskState } from "../core/runs/task-state.ts";
 import { ecsTaskStateChangeEvent, type EcsTaskStateChangeDetail } from "./task-events.ts";

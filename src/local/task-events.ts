@@ -3,8 +3,8 @@
  * fields ECS fills for a one-container task, in the same envelope, so the
  * engine's tracking reads local tasks exactly as it reads ECS's.
  */
-import { busEvent } from "../core/envelope.ts";
-import { DETAIL_TYPE, type BusEvent } from "../core/events.ts";
+import { busEvent, type BusEvent } from "../core/events/envelope.ts";
+import { DETAIL_TYPE } from "../core/events/berth-events.ts";
 import type { TaskOverride } from "../core/ecs/types.ts";
 
 export const ECS_SOURCE = "aws.ecs";

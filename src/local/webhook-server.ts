@@ -8,7 +8,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { BusEvent } from "../core/events.ts";
+import type { BusEvent } from "../core/events/envelope.ts";
 import { handleGithubWebhook } from "../core/webhook/github.ts";
 import { handleGitlabWebhook } from "../core/webhook/gitlab.ts";
 import type { HmacSha256 } from "../core/webhook/hmac.ts";

@@ -12,7 +12,7 @@ import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";
 import { EventBridgePublisher, MAX_CALL_BYTES, entrySize } from "../../src/aws/eventbridge-publisher.ts";
 import { ConfigurationError, TransientError, ValidationError } from "../../src/core/errors.ts";
-import type { RunStateChangeDetail } from "../../src/core/events.ts";
+import type { RunStateChangeDetail } from "../../src/core/runs/effects.ts";
 
 const BUS = "berth-prod";
 

@@ -1,6 +1,7 @@
 import { clientTokenFor, newRunId } from "../../src/core/ids.ts";
-import { isTerminal } from "../../src/core/runs/model.ts";
-import type { Attempt, Run, RunStatus } from "../../src/core/runs/model.ts";
+import { isTerminal } from "../../src/core/runs/status.ts";
+import type { Attempt, Run } from "../../src/core/runs/model.ts";
+import type { RunStatus } from "../../src/core/runs/status.ts";
 
 /** 2024-05-01T00:00:00Z: a fixed epoch so ids and times are the same on every run of the tests. */
 export const T0 = Date.UTC(2024, 4, 1);

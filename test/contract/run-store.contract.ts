@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConflictError, ValidationError } from "../../src/core/errors.ts";
 import type { RunStore } from "../../src/core/ports.ts";
 import { boundKey, MAX_IDEMPOTENCY_KEY_BYTES } from "../../src/core/runs/idempotency.ts";
-import type { Run, RunStatus } from "../../src/core/runs/model.ts";
+import type { Run } from "../../src/core/runs/model.ts";
+import type { RunStatus } from "../../src/core/runs/status.ts";
 import { advance, makeRun, T0 } from "./run-fixtures.ts";
 
 export interface RunStoreFixture {

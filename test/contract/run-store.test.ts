@@ -12,7 +12,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoRunStore, runTableDefinition } from "../../src/aws/dynamo-run-store.ts";
 import { TransientError } from "../../src/core/errors.ts";
-import { MemoryRunStore } from "../../src/local/memory-run-store.ts";
+import { MemoryRunStore } from "../support/memory-run-store.ts";
 import { SqliteRunStore } from "../../src/local/sqlite-run-store.ts";
 import { createTable, startDynalite } from "./dynalite.ts";
 import type { LocalDynamo } from "./dynalite.ts";

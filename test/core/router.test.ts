@@ -5,7 +5,7 @@ import { buildRouter } from "../../src/core/router.ts";
 import { triggerPattern } from "../../src/core/catalog/patterns.ts";
 import { validatePattern } from "../../src/core/match/validate.ts";
 import { compilePattern, matchesPattern } from "../../src/core/match/compile.ts";
-import { encodeS3EventKey } from "../../src/core/context/s3-key.ts";
+import { encodeS3EventKey } from "../../src/core/events/s3-key.ts";
 import type { Catalog } from "../../src/core/catalog/types.ts";
 
 const root = new URL("../../", import.meta.url);

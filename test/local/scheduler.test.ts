@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadCatalog } from "../../src/core/catalog/load.ts";
 import type { Catalog } from "../../src/core/catalog/types.ts";
-import type { BusEvent, ScheduleFiredDetail } from "../../src/core/events.ts";
+import type { BusEvent } from "../../src/core/events/envelope.ts";
+import type { ScheduleFiredDetail } from "../../src/core/events/berth-events.ts";
 import { buildRouter } from "../../src/core/router.ts";
 import { LocalScheduler, MAX_TIMER_MS } from "../../src/local/scheduler.ts";
 

@@ -2,7 +2,8 @@ import { createHmac } from "node:crypto";
 import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import type { BusEvent, GitPushDetail } from "../../src/core/events.ts";
+import type { BusEvent } from "../../src/core/events/envelope.ts";
+import type { GitPushDetail } from "../../src/core/events/berth-events.ts";
 import { startWebhookServer, type WebhookServer, type WebhookServerOptions } from "../../src/local/webhook-server.ts";
 
 const SECRET = "local-demo-secret";

@@ -7,7 +7,7 @@
 import type { Clock, LaunchFailure, LaunchOutcome, Publisher, TaskLauncher } from "../../src/core/ports.ts";
 import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
 import type { EcsTaskState } from "../../src/core/runs/task-state.ts";
-import type { RunStateChangeDetail } from "../../src/core/events.ts";
+import type { RunStateChangeDetail } from "../../src/core/runs/effects.ts";
 
 export class ManualClock implements Clock {
   constructor(public ms = Date.parse("2026-03-01T12:00:00Z")) {}

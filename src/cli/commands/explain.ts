@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import { requireCatalog } from "../catalog-file.ts";
 import { c, indentLines, prettyJson, printJson, table, UsageError } from "../output.ts";
 import { buildRouter } from "../../core/router.ts";
-import { asBusEvent, explainEvent, type Explanation } from "../../core/explain.ts";
+import { asBusEvent } from "../../core/events/envelope.ts";
+import { explainEvent, type Explanation } from "../../core/explain.ts";
 import { newRunId } from "../../core/ids.ts";
 
 function readEvent(source: string): unknown {

@@ -3,7 +3,7 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../output.ts";
 import { LOCAL_DB } from "../backend.ts";
-import { isTerminal } from "../../core/runs/model.ts";
+import { isTerminal } from "../../core/runs/status.ts";
 
 export function registerLogs(program: Command): void {
   program

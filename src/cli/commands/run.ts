@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
 import { requireCatalog } from "../catalog-file.ts";
 import { c, printJson, UsageError } from "../output.ts";
-import { manualRunEvent } from "../../core/envelope.ts";
+import { manualRunEvent } from "../../core/events/berth-events.ts";
 import { triggerContext } from "../../core/context/index.ts";
 import { newRunId } from "../../core/ids.ts";
 import type { Catalog } from "../../core/catalog/types.ts";

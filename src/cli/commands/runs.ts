@@ -3,8 +3,8 @@ import { chooseTarget, openStore } from "../backend.ts";
 import { printJson, UsageError } from "../output.ts";
 import { runDetail, runsTable } from "../runs-format.ts";
 import { readCatalog } from "../catalog-file.ts";
-import type { RunStatus } from "../../core/runs/model.ts";
-import { TRANSITIONS } from "../../core/runs/transitions.ts";
+import type { RunStatus } from "../../core/runs/status.ts";
+import { TRANSITIONS } from "../../core/runs/status.ts";
 
 interface Where {
   aws?: boolean;

@@ -4,7 +4,8 @@
  * at cold start (no YAML parsing or schema validation in the functions) and
  * the deployment template takes its rules from it.
  */
-import type { Catalog, EventPattern } from "./types.ts";
+import type { Catalog } from "./types.ts";
+import type { EventPattern } from "../match/types.ts";
 import { triggerPattern } from "./patterns.ts";
 
 export const COMPILED_FORMAT = "berth-catalog/1";

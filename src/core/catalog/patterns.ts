@@ -3,9 +3,10 @@
  * become the EventBridge rules on AWS and drive the local bus, so routing is
  * decided here once for both worlds.
  */
-import type { EventPattern, Trigger, UpstreamStatus } from "./types.ts";
-import { encodeS3EventKey } from "../context/s3-key.ts";
-import { BERTH_SOURCE, DETAIL_TYPE, GIT_SOURCE, SCHEDULER_SOURCE } from "../events.ts";
+import type { EventPattern } from "../match/types.ts";
+import type { Trigger, UpstreamStatus } from "./types.ts";
+import { encodeS3EventKey } from "../events/s3-key.ts";
+import { BERTH_SOURCE, DETAIL_TYPE, GIT_SOURCE, SCHEDULER_SOURCE } from "../events/berth-events.ts";
 
 /** Run statuses as published in `Berth Run State Change` events. */
 const UPSTREAM_EVENT_STATUS: Record<UpstreamStatus, string> = {

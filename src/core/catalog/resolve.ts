@@ -8,26 +8,12 @@ import { parseDuration } from "./duration.ts";
 import type { PathSegment } from "./issues.ts";
 import type { RawCatalog, RawJob, RawLaunch, RawNetwork, RawRetry } from "./schema.ts";
 import { UPSTREAM_STATUSES } from "./schema.ts";
-import type {
-  Action,
-  Catalog,
-  ConcurrencyPolicy,
-  EventPattern,
-  Job,
-  Launch,
-  LocalConfig,
-  ManualParam,
-  Network,
-  RetryClass,
-  RetryPolicy,
-  S3KeyFilter,
-  Trigger,
-  UpstreamStatus,
-} from "./types.ts";
+import type { Action, Catalog, ConcurrencyPolicy, Job, Launch, LocalConfig, ManualParam, Network, RetryClass, RetryPolicy, S3KeyFilter, Trigger, UpstreamStatus } from "./types.ts";
+import type { EventPattern } from "../match/types.ts";
 import { parseSchedule, toAwsExpression, isValidTimeZone } from "../schedule/index.ts";
 import { validatePattern } from "../match/validate.ts";
 import { parseTemplate } from "../template/template.ts";
-import { triggerVariables } from "../context/index.ts";
+import { triggerVariables } from "./variables.ts";
 
 export interface PathIssue {
   readonly path: readonly PathSegment[];

@@ -8,8 +8,7 @@
  * placeholders for "use the default": defaults are already applied.
  */
 
-/** An EventBridge event pattern, as AWS accepts it in a rule. */
-export type EventPattern = { readonly [key: string]: unknown };
+import type { EventPattern } from "../match/types.ts";
 
 export interface S3KeyFilter {
   readonly prefix?: string;

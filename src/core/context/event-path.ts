@@ -1,4 +1,4 @@
-import type { BusEvent } from "../events.ts";
+import type { BusEvent } from "../events/envelope.ts";
 import { isRecord } from "./read.ts";
 
 /**

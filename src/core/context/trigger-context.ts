@@ -8,54 +8,19 @@
  * the field; nothing here throws.
  */
 import type { GitTrigger, ManualTrigger, ScheduleTrigger, Trigger } from "../catalog/types.ts";
-import type { BusEvent, RunStatusName } from "../events.ts";
-import { BERTH_SOURCE, DETAIL_TYPE, GIT_SOURCE, SCHEDULER_SOURCE } from "../events.ts";
+import { ENVELOPE_FIELDS, EVENT_PREFIX } from "../catalog/variables.ts";
+import type { BusEvent } from "../events/envelope.ts";
+import { isRunStatus, RUN_STATUSES } from "../runs/status.ts";
+import { BERTH_SOURCE, DETAIL_TYPE, GIT_SOURCE, SCHEDULER_SOURCE } from "../events/berth-events.ts";
 import { at, describe, isRecord } from "./read.ts";
 import type { JsonRecord } from "./read.ts";
-import { decodeS3EventKey } from "./s3-key.ts";
+import { decodeS3EventKey } from "../events/s3-key.ts";
 
 export type TemplateContext = Readonly<Record<string, string>>;
 
 export type ContextResult =
   | { readonly ok: true; readonly context: TemplateContext }
   | { readonly ok: false; readonly error: string };
-
-export interface TriggerVariables {
-  readonly names: ReadonlySet<string>;
-  /** Any variable starting with one of these is allowed (`event.` for event triggers). */
-  readonly prefixes: readonly string[];
-}
-
-const S3_VARIABLES = ["s3.bucket", "s3.key", "s3.size", "s3.etag", "s3.versionId", "s3.sequencer"] as const;
-const GIT_VARIABLES = [
-  "git.repo", "git.ref", "git.branch", "git.tag", "git.sha", "git.shortSha", "git.before", "git.pusher",
-] as const;
-const SCHEDULE_VARIABLES = ["schedule.time", "schedule.date", "schedule.timezone"] as const;
-const UPSTREAM_VARIABLES = ["upstream.job", "upstream.runId", "upstream.status", "upstream.exitCode"] as const;
-const ENVELOPE_FIELDS = ["id", "source", "detail-type", "time", "account", "region"] as const;
-const EVENT_PREFIX = "event.";
-
-/**
- * Variables a trigger can provide; used when the catalog loads to reject
- * templates that name something the job's triggers cannot supply. Run-level
- * variables (`run.id`, `run.attempt`, `job.name`) are not trigger variables.
- */
-export function triggerVariables(trigger: Trigger): TriggerVariables {
-  switch (trigger.kind) {
-    case "s3":
-      return { names: new Set(S3_VARIABLES), prefixes: [] };
-    case "git":
-      return { names: new Set(GIT_VARIABLES), prefixes: [] };
-    case "schedule":
-      return { names: new Set(SCHEDULE_VARIABLES), prefixes: [] };
-    case "manual":
-      return { names: new Set(Object.keys(trigger.params).map((name) => `params.${name}`)), prefixes: [] };
-    case "job":
-      return { names: new Set(UPSTREAM_VARIABLES), prefixes: [] };
-    case "event":
-      return { names: new Set(ENVELOPE_FIELDS.map((field) => EVENT_PREFIX + field)), prefixes: [EVENT_PREFIX] };
-  }
-}
 
 /** Normalizes `event` into `trigger`'s variables, or explains what the event lacks. */
 export function triggerContext(trigger: Trigger, event: BusEvent): ContextResult {
@@ -365,16 +330,11 @@ function manualContext(trigger: ManualTrigger, event: JsonRecord): Record<string
 
 // ---------------------------------------------------------------- job
 
-const RUN_STATUSES: readonly RunStatusName[] = [
-  "QUEUED", "STARTING", "PROVISIONING", "PENDING", "RUNNING", "RETRY_WAIT",
-  "SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED",
-];
-
 function upstreamContext(event: JsonRecord): Record<string, string> {
   const kind = expectKind(event, RUN_STATE_CHANGE);
   const detail = requireDetail(event, kind);
   const status = at(detail, "status");
-  if (typeof status !== "string" || !(RUN_STATUSES as readonly string[]).includes(status)) {
+  if (!isRunStatus(status)) {
     fail(`malformed run state change event: detail.status must be one of ${RUN_STATUSES.join(", ")}, got ${describe(status)}`);
   }
   const exitCode = at(detail, "exitCode");

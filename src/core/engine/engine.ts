@@ -16,9 +16,9 @@
  */
 import type { Router, Route } from "../router.ts";
 import type { Job } from "../catalog/types.ts";
-import type { BusEvent } from "../events.ts";
+import type { BusEvent } from "../events/envelope.ts";
 import type { Clock, Publisher, RunStore, ServiceDeployer, TaskLauncher } from "../ports.ts";
-import { asBusEvent } from "../explain.ts";
+import { asBusEvent } from "../events/envelope.ts";
 import { buildAction, runContext } from "../plan.ts";
 import { newRunId, runIdFromStartedBy, startedByFor } from "../ids.ts";
 import { withFallbackLaunch } from "../ecs/run-task.ts";
@@ -48,7 +48,7 @@ import {
 } from "../runs/index.ts";
 import type { EcsTaskState } from "../runs/task-state.ts";
 import { occurrenceOf, triggerSummaryOf } from "./occurrence.ts";
-import { clusterOfTaskArn, parseTaskStateEvent } from "./task-event.ts";
+import { clusterOfTaskArn, parseTaskStateEvent } from "../events/ecs-task.ts";
 
 export interface EngineDeps {
   readonly router: Router;

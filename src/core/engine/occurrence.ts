@@ -3,7 +3,8 @@
  * trigger produced (and the event envelope for ids the context lacks).
  */
 import type { Trigger } from "../catalog/types.ts";
-import type { BusEvent, ManualRunDetail } from "../events.ts";
+import type { BusEvent } from "../events/envelope.ts";
+import type { ManualRunDetail } from "../events/berth-events.ts";
 import type { TemplateContext } from "../context/index.ts";
 import type { TriggerOccurrence } from "../runs/idempotency.ts";
 

@@ -23,7 +23,7 @@
  *   excluded values (so a number passes an anything-but of strings); it
  *   never matches an absent field.
  */
-import type { EventPattern } from "../catalog/types.ts";
+import type { EventPattern } from "./types.ts";
 import {
   NUMERIC_LIMIT,
   cidrContains,

@@ -9,7 +9,7 @@
  * there), then fully tests only the candidates found there, so the cost
  * follows the number of plausible patterns rather than the catalog size.
  */
-import type { EventPattern } from "../catalog/types.ts";
+import type { EventPattern } from "./types.ts";
 import { anchorChoices, compilePattern, matchesPattern, type AnchorChoice, type CompiledPattern, type Leaf } from "./compile.ts";
 
 interface Entry<T> {

@@ -7,15 +7,8 @@
 import { clientTokenFor } from "../ids.ts";
 import type { InvalidTransitionError } from "../errors.ts";
 import { publishEffect, type Effect } from "./effects.ts";
-import {
-  currentAttempt,
-  isActive,
-  type Attempt,
-  type FailureClass,
-  type LaunchChoice,
-  type Run,
-  type RunPolicy,
-} from "./model.ts";
+import { currentAttempt, type Attempt, type FailureClass, type LaunchChoice, type Run, type RunPolicy } from "./model.ts";
+import { isActive } from "./status.ts";
 import { decideRetry } from "./retry.ts";
 import { transition, type RunPatch } from "./transitions.ts";
 

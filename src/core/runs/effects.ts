@@ -4,8 +4,23 @@
  * in between leaves a record the sweep can finish from (a STARTING attempt
  * without a task ARN is launched again with the same clientToken).
  */
-import type { RunStateChangeDetail } from "../events.ts";
 import type { LaunchChoice, Run } from "./model.ts";
+import type { RunStatus } from "./status.ts";
+
+/** The detail of a `Berth Run State Change` event: a run as it is published. */
+export interface RunStateChangeDetail {
+  readonly service: string;
+  readonly job: string;
+  readonly runId: string;
+  readonly attempt: number;
+  readonly status: RunStatus;
+  readonly reason?: string;
+  readonly taskArn?: string;
+  readonly exitCode?: number;
+  readonly startedAt?: string;
+  readonly stoppedAt?: string;
+  readonly trigger: { readonly kind: string; readonly summary: string };
+}
 
 export type Effect =
   /** RunTask (or the local executor) for one attempt. */

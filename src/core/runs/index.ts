@@ -19,6 +19,7 @@
  * `Berth Run State Change`. decideSweep covers what no event will: timeouts,
  * due retries, interrupted launches, queued runs and silent tasks.
  */
+export * from "./status.ts";
 export * from "./model.ts";
 export * from "./transitions.ts";
 export * from "./effects.ts";

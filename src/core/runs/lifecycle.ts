@@ -7,16 +7,8 @@ import { InvalidTransitionError, NotFoundError } from "../errors.ts";
 import { beginAttempt, launchEffect, newAttempt, settleRun, timeoutFor, type Step } from "./attempts.ts";
 import type { Admission } from "./concurrency.ts";
 import { publishEffect, type Effect } from "./effects.ts";
-import {
-  currentAttempt,
-  isActive,
-  isTerminal,
-  withAttempt,
-  type FailureClass,
-  type Run,
-  type RunPolicy,
-  type RunTrigger,
-} from "./model.ts";
+import { currentAttempt, withAttempt, type FailureClass, type Run, type RunPolicy, type RunTrigger } from "./model.ts";
+import { isActive, isTerminal } from "./status.ts";
 import { dropUndefined, touch, transition } from "./transitions.ts";
 
 export interface NewRun {

@@ -5,17 +5,12 @@
  * milliseconds.
  */
 import type { Job, Launch, RetryPolicy, TriggerKind } from "../catalog/types.ts";
-import type { RunStatusName } from "../events.ts";
+import { isTerminal, type AttemptStatus, type RunStatus } from "./status.ts";
 
-export type RunStatus = RunStatusName;
+export type { AttemptStatus, RunStatus } from "./status.ts";
 
 /** Statuses a run can be created in; every later status is reached through the transition table. */
 export type InitialStatus = Extract<RunStatus, "QUEUED" | "STARTING" | "SKIPPED">;
-
-export type AttemptStatus = Extract<
-  RunStatus,
-  "STARTING" | "PROVISIONING" | "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "CANCELLED"
->;
 
 /** Which half of the job's launch an attempt used: the launch itself, or its `fallback` (Fargate Spot → Fargate). */
 export type LaunchChoice = "primary" | "fallback";
@@ -125,22 +120,9 @@ export function runPolicyFor(job: Job): RunPolicy {
   };
 }
 
-const TERMINAL: ReadonlySet<RunStatus> = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED"]);
-
-export function isTerminal(status: RunStatus): boolean {
-  return TERMINAL.has(status);
-}
-
 /** Runs the sweep must look at: not ended, or ended but not yet announced. Stores index exactly these. */
 export function isOpen(run: Run): boolean {
   return !isTerminal(run.status) || run.announced !== true;
-}
-
-/** Statuses in which an ECS task may exist for the current attempt. */
-const ACTIVE_ATTEMPT: ReadonlySet<RunStatus> = new Set(["STARTING", "PROVISIONING", "PENDING", "RUNNING"]);
-
-export function isActive(status: RunStatus): boolean {
-  return ACTIVE_ATTEMPT.has(status);
 }
 
 export function currentAttempt(run: Run): Attempt | undefined {

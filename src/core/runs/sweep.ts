@@ -7,7 +7,8 @@
 import { launchEffect, settleRun } from "./attempts.ts";
 import type { Effect } from "./effects.ts";
 import { cancelRun, startRetry, timeOutRun } from "./lifecycle.ts";
-import { currentAttempt, isActive, withAttempt, type Run, type RunPolicy } from "./model.ts";
+import { currentAttempt, withAttempt, type Run, type RunPolicy } from "./model.ts";
+import { isActive } from "./status.ts";
 import { recordTaskState, type EcsTaskState, type TaskStateResult } from "./task-state.ts";
 import { touch } from "./transitions.ts";
 

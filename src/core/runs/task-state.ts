@@ -18,18 +18,9 @@
  */
 import { publishEffect, type Effect } from "./effects.ts";
 import { settleRun } from "./attempts.ts";
-import {
-  currentAttempt,
-  isActive,
-  isTerminal,
-  withAttempt,
-  type Attempt,
-  type AttemptStatus,
-  type FailureClass,
-  type Run,
-  type RunPolicy,
-} from "./model.ts";
-import { canTransition, touch, transition } from "./transitions.ts";
+import { currentAttempt, withAttempt, type Attempt, type FailureClass, type Run, type RunPolicy } from "./model.ts";
+import { isActive, isTerminal, type AttemptStatus, canTransition } from "./status.ts";
+import { touch, transition } from "./transitions.ts";
 
 export interface EcsContainerState {
   readonly name: string;

@@ -1,37 +1,11 @@
 /**
- * The run lifecycle as one table: the only place that says which status may
- * follow which. Stale events ask for moves this table forbids and get an
- * InvalidTransitionError back instead of a patched record.
+ * Moving a run along the lifecycle table (./status.ts). Stale events ask for
+ * moves the table forbids and get an InvalidTransitionError back instead of a
+ * patched record.
  */
 import { InvalidTransitionError } from "../errors.ts";
-import { isTerminal, type Run, type RunStatus } from "./model.ts";
-
-const ENDINGS = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"] as const;
-
-/**
- * Task progress only moves forward (PROVISIONING → PENDING → RUNNING), but may
- * skip steps: a task that fails to start is first seen STOPPED, and Fargate
- * does not always report PROVISIONING. Every active status may end, or wait for
- * a retry.
- */
-export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  // SKIPPED from QUEUED: every run is written QUEUED first (idempotency), then admitted.
-  QUEUED: ["STARTING", "SKIPPED", "CANCELLED"],
-  STARTING: ["PROVISIONING", "PENDING", "RUNNING", "RETRY_WAIT", ...ENDINGS],
-  PROVISIONING: ["PENDING", "RUNNING", "RETRY_WAIT", ...ENDINGS],
-  PENDING: ["RUNNING", "RETRY_WAIT", ...ENDINGS],
-  RUNNING: ["RETRY_WAIT", ...ENDINGS],
-  RETRY_WAIT: ["STARTING", "CANCELLED"],
-  SUCCEEDED: [],
-  FAILED: [],
-  TIMED_OUT: [],
-  CANCELLED: [],
-  SKIPPED: [],
-};
-
-export function canTransition(from: RunStatus, to: RunStatus): boolean {
-  return TRANSITIONS[from].includes(to);
-}
+import type { Run } from "./model.ts";
+import { canTransition, isTerminal, type RunStatus } from "./status.ts";
 
 /** Fields a transition may set (or clear, with `undefined`) alongside the status; identity and bookkeeping stay the model's. */
 export type RunPatch = Partial<Omit<Run, "id" | "job" | "service" | "status" | "version" | "createdAt" | "updatedAt">>;

@@ -8,8 +8,8 @@
  */
 import { at, describe, isRecord } from "../context/read.ts";
 import type { JsonRecord } from "../context/read.ts";
-import { busEvent } from "../envelope.ts";
-import { DETAIL_TYPE, GIT_SOURCE, type BusEvent, type GitPushDetail } from "../events.ts";
+import { busEvent, type BusEvent } from "../events/envelope.ts";
+import { DETAIL_TYPE, GIT_SOURCE, type GitPushDetail } from "../events/berth-events.ts";
 import type { HmacSha256 } from "./hmac.ts";
 
 export interface WebhookRequest {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { resolveEventPath } from "../../../src/core/context/event-path.ts";
-import type { BusEvent } from "../../../src/core/events.ts";
+import type { BusEvent } from "../../../src/core/events/envelope.ts";
 import { loadEvent } from "./samples.ts";
 
 const running = loadEvent("ecs-task-state-change-running.json");

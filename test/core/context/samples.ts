@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { BusEvent } from "../../../src/core/events.ts";
+import type { BusEvent } from "../../../src/core/events/envelope.ts";
 
 export const EVENTS_DIR = fileURLToPath(new URL("../../../events/", import.meta.url));
 

@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type {
-  EventTrigger, GitTrigger, JobTrigger, ManualTrigger, S3Trigger, ScheduleTrigger, Trigger,
-} from "../../../src/core/catalog/types.ts";
-import { triggerContext, triggerVariables } from "../../../src/core/context/trigger-context.ts";
-import type { BusEvent } from "../../../src/core/events.ts";
+import type { EventTrigger, GitTrigger, JobTrigger, ManualTrigger, S3Trigger, ScheduleTrigger, Trigger } from "../../../src/core/catalog/types.ts";
+import { triggerContext } from "../../../src/core/context/trigger-context.ts";
+import { triggerVariables } from "../../../src/core/catalog/variables.ts";
+import type { BusEvent } from "../../../src/core/events/envelope.ts";
 import { loadEvent, loadJson, sampleNames, setField, withField } from "./samples.ts";
 
 // The example catalog's triggers (shared/CATALOG.md), plus the jobs README names for the other samples.

@@ -1,52 +1,52 @@
 import { describe, expect, it } from "vitest";
 import { InvalidTransitionError } from "../../../src/core/errors.ts";
-import type { RunStatusName } from "../../../src/core/events.ts";
-import { isTerminal, type Run } from "../../../src/core/runs/model.ts";
-import { TRANSITIONS, canTransition, touch, transition } from "../../../src/core/runs/transitions.ts";
+import type { Run } from "../../../src/core/runs/model.ts";
+import { RUN_STATUSES, TRANSITIONS, canTransition, isActive, isTerminal, isWaitingForRetry, phaseOf, type RunStatus } from "../../../src/core/runs/status.ts";
+import { touch, transition } from "../../../src/core/runs/transitions.ts";
 import { SEC, T0, startingRun } from "./fixtures.ts";
 
-const ALL: readonly RunStatusName[] = [
-  "QUEUED",
-  "STARTING",
-  "PROVISIONING",
-  "PENDING",
-  "RUNNING",
-  "RETRY_WAIT",
-  "SUCCEEDED",
-  "FAILED",
-  "TIMED_OUT",
-  "CANCELLED",
-  "SKIPPED",
-];
+const ALL = RUN_STATUSES;
+const pairs = ALL.flatMap((from) => ALL.map((to) => ({ from, to })));
+const order = (s: RunStatus) => ALL.indexOf(s);
 
-const ENDINGS = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"];
-const LEGAL: Record<RunStatusName, readonly RunStatusName[]> = {
-  QUEUED: ["STARTING", "SKIPPED", "CANCELLED"],
-  STARTING: ["PROVISIONING", "PENDING", "RUNNING", "RETRY_WAIT", ...ENDINGS] as RunStatusName[],
-  PROVISIONING: ["PENDING", "RUNNING", "RETRY_WAIT", ...ENDINGS] as RunStatusName[],
-  PENDING: ["RUNNING", "RETRY_WAIT", ...ENDINGS] as RunStatusName[],
-  RUNNING: ["RETRY_WAIT", ...ENDINGS] as RunStatusName[],
-  RETRY_WAIT: ["STARTING", "CANCELLED"],
-  SUCCEEDED: [],
-  FAILED: [],
-  TIMED_OUT: [],
-  CANCELLED: [],
-  SKIPPED: [],
-};
-
-const pairs = ALL.flatMap((from) => ALL.map((to) => ({ from, to, legal: LEGAL[from].includes(to) })));
-
-function runIn(status: RunStatusName): Run {
+function runIn(status: RunStatus): Run {
   return { ...startingRun(), status };
 }
 
 describe("the transition table", () => {
-  it("lists every status", () => {
-    expect(Object.keys(TRANSITIONS).sort()).toEqual([...ALL].sort());
+  it("lists every status once", () => {
+    expect(Object.keys(TRANSITIONS)).toEqual([...ALL]);
+    expect(new Set(ALL).size).toBe(ALL.length);
   });
 
-  it.each(pairs)("$from → $to is legal: $legal", ({ from, to, legal }) => {
-    expect(canTransition(from, to)).toBe(legal);
+  it("its rows are empty exactly for the ended statuses", () => {
+    for (const status of ALL) expect(TRANSITIONS[status].length === 0).toBe(phaseOf(status) === "ended");
+    expect(ALL.filter(isTerminal)).toEqual(["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED"]);
+  });
+
+  it("reaches every status from QUEUED, where every run starts", () => {
+    const seen = new Set<RunStatus>(["QUEUED"]);
+    for (const status of seen) for (const next of TRANSITIONS[status]) seen.add(next);
+    expect([...seen].sort()).toEqual([...ALL].sort());
+  });
+
+  it("moves forward in lifecycle order, except a retry, which starts a new attempt", () => {
+    for (const { from, to } of pairs) {
+      if (!canTransition(from, to)) continue;
+      if (isWaitingForRetry(from)) expect(to === "STARTING" || isTerminal(to)).toBe(true);
+      else expect(order(to)).toBeGreaterThan(order(from));
+    }
+  });
+
+  it("lets every active status end in any way, or wait for a retry", () => {
+    for (const from of ALL.filter(isActive)) {
+      for (const to of ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "RETRY_WAIT"] as const) expect(canTransition(from, to)).toBe(true);
+      expect(canTransition(from, "SKIPPED")).toBe(false);
+    }
+  });
+
+  it.each(pairs)("transition() applies exactly the table's answer: $from → $to", ({ from, to }) => {
+    const legal = canTransition(from, to);
     const result = transition(runIn(from), to, T0 + SEC);
     expect(result.ok).toBe(legal);
     if (result.ok) {
@@ -63,11 +63,24 @@ describe("the transition table", () => {
   });
 
   it.each([
+    ["QUEUED", "STARTING"],
+    ["QUEUED", "SKIPPED"],
+    ["QUEUED", "CANCELLED"],
+    ["STARTING", "RUNNING"],
+    ["RETRY_WAIT", "STARTING"],
+    ["RETRY_WAIT", "CANCELLED"],
+  ] as const)("%s → %s is allowed", (from, to) => {
+    expect(canTransition(from, to)).toBe(true);
+  });
+
+  it.each([
     ["RUNNING", "PENDING"],
     ["RUNNING", "PROVISIONING"],
     ["PENDING", "PROVISIONING"],
     ["RUNNING", "STARTING"],
     ["RUNNING", "RUNNING"],
+    ["QUEUED", "RUNNING"],
+    ["RETRY_WAIT", "RUNNING"],
   ] as const)("task progress only moves forward: %s → %s is rejected", (from, to) => {
     expect(canTransition(from, to)).toBe(false);
   });

@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadCatalog } from "../../../src/core/catalog/load.ts";
 import { triggerContext } from "../../../src/core/context/index.ts";
-import type { BusEvent, GitPushDetail } from "../../../src/core/events.ts";
+import type { BusEvent } from "../../../src/core/events/envelope.ts";
+import type { GitPushDetail } from "../../../src/core/events/berth-events.ts";
 import { buildRouter } from "../../../src/core/router.ts";
 import { handleGithubWebhook, verifyGithubSignature, type HmacSha256, type WebhookDecision } from "../../../src/core/webhook/github.ts";
 

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { BusEvent, GitPushDetail } from "../../../src/core/events.ts";
+import type { BusEvent } from "../../../src/core/events/envelope.ts";
+import type { GitPushDetail } from "../../../src/core/events/berth-events.ts";
 import { handleGitlabWebhook } from "../../../src/core/webhook/gitlab.ts";
 import type { HmacSha256 } from "../../../src/core/webhook/hmac.ts";
 import type { WebhookDecision } from "../../../src/core/webhook/request.ts";

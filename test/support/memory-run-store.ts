@@ -3,11 +3,12 @@
  * synchronously before its promise settles, so each call is atomic with
  * respect to every other call, which is what the port asks of a real store.
  */
-import { ConflictError } from "../core/errors.ts";
-import { runQueryLimit } from "../core/ports.ts";
-import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../core/ports.ts";
-import { isOpen } from "../core/runs/model.ts";
-import type { Run } from "../core/runs/model.ts";
+import { ConflictError } from "../../src/core/errors.ts";
+import { runQueryLimit } from "../../src/core/ports.ts";
+import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../../src/core/ports.ts";
+import { isOpen } from "../../src/core/runs/model.ts";
+import { isQueued } from "../../src/core/runs/status.ts";
+import type { Run } from "../../src/core/runs/model.ts";
 
 const newestFirst = (a: Run, b: Run): number => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 const oldestFirst = (a: Run, b: Run): number => -newestFirst(a, b);
@@ -64,7 +65,7 @@ export class MemoryRunStore implements RunStore {
   async listQueuedRuns(job: string, limit: number): Promise<readonly Run[]> {
     const count = runQueryLimit({ limit });
     return [...this.#runs.values()]
-      .filter((r) => r.job === job && r.status === "QUEUED")
+      .filter((r) => r.job === job && isQueued(r.status))
       .sort(oldestFirst)
       .slice(0, count);
   }

@@ -3,7 +3,7 @@
  * berth uses, check their types, and say exactly what is wrong otherwise.
  */
 import type { EcsContainerState, EcsTaskState } from "../runs/task-state.ts";
-import { DETAIL_TYPE } from "../events.ts";
+import { DETAIL_TYPE } from "./berth-events.ts";
 
 export type TaskEventResult = { readonly ok: true; readonly task: EcsTaskState } | { readonly ok: false; readonly error: string };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeS3EventKey, encodeS3EventKey } from "../../../src/core/context/s3-key.ts";
+import { decodeS3EventKey, encodeS3EventKey } from "../../../src/core/events/s3-key.ts";
 
 const HOSTILE = "incoming/a b/$(rm -rf ~);'x'.png";
 

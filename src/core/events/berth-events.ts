@@ -2,23 +2,12 @@
  * Event shapes berth consumes and produces. AWS events (S3, CodeCommit, ECS)
  * arrive in their native EventBridge shape; berth's own events (a normalized
  * git push, a fired schedule, a manual run request, a run state change) use
- * the envelope below with the sources and detail types defined here. Every
- * trigger compiles to an EventBridge pattern over these shapes, so the local
- * bus and AWS route events identically.
+ * the EventBridge envelope (./envelope.ts) with the sources and detail types
+ * defined here. Every trigger compiles to an EventBridge pattern over these
+ * shapes, so the local bus and AWS route events identically.
  */
-
-/** The EventBridge envelope as delivered to rule targets. */
-export interface BusEvent<D = unknown> {
-  readonly version: string;
-  readonly id: string;
-  readonly "detail-type": string;
-  readonly source: string;
-  readonly account: string;
-  readonly time: string;
-  readonly region: string;
-  readonly resources: readonly string[];
-  readonly detail: D;
-}
+import { busEvent, type EnvelopeFields } from "./envelope.ts";
+import type { RunStateChangeDetail } from "../runs/effects.ts";
 
 export const BERTH_SOURCE = "berth";
 export const GIT_SOURCE = "berth.git";
@@ -77,29 +66,9 @@ export interface ManualRunDetail {
   readonly requestedBy?: string;
 }
 
-export type RunStatusName =
-  | "QUEUED"
-  | "STARTING"
-  | "PROVISIONING"
-  | "PENDING"
-  | "RUNNING"
-  | "RETRY_WAIT"
-  | "SUCCEEDED"
-  | "FAILED"
-  | "TIMED_OUT"
-  | "CANCELLED"
-  | "SKIPPED";
+export const runStateChangeEvent = (detail: RunStateChangeDetail, f: EnvelopeFields) =>
+  busEvent(BERTH_SOURCE, DETAIL_TYPE.runStateChange, detail, { ...f, resources: f.resources ?? (detail.taskArn ? [detail.taskArn] : []) });
 
-export interface RunStateChangeDetail {
-  readonly service: string;
-  readonly job: string;
-  readonly runId: string;
-  readonly attempt: number;
-  readonly status: RunStatusName;
-  readonly reason?: string;
-  readonly taskArn?: string;
-  readonly exitCode?: number;
-  readonly startedAt?: string;
-  readonly stoppedAt?: string;
-  readonly trigger: { readonly kind: string; readonly summary: string };
-}
+export const manualRunEvent = (detail: ManualRunDetail, f: EnvelopeFields) => busEvent(BERTH_SOURCE, DETAIL_TYPE.manualRun, detail, f);
+
+export const scheduleFiredEvent = (detail: ScheduleFiredDetail, f: EnvelopeFields) => busEvent(SCHEDULER_SOURCE, DETAIL_TYPE.scheduleFired, detail, f);
