@@ -108,3 +108,17 @@ export class TransientError extends BerthError {
 export function isBerthError(error: unknown): error is BerthError {
   return error instanceof BerthError;
 }
+
+/**
+ * The one failure shape of core results: `{ ok: false, error }`, where the
+ * error's class says what the caller does with it (its `code`, `retryable`
+ * and, for validation errors, the `field` to blame).
+ */
+export interface Failure<E extends BerthError = BerthError> {
+  readonly ok: false;
+  readonly error: E;
+}
+
+export function failure<E extends BerthError>(error: E): Failure<E> {
+  return { ok: false, error };
+}
