@@ -6,7 +6,7 @@
  * launches ECS throttled, with the same clientTokens.
  */
 import { readFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { loadCatalog } from "../src/core/catalog/load.ts";
 import { buildRouter } from "../src/core/router.ts";
@@ -41,6 +41,7 @@ const engine = new Engine({
   publisher: new MemoryPublisher(),
   clock: { now: () => Date.now() },
   randomBytes,
+  sha256: (data: Uint8Array) => createHash("sha256").update(data).digest(),
   sweep: { relaunchAfterMs: SWEEP_MS },
 });
 

@@ -4,7 +4,7 @@
  * (context, idempotency, admission, request rendering, store writes).
  */
 import { readFileSync, mkdtempSync, rmSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { loadCatalog } from "../src/core/catalog/load.ts";
 import { buildRouter } from "../src/core/router.ts";
 import { Engine } from "../src/core/engine/engine.ts";
@@ -25,7 +25,7 @@ const event = (i: number) => ({ ...sample, id: `e-${i}`, detail: { ...sample.det
 async function measure(label: string, n: number, concurrencyMax: boolean, store: RunStore = new MemoryRunStore()) {
   const catalog = concurrencyMax ? base : { ...base, jobs: { ...base.jobs, thumbnails: { ...base.jobs.thumbnails!, concurrency: { overlap: "allow" as const } } } };
   const launcher = new MemoryLauncher();
-  const engine = new Engine({ router: buildRouter(catalog), store, launcher, publisher: new MemoryPublisher(), clock: { now: () => Date.now() }, randomBytes });
+  const engine = new Engine({ router: buildRouter(catalog), store, launcher, publisher: new MemoryPublisher(), clock: { now: () => Date.now() }, randomBytes, sha256: (data) => createHash("sha256").update(data).digest() });
   for (let i = 0; i < 500; i++) await engine.dispatch(event(-1 - i)); // warm-up
   const samples: number[] = [];
   const t0 = performance.now();

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -60,6 +60,7 @@ export function buildEngine(catalog: Catalog, clients: AwsClients, config: { rea
     publisher: new EventBridgePublisher(clients.eventBridge, config.bus),
     clock: { now: () => Date.now() },
     randomBytes: (n) => randomBytes(n),
+    sha256: (data) => createHash("sha256").update(data).digest(),
   });
 }
 

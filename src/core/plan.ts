@@ -12,6 +12,8 @@ import type { BusEvent } from "./events/envelope.ts";
 import { triggerContext, resolveEventPath, type TemplateContext } from "./context/index.ts";
 import { parseTemplate } from "./template/template.ts";
 import { buildRunTaskRequest, buildDeployPlan, type RunIdentity, type RunTaskRequest, type DeployPlan } from "./ecs/index.ts";
+import { withFallbackLaunch } from "./ecs/run-task.ts";
+import type { LaunchChoice } from "./runs/model.ts";
 
 export type PlannedAction = { readonly kind: "run"; readonly request: RunTaskRequest } | { readonly kind: "deploy"; readonly plan: DeployPlan };
 
@@ -46,11 +48,19 @@ export function runContext(route: Route, event: BusEvent): ContextResult {
   return { ok: true, context: Object.freeze({ ...ctx.context, ...extra }) };
 }
 
-export function buildAction(job: Job, context: TemplateContext, id: RunIdentity): ActionResult {
+/**
+ * The action of attempt `id.attempt`, on the launch it uses: an attempt on
+ * the `fallback` launch (Fargate Spot → Fargate) gets the fallback's launch
+ * fields, everything else unchanged.
+ */
+export function buildAction(job: Job, context: TemplateContext, id: RunIdentity, launch: LaunchChoice = "primary"): ActionResult {
   const lookup = (name: string): string | undefined => (Object.hasOwn(context, name) ? context[name] : undefined);
-  if (job.action.kind === "run") {
+  const action = job.action;
+  if (action.kind === "run") {
     const r = buildRunTaskRequest(job, lookup, id);
-    return r.ok ? { ok: true, action: { kind: "run", request: r.request } } : { ok: false, errors: r.errors };
+    if (!r.ok) return { ok: false, errors: r.errors };
+    const fallback = launch === "fallback" && action.launch.type === "fargate-spot" ? action.launch.fallback : undefined;
+    return { ok: true, action: { kind: "run", request: fallback ? withFallbackLaunch(r.request, fallback) : r.request } };
   }
   const d = buildDeployPlan(job, lookup, id);
   return d.ok ? { ok: true, action: { kind: "deploy", plan: d.plan } } : { ok: false, errors: d.errors };

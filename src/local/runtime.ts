@@ -9,7 +9,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Catalog } from "../core/catalog/types.ts";
 import type { BusEvent } from "../core/events/envelope.ts";
 import type { RunStateChangeDetail } from "../core/runs/effects.ts";
@@ -113,6 +113,7 @@ export class LocalRuntime {
       publisher,
       clock: { now: () => Date.now() },
       randomBytes: (n) => randomBytes(n),
+      sha256: (data) => createHash("sha256").update(data).digest(),
       // Local events are never lost in transit, so quiet tasks are checked rarely; a restart checks at once (start()).
       sweep: { reconcileAfterMs: 60_000, relaunchAfterMs: 5_000 },
     });

@@ -4,10 +4,14 @@
  * launches at most one task; DescribeTasks reports unknown tasks missing)
  * and let tests inject failures at any call.
  */
+import { createHash } from "node:crypto";
 import type { Clock, LaunchFailure, LaunchOutcome, Publisher, TaskLauncher } from "../../src/core/ports.ts";
 import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
 import type { EcsTaskState } from "../../src/core/runs/task-state.ts";
 import type { RunStateChangeDetail } from "../../src/core/runs/effects.ts";
+
+/** node:crypto's SHA-256, as the shells pass it to the engine. */
+export const sha256 = (data: Uint8Array): Uint8Array => createHash("sha256").update(data).digest();
 
 export class ManualClock implements Clock {
   constructor(public ms = Date.parse("2026-03-01T12:00:00Z")) {}

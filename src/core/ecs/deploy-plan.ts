@@ -6,9 +6,8 @@
  * and the tests share them.
  */
 import type { Job } from "../catalog/types.ts";
-import { isRunId } from "../ids.ts";
 import { checkTags } from "./limits.ts";
-import { renderField, runLookup, type RunIdentity } from "./render.ts";
+import { checkIdentity, renderField, runLookup, type RunIdentity } from "./render.ts";
 import { JOB_TAG, RUN_TAG } from "./run-task.ts";
 import type { Tag } from "./types.ts";
 
@@ -38,8 +37,8 @@ export function buildDeployPlan(
   if (action.kind !== "deploy") {
     return { ok: false, errors: [`job ${job.name} runs a task; build a RunTask request for it, not a deploy plan`] };
   }
-  if (id.jobName !== job.name) return { ok: false, errors: [`run identity names job ${id.jobName} but the job is ${job.name}`] };
-  if (!isRunId(id.runId)) return { ok: false, errors: [`run id ${JSON.stringify(id.runId)} is not a berth run id`] };
+  const identityErrors = checkIdentity(job, id);
+  if (identityErrors.length > 0) return { ok: false, errors: identityErrors };
 
   const where = `jobs.${job.name}.deploy.image`;
   const rendered = renderField(action.image, runLookup(lookup, id), where);

@@ -1,9 +1,20 @@
+import type { Job } from "../catalog/types.ts";
+import { isRunId } from "../ids.ts";
 import { parseTemplate, renderTemplate } from "../template/template.ts";
 
 export interface RunIdentity {
   readonly runId: string;
   readonly attempt: number;
   readonly jobName: string;
+}
+
+/** The identity a request is rendered for must be a real attempt of this job's run: RunTask and deploy plans both check it. */
+export function checkIdentity(job: Job, id: RunIdentity): string[] {
+  const errors: string[] = [];
+  if (id.jobName !== job.name) errors.push(`run identity names job ${id.jobName} but the job is ${job.name}`);
+  if (!isRunId(id.runId)) errors.push(`run id ${JSON.stringify(id.runId)} is not a berth run id`);
+  if (!Number.isSafeInteger(id.attempt) || id.attempt < 1) errors.push(`attempt must be a positive integer, got ${id.attempt}`);
+  return errors;
 }
 
 /**

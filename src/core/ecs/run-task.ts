@@ -5,9 +5,9 @@
  * by field.
  */
 import type { Job, Launch, RunAction } from "../catalog/types.ts";
-import { clientTokenFor, startedByFor, isRunId } from "../ids.ts";
+import { clientTokenFor, startedByFor } from "../ids.ts";
 import { checkRunTaskLimits } from "./limits.ts";
-import { renderField, runLookup, type RunIdentity } from "./render.ts";
+import { checkIdentity, renderField, runLookup, type RunIdentity } from "./render.ts";
 import type { CapacityProviderStrategyItem, KeyValuePair, RunTaskRequest, Tag, TaskOverride } from "./types.ts";
 
 export type { RunIdentity } from "./render.ts";
@@ -95,14 +95,6 @@ export function withFallbackLaunch(request: RunTaskRequest, fallback: "fargate")
     case "fargate":
       return { ...rest, launchType: "FARGATE" };
   }
-}
-
-function checkIdentity(job: Job, id: RunIdentity): string[] {
-  const errors: string[] = [];
-  if (id.jobName !== job.name) errors.push(`run identity names job ${id.jobName} but the job is ${job.name}`);
-  if (!isRunId(id.runId)) errors.push(`run id ${JSON.stringify(id.runId)} is not a berth run id`);
-  if (!Number.isSafeInteger(id.attempt) || id.attempt < 1) errors.push(`attempt must be a positive integer, got ${id.attempt}`);
-  return errors;
 }
 
 function buildOverrides(

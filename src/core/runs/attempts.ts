@@ -104,11 +104,8 @@ export function settleRun(run: Run, now: number, policy: RunPolicy): Step {
       timeoutAt: undefined,
     });
     if (!moved.ok) return moved;
-    return {
-      ok: true,
-      run: moved.run,
-      effects: [publishEffect(moved.run), { type: "schedule-retry", runId: run.id, at: decision.at }],
-    };
+    // The sweep starts the next attempt once nextAttemptAt has come (startRetry).
+    return { ok: true, run: moved.run, effects: [publishEffect(moved.run)] };
   }
   const moved = transition(run, "FAILED", now, {
     reason: `${describeFailure(attempt)}; not retried: ${decision.reason}`,

@@ -18,6 +18,7 @@
  * then admits the head of the queue first).
  */
 import type { ConcurrencyPolicy } from "../catalog/types.ts";
+import { isTerminal, type RunStatus } from "./status.ts";
 
 export interface ActiveRunRef {
   readonly id: string;
@@ -68,6 +69,22 @@ export function decideAdmission(
 }
 
 /**
+ * Admission of run `runId` from what the store holds: the runs holding the
+ * job's slots (a slot is held from admission until the run ends) and the
+ * head of its queue. Run ids sort by creation time, so a queued run with a
+ * smaller id is older and goes first.
+ */
+export function admissionFor(
+  policy: ConcurrencyPolicy,
+  runId: string,
+  slotHolders: readonly { readonly runId: string; readonly since: number }[],
+  queueHead: readonly { readonly id: string }[],
+): Admission {
+  const active = slotHolders.filter((h) => h.runId !== runId).map((h) => ({ id: h.runId, createdAt: h.since }));
+  return decideAdmission(policy, active, queueHead.filter((r) => r.id < runId).length);
+}
+
+/**
  * Which queued runs to start now that slots may be free: the oldest first, as
  * many as the cap leaves room for.
  */
@@ -81,4 +98,45 @@ export function decideQueueDrain(
     .sort((a, b) => a.queuedAt - b.queuedAt || a.id.localeCompare(b.id))
     .slice(0, room)
     .map((r) => r.id);
+}
+
+/** Whether admission must count and claim slots: false when the job runs any number at once. */
+export function limitsConcurrency(policy: ConcurrencyPolicy): boolean {
+  return Number.isFinite(concurrencyCap(policy));
+}
+
+/**
+ * A slot looked free, but another dispatch claimed the last one between the
+ * read and the claim: the run is in the same place as one that found the cap
+ * reached, except that `replace` cannot cancel a run it has not seen, so it
+ * waits in the queue like `queue` does.
+ */
+export function decideAfterLostSlot(policy: ConcurrencyPolicy): Admission {
+  if (policy.overlap === "forbid") {
+    return { decision: "skip", reason: `overlap is forbid and every slot (max ${concurrencyCap(policy)}) was taken by a run admitted at the same moment` };
+  }
+  return { decision: "queue" };
+}
+
+/** How many queued runs one drain may start: the free slots, at most `perDrain` (the next drain starts more). */
+export function queueRoom(policy: ConcurrencyPolicy, activeCount: number, perDrain: number): number {
+  return Math.max(0, Math.min(perDrain, concurrencyCap(policy) - activeCount));
+}
+
+/** Slots held by runs that do not exist for this long are freed by the sweep (a crash between taking the slot and writing the run). */
+export const DEFAULT_ORPHAN_SLOT_MS = 60_000;
+
+/**
+ * Whether a slot holder no longer holds its slot rightfully: its run ended,
+ * or no run exists for it after `graceMs` (runs are written before they take
+ * a slot; the grace covers a read racing a brand-new run on an eventually
+ * consistent index).
+ */
+export function isOrphanSlot(
+  holder: { readonly since: number },
+  run: { readonly status: RunStatus } | undefined,
+  now: number,
+  graceMs: number = DEFAULT_ORPHAN_SLOT_MS,
+): boolean {
+  return run !== undefined ? isTerminal(run.status) : now - holder.since >= graceMs;
 }

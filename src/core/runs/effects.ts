@@ -35,8 +35,6 @@ export type Effect =
   | { readonly type: "stop"; readonly runId: string; readonly taskArn: string; readonly reason: string }
   /** PutEvents `Berth Run State Change`. */
   | { readonly type: "publish"; readonly detail: RunStateChangeDetail }
-  /** Wake the run at `at` (a one-off schedule, a delayed message); the sweep is the safety net. */
-  | { readonly type: "schedule-retry"; readonly runId: string; readonly at: number }
   /** A concurrency slot of `job` may be free: admit its queued runs (see decideQueueDrain). */
   | { readonly type: "start-queued"; readonly job: string }
   /** No news from ECS for too long: DescribeTasks, then reconcileTask. */

@@ -14,10 +14,22 @@
  * Scoping by job lets one upload start one run of each job that matches it.
  * Keys longer than 256 UTF-8 bytes (S3 keys reach 1024) keep a readable
  * prefix and end in `~` + the SHA-256 of the whole key, so they stay unique
- * and fit any store's key limit.
+ * and fit any store's key limit. Two different S3 keys must never share a
+ * run, so the digest is a real SHA-256, passed in by the shell (node:crypto
+ * locally and in Lambda) as HMAC is for webhooks.
  */
 import { ValidationError } from "../errors.ts";
-import { sha256Hex } from "./sha256.ts";
+
+/** SHA-256 of the bytes given. */
+export type Sha256 = (data: Uint8Array) => Uint8Array;
+
+const utf8 = new TextEncoder();
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
 
 export const MAX_IDEMPOTENCY_KEY_BYTES = 256;
 
@@ -62,8 +74,8 @@ function occurrenceKey(o: TriggerOccurrence): string {
   }
 }
 
-export function idempotencyKey(job: string, occurrence: TriggerOccurrence): string {
-  return boundKey(`${job}#${occurrenceKey(occurrence)}`);
+export function idempotencyKey(job: string, occurrence: TriggerOccurrence, sha256: Sha256): string {
+  return boundKey(`${job}#${occurrenceKey(occurrence)}`, sha256);
 }
 
 function utf8Length(codePoint: number): number {
@@ -74,12 +86,12 @@ function utf8Length(codePoint: number): number {
 }
 
 /** Leaves keys within the limit alone; shortens longer ones to a prefix plus a digest of the whole. */
-export function boundKey(key: string, maxBytes = MAX_IDEMPOTENCY_KEY_BYTES): string {
+export function boundKey(key: string, sha256: Sha256, maxBytes = MAX_IDEMPOTENCY_KEY_BYTES): string {
   let bytes = 0;
   for (const ch of key) bytes += utf8Length(ch.codePointAt(0)!);
   if (bytes <= maxBytes) return key;
 
-  const suffix = `~${sha256Hex(key)}`;
+  const suffix = `~${hex(sha256(utf8.encode(key)))}`;
   const room = maxBytes - suffix.length;
   let prefix = "";
   let used = 0;

@@ -14,7 +14,7 @@
  *
  * Every function here is pure: it takes the run, the fact and `now`, and
  * returns the next run (store it first, conditioned on the version read) and
- * effects (launch, stop, publish, schedule-retry, start-queued, reconcile) for
+ * effects (launch, stop, publish, start-queued, reconcile) for
  * the shell to execute. Every status change publishes a
  * `Berth Run State Change`. decideSweep covers what no event will: timeouts,
  * due retries, interrupted launches, queued runs and silent tasks.
@@ -24,10 +24,11 @@ export * from "./model.ts";
 export * from "./transitions.ts";
 export * from "./effects.ts";
 export * from "./idempotency.ts";
+export * from "./occurrence.ts";
 export * from "./concurrency.ts";
+export * from "./admission.ts";
 export * from "./retry.ts";
 export * from "./attempts.ts";
 export * from "./lifecycle.ts";
 export * from "./task-state.ts";
 export * from "./sweep.ts";
-export { sha256Hex } from "./sha256.ts";

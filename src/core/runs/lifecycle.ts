@@ -82,6 +82,24 @@ export type LaunchResult =
   /** RunTask answered with a failure (`failures[].reason`) or a non-retryable error. */
   | { readonly ok: false; readonly reason: string; readonly failureClass?: FailureClass };
 
+/** What a TaskLauncher or ServiceDeployer answered (ports.ts `LaunchOutcome`). */
+export type LaunchAnswer =
+  | { readonly ok: true; readonly taskArn: string }
+  | { readonly ok: false; readonly failure: { readonly kind: "capacity" | "throttled" | "invalid" | "access-denied"; readonly message: string } };
+
+/**
+ * The launch result to record, or undefined when nothing was decided: ECS
+ * throttled the call past the SDK's retries, nothing was launched, and the
+ * run stays STARTING until a redelivery or the sweep re-sends the same
+ * clientToken. A capacity shortage is retried per policy; anything else
+ * (invalid request, access denied) fails the attempt.
+ */
+export function launchResultOf(answer: LaunchAnswer): LaunchResult | undefined {
+  if (answer.ok) return { ok: true, taskArn: answer.taskArn };
+  if (answer.failure.kind === "throttled") return undefined;
+  return { ok: false, reason: answer.failure.message, failureClass: answer.failure.kind === "capacity" ? "capacity" : "invalid" };
+}
+
 /**
  * RunTask `failures[]` reasons that mean "no room right now": cluster
  * resources (RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:ENI …) or Fargate /

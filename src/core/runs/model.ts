@@ -5,7 +5,7 @@
  * milliseconds.
  */
 import type { Job, Launch, RetryPolicy, TriggerKind } from "../catalog/types.ts";
-import { isTerminal, type AttemptStatus, type RunStatus } from "./status.ts";
+import { isActive, isTerminal, type AttemptStatus, type RunStatus } from "./status.ts";
 
 export type { AttemptStatus, RunStatus } from "./status.ts";
 
@@ -112,6 +112,13 @@ export interface RunPolicy {
   readonly essentialContainers?: readonly string[];
 }
 
+/** A run whose job left the catalog finishes what it started, once: no retries, no timeout. */
+export const RETIRED_JOB_POLICY: RunPolicy = Object.freeze({ retry: { attempts: 1, backoff: { initial: 0, factor: 1, max: 0 }, on: [] } });
+
+export function policyOf(policies: Readonly<Record<string, RunPolicy>>, job: string): RunPolicy {
+  return Object.hasOwn(policies, job) ? (policies[job] as RunPolicy) : RETIRED_JOB_POLICY;
+}
+
 export function runPolicyFor(job: Job): RunPolicy {
   return {
     retry: job.retry,
@@ -127,6 +134,17 @@ export function isOpen(run: Run): boolean {
 
 export function currentAttempt(run: Run): Attempt | undefined {
   return run.attempts[run.attempts.length - 1];
+}
+
+/** The attempt's launch was asked for and no task is known yet: RunTask has not answered (throttled, or a crash came in between). */
+export function awaitsTask(attempt: Attempt): boolean {
+  return attempt.status === "STARTING" && attempt.taskArn === undefined;
+}
+
+/** The current attempt, when it still awaits its task; re-sending its launch (same clientToken) starts no second one. */
+export function pendingLaunch(run: Run): Attempt | undefined {
+  const attempt = currentAttempt(run);
+  return attempt !== undefined && isActive(run.status) && awaitsTask(attempt) ? attempt : undefined;
 }
 
 /** Returns a copy of `run` with attempt `number` replaced by `update(attempt)`. */

@@ -1,14 +1,15 @@
 /**
- * The sweep runs every minute over the runs that have not ended and decides
+ * The sweep runs every minute over the open runs (runs/model.ts `isOpen`) and decides
  * what events alone would never do: time out attempts, launch due retries,
- * re-send launches that a crash interrupted, admit queued runs, and ask ECS
- * about tasks that went quiet (their events may have been lost).
+ * re-send launches that a crash interrupted, admit queued runs, ask ECS
+ * about tasks that went quiet (their events may have been lost), and publish
+ * again final states whose first publish was interrupted.
  */
 import { launchEffect, settleRun } from "./attempts.ts";
 import type { Effect } from "./effects.ts";
 import { cancelRun, startRetry, timeOutRun } from "./lifecycle.ts";
-import { currentAttempt, withAttempt, type Run, type RunPolicy } from "./model.ts";
-import { isActive } from "./status.ts";
+import { awaitsTask, currentAttempt, withAttempt, type Run, type RunPolicy } from "./model.ts";
+import { isActive, isQueued, isTerminal, isWaitingForRetry } from "./status.ts";
 import { recordTaskState, type EcsTaskState, type TaskStateResult } from "./task-state.ts";
 import { touch } from "./transitions.ts";
 
@@ -22,10 +23,18 @@ export interface SweepOptions {
    * task. Default 2 minutes.
    */
   readonly relaunchAfterMs?: number;
+  /**
+   * Publish again the final state of an ended run that is still not marked
+   * announced after this long (the writer that ended it crashed before or
+   * while publishing). Until then that writer may still be publishing it.
+   * Default 30 seconds.
+   */
+  readonly announceAfterMs?: number;
 }
 
 export const DEFAULT_RECONCILE_AFTER_MS = 5 * 60_000;
 export const DEFAULT_RELAUNCH_AFTER_MS = 2 * 60_000;
+export const DEFAULT_ANNOUNCE_AFTER_MS = 30_000;
 
 export interface SweepItem {
   /** The run to store when `changed`, before executing `effects`. */
@@ -55,13 +64,13 @@ export function decideSweep(
     const policy = Object.hasOwn(jobs, run.job) ? jobs[run.job] : undefined;
     const attempt = currentAttempt(run);
 
-    if (run.status === "QUEUED" || run.status === "RETRY_WAIT") {
+    if (isQueued(run.status) || isWaitingForRetry(run.status)) {
       if (policy === undefined) {
         const step = cancelRun(run, now, `job "${run.job}" is no longer in the catalog`);
         if (step.ok) items.push({ run: step.run, changed: true, effects: step.effects });
         continue;
       }
-      if (run.status === "QUEUED") {
+      if (isQueued(run.status)) {
         queuedJobs.add(run.job);
       } else if ((run.nextAttemptAt ?? 0) <= now) {
         const step = startRetry(run, now, policy);
@@ -78,7 +87,7 @@ export function decideSweep(
       continue;
     }
     if (attempt.taskArn === undefined) {
-      if (attempt.status === "STARTING" && now - attempt.requestedAt >= relaunchAfter) {
+      if (awaitsTask(attempt) && now - attempt.requestedAt >= relaunchAfter) {
         items.push({ run, changed: false, effects: [launchEffect(run, attempt)] });
       }
       continue;
@@ -90,6 +99,16 @@ export function decideSweep(
 
   const effects: Effect[] = [...queuedJobs].sort().map((job) => ({ type: "start-queued", job }));
   return { items, effects };
+}
+
+/**
+ * Ended runs whose final state change must be published again (then marked
+ * announced): the writer that ended them has had `announceAfterMs` to do it
+ * itself.
+ */
+export function decideAnnouncements(runs: readonly Run[], now: number, options: SweepOptions = {}): readonly Run[] {
+  const after = options.announceAfterMs ?? DEFAULT_ANNOUNCE_AFTER_MS;
+  return runs.filter((run) => isTerminal(run.status) && run.announced !== true && now - run.updatedAt >= after);
 }
 
 /**

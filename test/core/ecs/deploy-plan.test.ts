@@ -70,6 +70,13 @@ describe("buildDeployPlan", () => {
       errors: [expect.stringMatching(/names job x/)],
     });
   });
+
+  it.each([0, -1, 1.5, Number.NaN])("refuses attempt %s, as a RunTask request does", (attempt) => {
+    expect(buildDeployPlan(job(), git({ "git.sha": SHA }), { ...ID, attempt })).toEqual({
+      ok: false,
+      errors: [expect.stringMatching(/attempt must be a positive integer/)],
+    });
+  });
 });
 
 describe("checkImage", () => {

@@ -6,7 +6,7 @@ import { manualRunEvent, runStateChangeEvent, scheduleFiredEvent } from "../../.
 import { MemoryRunStore } from "../../support/memory-run-store.ts";
 import type { RunStore } from "../../../src/core/ports.ts";
 import type { Run } from "../../../src/core/runs/model.ts";
-import { ManualClock, MemoryLauncher, MemoryPublisher, countingBytes, taskEvent } from "../../support/memory-shell.ts";
+import { ManualClock, MemoryLauncher, MemoryPublisher, countingBytes, sha256, taskEvent } from "../../support/memory-shell.ts";
 import { readFileSync } from "node:fs";
 
 const CATALOG = `
@@ -44,7 +44,7 @@ function setup(store: RunStore = new MemoryRunStore()) {
   const clock = new ManualClock();
   const launcher = new MemoryLauncher();
   const publisher = new MemoryPublisher();
-  const engine = new Engine({ router: buildRouter(loaded.catalog), store, launcher, publisher, clock, randomBytes: countingBytes });
+  const engine = new Engine({ router: buildRouter(loaded.catalog), store, launcher, publisher, clock, randomBytes: countingBytes, sha256 });
   return { engine, store, launcher, publisher, clock };
 }
 

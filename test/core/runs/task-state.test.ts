@@ -209,10 +209,7 @@ describe("recordTaskState", () => {
     const failed = recordTaskState(launched(retrying), STOPPED_FAIL, now, retrying);
     expect(failed.run).toMatchObject({ status: "RETRY_WAIT", nextAttemptAt: now + 30 * SEC, nextLaunch: "primary", exitCode: 1 });
     expect(failed.run.reason).toMatch(/^attempt 1 failed: exit:1 \(Essential container in task exited\); attempt 2 at /);
-    expect(failed.effects).toEqual([
-      { type: "publish", detail: expect.objectContaining({ status: "RETRY_WAIT", exitCode: 1 }) },
-      { type: "schedule-retry", runId: failed.run.id, at: now + 30 * SEC },
-    ]);
+    expect(failed.effects).toEqual([{ type: "publish", detail: expect.objectContaining({ status: "RETRY_WAIT", exitCode: 1 }) }]);
 
     const retry = startRetry(failed.run, now + 30 * SEC, retrying);
     if (!retry.ok) throw retry.error;

@@ -1,12 +1,52 @@
 /**
- * What identifies one triggering occurrence, read from the run context the
- * trigger produced (and the event envelope for ids the context lacks).
+ * From a matched event to the run it asks for: what identifies the
+ * triggering occurrence (read from the run context the trigger produced, and
+ * the event envelope for ids the context lacks), its one-line summary, and
+ * the record dispatch writes first.
  */
 import type { Trigger } from "../catalog/types.ts";
 import type { BusEvent } from "../events/envelope.ts";
 import type { ManualRunDetail } from "../events/berth-events.ts";
 import type { TemplateContext } from "../context/index.ts";
-import type { TriggerOccurrence } from "../runs/idempotency.ts";
+import { failure, isBerthError, type Failure } from "../errors.ts";
+import { idempotencyKey, type Sha256, type TriggerOccurrence } from "./idempotency.ts";
+import type { NewRun } from "./lifecycle.ts";
+
+export interface Occurrence {
+  readonly job: string;
+  readonly service: string;
+  readonly trigger: Trigger;
+  readonly context: TemplateContext;
+  readonly event: BusEvent;
+}
+
+/**
+ * The run an occurrence asks for, under id `id` (fresh for every delivery;
+ * the idempotency key is what a redelivery shares). An occurrence that cannot
+ * be told apart from another (an S3 event without version or sequencer) is a
+ * validation failure.
+ */
+export function newRunFor(o: Occurrence, id: string, sha256: Sha256): { readonly ok: true; readonly run: NewRun } | Failure {
+  let key: string;
+  try {
+    key = idempotencyKey(o.job, occurrenceOf(o.trigger, o.context, o.event, id), sha256);
+  } catch (e) {
+    if (isBerthError(e) && !e.retryable) return failure(e);
+    throw e;
+  }
+  const params = Object.fromEntries(Object.entries(o.context).filter(([k]) => k.startsWith("params.")).map(([k, v]) => [k.slice("params.".length), v]));
+  return {
+    ok: true,
+    run: {
+      id,
+      job: o.job,
+      service: o.service,
+      trigger: { kind: o.trigger.kind, summary: triggerSummaryOf(o.trigger, o.context, o.event), idempotencyKey: key },
+      context: o.context,
+      ...(o.trigger.kind === "manual" ? { params } : {}),
+    },
+  };
+}
 
 export function occurrenceOf(trigger: Trigger, context: TemplateContext, event: BusEvent, freshId: string): TriggerOccurrence {
   const v = (name: string) => context[name] ?? "";

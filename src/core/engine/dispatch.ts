@@ -1,0 +1,75 @@
+/**
+ * Dispatch: an event → the runs it asks for. For each job the event fires:
+ * the run is written first, QUEUED, under its idempotency key (a duplicate
+ * delivery finds it and only finishes what a crash interrupted), then
+ * admitted, which may launch it.
+ */
+import type { Route } from "../router.ts";
+import { asBusEvent, type BusEvent } from "../events/envelope.ts";
+import { newRunId } from "../ids.ts";
+import { runContext } from "../plan.ts";
+import { createRun, decideResume, newRunFor, pendingLaunch, type Run } from "../runs/index.ts";
+import { execute } from "./apply.ts";
+import { admit } from "./admission.ts";
+import type { EngineContext } from "./context.ts";
+
+export type DispatchOutcome =
+  | { readonly kind: "rejected"; readonly job?: string; readonly reason: string }
+  | { readonly kind: "duplicate"; readonly job: string; readonly runId: string; readonly status: string }
+  | { readonly kind: "accepted"; readonly job: string; readonly runId: string; readonly status: string; readonly reason?: string; readonly deferred?: boolean };
+
+/**
+ * An event for the catalog (every job it fires), or for one job (`jobName`:
+ * on AWS each rule's target names its job). Returns one outcome per job.
+ */
+export async function dispatch(ctx: EngineContext, input: unknown, jobName?: string): Promise<DispatchOutcome[]> {
+  const parsed = asBusEvent(input);
+  if (!parsed.ok) return [{ kind: "rejected", ...(jobName ? { job: jobName } : {}), reason: parsed.error }];
+  const event = parsed.event;
+  if (jobName !== undefined && !Object.hasOwn(ctx.catalog.jobs, jobName)) {
+    return [{ kind: "rejected", job: jobName, reason: `no job named "${jobName}" in the catalog` }];
+  }
+  // A job with two triggers matching the same event runs once: the first trigger wins.
+  const seen = new Set<string>();
+  const routes = ctx.deps.router.match(event).filter((r) => (jobName === undefined || r.job.name === jobName) && !seen.has(r.job.name) && seen.add(r.job.name));
+  if (routes.length === 0 && jobName !== undefined) {
+    return [{ kind: "rejected", job: jobName, reason: `the event does not match any trigger of job "${jobName}"` }];
+  }
+  const out: DispatchOutcome[] = [];
+  for (const route of routes) out.push(await dispatchRoute(ctx, route, event));
+  return out;
+}
+
+async function dispatchRoute(ctx: EngineContext, route: Route, event: BusEvent): Promise<DispatchOutcome> {
+  const job = route.job.name;
+  const context = runContext(route, event);
+  if (!context.ok) return { kind: "rejected", job, reason: context.error };
+  const now = ctx.now();
+  const id = newRunId(now, ctx.deps.randomBytes(10));
+  const planned = newRunFor({ job, service: ctx.catalog.service, trigger: route.trigger, context: context.context, event }, id, ctx.deps.sha256);
+  if (!planned.ok) return { kind: "rejected", job, reason: planned.error.message };
+
+  const { run } = createRun(planned.run, { decision: "queue" }, now, ctx.policies[job]!);
+  const created = await ctx.deps.store.createRun(run);
+  if (!created.created) {
+    const resumed = await resume(ctx, created.existing);
+    return { kind: "duplicate", job, runId: resumed.id, status: resumed.status };
+  }
+  const admitted = await admit(ctx, created.run, { announceQueued: true });
+  // Still awaiting its task: ECS throttled the launch past the SDK's retries; the sweep or a redelivery re-sends it.
+  const deferred = pendingLaunch(admitted) !== undefined;
+  return {
+    kind: "accepted",
+    job,
+    runId: admitted.id,
+    status: admitted.status,
+    ...(admitted.reason ? { reason: admitted.reason } : {}),
+    ...(deferred ? { deferred: true } : {}),
+  };
+}
+
+async function resume(ctx: EngineContext, run: Run): Promise<Run> {
+  const next = decideResume(run);
+  if (next.resume === "admit") return admit(ctx, run, { announceQueued: false });
+  return (await execute(ctx, run, next.effects)) ?? run;
+}
