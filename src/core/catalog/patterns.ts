@@ -8,13 +8,18 @@ import type { Trigger, UpstreamStatus } from "./types.ts";
 import { encodeS3EventKey } from "../events/s3-key.ts";
 import { BERTH_SOURCE, DETAIL_TYPE, GIT_SOURCE, SCHEDULER_SOURCE } from "../events/berth-events.ts";
 
-/** Run statuses as published in `Berth Run State Change` events. */
-const UPSTREAM_EVENT_STATUS: Record<UpstreamStatus, string> = {
-  succeeded: "SUCCEEDED",
-  failed: "FAILED",
-  "timed-out": "TIMED_OUT",
-  cancelled: "CANCELLED",
-};
+/**
+ * berth.yml spells run statuses in lower case with dashes (`status: timed-out`,
+ * `${upstream.status}`); `Berth Run State Change` events carry them as the
+ * lifecycle table names them (TIMED_OUT).
+ */
+export function spelledStatus(published: string): string {
+  return published.toLowerCase().replaceAll("_", "-");
+}
+
+function publishedStatus(spelled: UpstreamStatus): string {
+  return spelled.toUpperCase().replaceAll("-", "_");
+}
 
 /** EventBridge wildcard escapes: `*` and `\` are special, everything else is literal. */
 function escapeWildcard(s: string): string {
@@ -108,7 +113,7 @@ export function triggerPattern(trigger: Trigger, service: string, job: string): 
       return {
         source: [BERTH_SOURCE],
         "detail-type": [DETAIL_TYPE.runStateChange],
-        detail: { service: [service], job: [trigger.job], status: trigger.statuses.map((s) => UPSTREAM_EVENT_STATUS[s]) },
+        detail: { service: [service], job: [trigger.job], status: trigger.statuses.map(publishedStatus) },
       };
     case "event":
       return trigger.pattern;

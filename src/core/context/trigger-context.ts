@@ -9,6 +9,7 @@
  */
 import type { GitTrigger, ManualTrigger, ScheduleTrigger, Trigger } from "../catalog/types.ts";
 import { ENVELOPE_FIELDS, EVENT_PREFIX } from "../catalog/variables.ts";
+import { spelledStatus } from "../catalog/patterns.ts";
 import type { BusEvent } from "../events/envelope.ts";
 import { isRunStatus, RUN_STATUSES } from "../runs/status.ts";
 import { BERTH_SOURCE, DETAIL_TYPE, GIT_SOURCE, SCHEDULER_SOURCE } from "../events/berth-events.ts";
@@ -345,7 +346,7 @@ function upstreamContext(event: JsonRecord): Record<string, string> {
     "upstream.job": requireString(kind, detail, "job"),
     "upstream.runId": requireString(kind, detail, "runId"),
     // Same spelling as the `status:` values of a job trigger: TIMED_OUT → timed-out.
-    "upstream.status": status.toLowerCase().replaceAll("_", "-"),
+    "upstream.status": spelledStatus(status),
     "upstream.exitCode": exitCode === undefined ? "" : String(exitCode),
   };
 }

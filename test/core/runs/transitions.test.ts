@@ -3,6 +3,8 @@ import { InvalidTransitionError } from "../../../src/core/errors.ts";
 import type { Run } from "../../../src/core/runs/model.ts";
 import { RUN_STATUSES, TRANSITIONS, canTransition, isActive, isTerminal, isWaitingForRetry, phaseOf, type RunStatus } from "../../../src/core/runs/status.ts";
 import { touch, transition } from "../../../src/core/runs/transitions.ts";
+import { spelledStatus } from "../../../src/core/catalog/patterns.ts";
+import { UPSTREAM_STATUSES } from "../../../src/core/catalog/schema.ts";
 import { SEC, T0, startingRun } from "./fixtures.ts";
 
 const ALL = RUN_STATUSES;
@@ -55,6 +57,15 @@ describe("the transition table", () => {
       expect(result.error).toBeInstanceOf(InvalidTransitionError);
       expect(result.error.from).toBe(from);
       expect(result.error.to).toBe(to);
+    }
+  });
+
+  it("every status a job trigger can wait for is an ending of a run that started", () => {
+    for (const spelled of UPSTREAM_STATUSES) {
+      const status = RUN_STATUSES.find((s) => spelledStatus(s) === spelled);
+      expect(status, spelled).toBeDefined();
+      expect(isTerminal(status!)).toBe(true);
+      expect(status).not.toBe("SKIPPED");
     }
   });
 
