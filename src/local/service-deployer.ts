@@ -16,43 +16,39 @@
  * engine tracks it exactly like a task: STOPPED with exit code 0 means the new
  * version serves, exit code 1 means it failed and was rolled back.
  *
- * Versions never go through a shell and each leads its own process group, so
- * stopping a version ends everything it started.
+ * Versions are started and stopped, and deployments reported, as the task
+ * launcher does it for tasks (process.ts), so both behave alike.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
-import { closeSync, openSync, writeSync } from "node:fs";
-import { appendFile, mkdir, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { openSync } from "node:fs";
+import { appendFile, mkdir } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join, relative, resolve } from "node:path";
-import type { Catalog, LocalService } from "../core/catalog/types.ts";
+import type { LocalService } from "../core/catalog/types.ts";
 import type { DeployPlan } from "../core/ecs/deploy-plan.ts";
-import type { BusEvent } from "../core/events/envelope.ts";
 import type { LaunchOutcome, ServiceDeployer } from "../core/ports.ts";
 import type { EcsTaskState } from "../core/runs/task-state.ts";
-import { ecsTaskStateChangeEvent, type EcsTaskStateChangeDetail } from "./task-events.ts";
-import { forgetGroup, recordGroup } from "./leftovers.ts";
+import {
+  clusterNameOf,
+  directoryProblem,
+  ecsArn,
+  errorMessage,
+  exitDescription,
+  iso,
+  processExecutorSettings,
+  ProcessGroup,
+  ReportedTask,
+  signalGroup,
+  type ProcessExecutorOptions,
+  type ProcessExecutorSettings,
+} from "./process.ts";
 
-export interface LocalServiceDeployerOptions {
-  readonly catalog: Pick<Catalog, "local">;
-  /** The folder `cwd` of a local service is resolved against (where berth.yml lives). */
-  readonly rootDir: string;
+export interface LocalServiceDeployerOptions extends ProcessExecutorOptions {
   /** Output of service S (every version) goes to `<logDir>/service-S.log`. */
   readonly logDir: string;
-  /** Receives every deployment state change, in version order per deployment; a returned promise is awaited before the next event. */
-  readonly emit: (event: BusEvent<EcsTaskStateChangeDetail>) => void | Promise<void>;
-  /** Epoch ms, for event times. Default `Date.now`. */
-  readonly now?: () => number;
   /** A free TCP port on 127.0.0.1 for a new version to listen on. Default: one the OS hands out. */
   readonly portFinder?: () => Promise<number>;
-  /** How long a stopped version has between SIGTERM and SIGKILL. Default 5000 ms. */
-  readonly stopGraceMs?: number;
-  /** Default "local". */
-  readonly region?: string;
-  /** Default "000000000000". */
-  readonly account?: string;
-  /** Where running process groups are recorded, so a later runtime can stop them if this one dies (leftovers.ts). */
-  readonly groupDir?: string;
 }
 
 /** What `start()` did for one service. */
@@ -60,7 +56,6 @@ export type ServiceStartReport =
   | { readonly service: string; readonly ok: true; readonly version: string; readonly pid: number; readonly port?: number }
   | { readonly service: string; readonly ok: false; readonly error: string };
 
-const DEFAULT_STOP_GRACE_MS = 5000;
 const DEFAULT_HEALTH_TIMEOUT_S = 30;
 const TIMED_OUT = "did not finish in time";
 
@@ -80,7 +75,7 @@ interface Version {
   readonly port?: number;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
-  child?: ChildProcess;
+  group?: ProcessGroup;
   /** Set once the process is gone (or never started): how it ended. */
   ended?: string;
   /** Settles when the process is gone (or never started). */
@@ -102,42 +97,18 @@ interface ServiceState {
   revision: number;
 }
 
-type Status = "PROVISIONING" | "RUNNING" | "STOPPED";
-
 interface Deployment {
-  readonly id: string;
-  readonly arn: string;
-  readonly clusterName: string;
+  /** The pseudo task the deployment is reported as. */
+  readonly report: ReportedTask;
   readonly plan: DeployPlan;
-  readonly startedBy: string;
-  readonly createdAt: number;
-  revision: number;
-  status: Status;
-  desiredStatus: "RUNNING" | "STOPPED";
-  version: number;
-  startedAt?: number;
-  stoppingAt?: number;
-  stoppedAt?: number;
-  exitCode?: number;
-  stopCode?: EcsTaskStateChangeDetail["stopCode"];
-  stoppedReason?: string;
-  stopRequested?: string;
   readonly abort: AbortController;
-  /** Deliveries of this deployment's events, chained so they leave in version order. */
-  delivered: Promise<void>;
   /** Settles once the deployment ended and its STOPPED event was delivered. */
   done: Promise<void>;
 }
 
 type HealthResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
-const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
-const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function clusterNameOf(cluster: string): string {
-  return cluster.startsWith("arn:") ? cluster.slice(cluster.lastIndexOf("/") + 1) : cluster;
-}
 
 /** Asks the OS for a free port; another process may take it before the version binds it, which then fails its health check. */
 export function freePort(): Promise<number> {
@@ -166,27 +137,10 @@ function tryConnect(port: number): Promise<string | undefined> {
   });
 }
 
-function signalGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
-  const pid = child?.pid;
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
-}
-
 export class LocalServiceDeployer implements ServiceDeployer {
   readonly #definitions: Readonly<Record<string, LocalService>>;
-  readonly #rootDir: string;
-  readonly #logDir: string;
-  readonly #emit: LocalServiceDeployerOptions["emit"];
-  readonly #now: () => number;
+  readonly #settings: ProcessExecutorSettings;
   readonly #portFinder: () => Promise<number>;
-  readonly #stopGraceMs: number;
-  readonly #region: string;
-  readonly #account: string;
-  readonly #groupDir: string | undefined;
   readonly #services = new Map<string, ServiceState>();
   readonly #deployments = new Map<string, Deployment>();
   /** clientToken → deployment ARN: a repeated deploy starts nothing, as a repeated RunTask on ECS. */
@@ -197,15 +151,8 @@ export class LocalServiceDeployer implements ServiceDeployer {
 
   constructor(options: LocalServiceDeployerOptions) {
     this.#definitions = options.catalog.local.services;
-    this.#rootDir = resolve(options.rootDir);
-    this.#logDir = resolve(options.rootDir, options.logDir);
-    this.#emit = options.emit;
-    this.#now = options.now ?? Date.now;
+    this.#settings = processExecutorSettings(options);
     this.#portFinder = options.portFinder ?? freePort;
-    this.#stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
-    this.#region = options.region ?? "local";
-    this.#account = options.account ?? "000000000000";
-    this.#groupDir = options.groupDir;
   }
 
   /**
@@ -262,38 +209,32 @@ export class LocalServiceDeployer implements ServiceDeployer {
 
     const hex = randomBytes(16).toString("hex");
     const clusterName = clusterNameOf(plan.cluster);
-    const deployment: Deployment = {
-      id: hex,
-      arn: `arn:aws:ecs:${this.#region}:${this.#account}:task/${clusterName}/deploy-${hex}`,
+    const report = new ReportedTask(this.#settings, {
+      arn: ecsArn(this.#settings, `task/${clusterName}/deploy-${hex}`),
       clusterName,
-      plan,
-      startedBy: id.startedBy,
-      createdAt: this.#now(),
+      family: plan.service,
       revision: state.revision,
-      status: "PROVISIONING",
-      desiredStatus: "RUNNING",
-      version: 0,
-      abort: new AbortController(),
-      delivered: Promise.resolve(),
-      done: Promise.resolve(),
-    };
+      group: `service:${plan.service}`,
+      startedBy: id.startedBy,
+      containerName: plan.container,
+      logFile: state.logFile,
+      name: `deployment ${hex}`,
+    });
+    const deployment: Deployment = { report, plan, abort: new AbortController(), done: Promise.resolve() };
     // Synchronous from the token check to here, so a concurrent call with the same token sees this ARN.
-    this.#tokens.set(id.clientToken, deployment.arn);
-    this.#deployments.set(deployment.arn, deployment);
+    this.#tokens.set(id.clientToken, report.arn);
+    this.#deployments.set(report.arn, deployment);
 
     deployment.done = state.tail.then(() =>
       this.#rollOut(state, deployment).catch((e: unknown) => this.#finish(deployment, { exitCode: 1, reason: `the deployment of ${plan.service} failed: ${errorMessage(e)}` })),
     );
     state.tail = deployment.done;
-    return { ok: true, taskArn: deployment.arn };
+    return { ok: true, taskArn: report.arn };
   }
 
   async stop(taskArn: string, reason: string): Promise<void> {
     const d = this.#deployments.get(taskArn);
-    if (d === undefined || d.status === "STOPPED" || d.stopRequested !== undefined) return;
-    d.stopRequested = reason;
-    d.desiredStatus = "STOPPED";
-    d.stoppingAt = this.#now();
+    if (d === undefined || !d.report.requestStop(reason)) return;
     d.abort.abort();
   }
 
@@ -303,7 +244,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
     for (const arn of taskArns) {
       const d = this.#deployments.get(arn);
       if (d === undefined) missing.push(arn);
-      else tasks.push(this.#detail(d));
+      else tasks.push(d.report.detail());
     }
     return { tasks, missing };
   }
@@ -316,8 +257,8 @@ export class LocalServiceDeployer implements ServiceDeployer {
   async stopAll(reason = "berth dev stopped"): Promise<void> {
     this.#closed = true;
     this.#shutdown.abort();
-    const open = [...this.#deployments.values()].filter((d) => d.status !== "STOPPED");
-    await Promise.all(open.map((d) => this.stop(d.arn, reason)));
+    const open = [...this.#deployments.values()].filter((d) => d.report.status !== "STOPPED");
+    await Promise.all(open.map((d) => this.stop(d.report.arn, reason)));
     await Promise.all(open.map((d) => d.done));
     await Promise.all(
       [...this.#services.values()].map(async (state) => {
@@ -334,7 +275,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
   activePids(): Readonly<Record<string, number>> {
     const pids: Record<string, number> = {};
     for (const [name, state] of this.#services) {
-      const pid = state.active?.child?.pid;
+      const pid = state.active?.group?.pid;
       if (pid !== undefined && state.active?.ended === undefined) pids[name] = pid;
     }
     return pids;
@@ -348,7 +289,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
     const state: ServiceState = {
       name,
       definition,
-      logFile: join(this.#logDir, `service-${name}.log`),
+      logFile: join(this.#settings.logDir, `service-${name}.log`),
       sockets: new Set(),
       tail: Promise.resolve(),
       revision: 1,
@@ -358,14 +299,14 @@ export class LocalServiceDeployer implements ServiceDeployer {
   }
 
   #startReport(state: ServiceState, version: Version): ServiceStartReport {
-    const pid = version.child?.pid ?? 0;
+    const pid = version.group?.pid ?? 0;
     return { service: state.name, ok: true, version: version.id, pid, ...(state.definition.port !== undefined ? { port: state.definition.port } : {}) };
   }
 
   async #rollOut(state: ServiceState, d: Deployment): Promise<void> {
-    if (d.stopRequested !== undefined) return this.#finish(d, { stopCode: "UserInitiated", reason: d.stopRequested });
+    if (d.report.stopRequested !== undefined) return this.#finish(d, { stopCode: "UserInitiated", reason: d.report.stopRequested });
     state.revision += 1;
-    d.revision = state.revision;
+    d.report.revision = state.revision;
     const plan = d.plan;
     const previous = state.active;
     // Asked when the deployment fails: the previous version may have died meanwhile.
@@ -384,18 +325,15 @@ export class LocalServiceDeployer implements ServiceDeployer {
       await next.gone;
       return this.#finish(d, { exitCode: 1, reason: `the new version of ${state.name} ${next.ended ?? "could not start"}; ${rolledBack()}` });
     }
-    d.startedAt = this.#now();
-    this.#change(d, () => {
-      d.status = "RUNNING";
-    });
+    void d.report.running();
 
     const health = await this.#checkHealth(state, next, d.abort.signal);
     // A stop that arrives once the switch is under way is too late: the deployment completes.
-    if (!health.ok || d.stopRequested !== undefined) {
+    if (!health.ok || d.report.stopRequested !== undefined) {
       await this.#stopVersion(state, next);
-      if (d.stopRequested !== undefined) return this.#finish(d, { stopCode: "UserInitiated", reason: d.stopRequested });
+      if (d.report.stopRequested !== undefined) return this.#finish(d, { stopCode: "UserInitiated", reason: d.report.stopRequested });
       const reason = health.ok ? "stopped" : health.reason;
-      return this.#finish(d, { exitCode: 1, reason: `${reason}; ${rolledBack()}; its output is in ${relative(this.#rootDir, state.logFile)}` });
+      return this.#finish(d, { exitCode: 1, reason: `${reason}; ${rolledBack()}; its output is in ${relative(this.#settings.rootDir, state.logFile)}` });
     }
 
     state.active = next;
@@ -404,17 +342,11 @@ export class LocalServiceDeployer implements ServiceDeployer {
   }
 
   #finish(d: Deployment, end: { readonly exitCode?: number; readonly stopCode?: "UserInitiated"; readonly reason: string }): Promise<void> {
-    const at = this.#now();
-    this.#change(d, () => {
-      d.status = "STOPPED";
-      d.desiredStatus = "STOPPED";
-      d.stopCode = end.stopCode ?? "EssentialContainerExited";
-      d.stoppedReason = end.reason.length > 255 ? `${end.reason.slice(0, 254)}…` : end.reason;
-      if (end.exitCode !== undefined) d.exitCode = end.exitCode;
-      d.stoppingAt ??= at;
-      d.stoppedAt = at;
+    return d.report.stop({
+      stopCode: end.stopCode ?? "EssentialContainerExited",
+      stoppedReason: end.reason.length > 255 ? `${end.reason.slice(0, 254)}…` : end.reason,
+      exitCode: end.exitCode,
     });
-    return d.delivered;
   }
 
   async #ensureProxy(state: ServiceState): Promise<string | undefined> {
@@ -468,19 +400,17 @@ export class LocalServiceDeployer implements ServiceDeployer {
   }
 
   async #startVersion(state: ServiceState, label: string, image: string | undefined): Promise<Version> {
+    const settings = this.#settings;
     const definition = state.definition;
-    await mkdir(this.#logDir, { recursive: true });
+    await mkdir(settings.logDir, { recursive: true });
     const port = definition.port !== undefined ? await this.#portFinder() : undefined;
     const id = randomBytes(4).toString("hex");
-    const env: Record<string, string | undefined> = { ...process.env, ...definition.environment, BERTH_SERVICE: state.name, BERTH_VERSION: id };
+    const env: Record<string, string | undefined> = { ...process.env, ...settings.environment, ...definition.environment, BERTH_SERVICE: state.name, BERTH_VERSION: id };
     if (port !== undefined) env.PORT = String(port);
     if (image !== undefined) env.BERTH_IMAGE = image;
     else delete env.BERTH_IMAGE;
-    const cwd = resolve(this.#rootDir, definition.cwd ?? ".");
-    const cwdProblem = await stat(cwd).then(
-      (s) => (s.isDirectory() ? undefined : "is not a directory"),
-      () => "does not exist",
-    );
+    const cwd = resolve(settings.rootDir, definition.cwd ?? ".");
+    const cwdProblem = await directoryProblem(cwd);
     if (cwdProblem !== undefined) {
       throw new Error(`working directory ${cwd} of local service "${state.name}" ${cwdProblem}: fix local.services.${state.name}.cwd in berth.yml`);
     }
@@ -502,44 +432,26 @@ export class LocalServiceDeployer implements ServiceDeployer {
       if (version.ended !== undefined) return;
       version.ended = how;
       if (state.active === version && !version.stopping) state.active = undefined;
-      const line = `── ${iso(this.#now())} ${state.name} version ${id} (${label}) ${how} ──\n`;
+      const line = `── ${iso(settings.now())} ${state.name} version ${id} (${label}) ${how} ──\n`;
       void appendFile(state.logFile, line)
         .catch(() => {})
         .then(() => markGone());
     };
 
-    const fd = openSync(state.logFile, "a");
-    try {
-      const where = port !== undefined ? ` on PORT ${port}` : "";
-      writeSync(fd, `── ${iso(this.#now())} ${state.name} version ${id} (${label}) starting${where}: ${JSON.stringify(definition.command)} ──\n`);
-      const [program, ...args] = definition.command;
-      const child = spawn(program as string, args, { cwd, env, shell: false, detached: true, stdio: ["ignore", fd, fd] });
-      version.child = child;
-      const group = `service-${state.name}-${id}`;
-      child.once("spawn", () => {
-        if (this.#groupDir !== undefined && child.pid !== undefined) recordGroup(this.#groupDir, group, child.pid);
-        markSpawned(true);
-      });
-      child.on("error", (e) => {
-        // Before `spawn`, an error means the program never ran; later ones (a failed kill) change nothing.
-        if (child.pid === undefined) {
+    const logFd = openSync(state.logFile, "a");
+    const where = port !== undefined ? ` on PORT ${port}` : "";
+    const header = `── ${iso(settings.now())} ${state.name} version ${id} (${label}) starting${where}: ${JSON.stringify(definition.command)} ──\n`;
+    version.group = new ProcessGroup(
+      { argv: definition.command, cwd, env, logFd, header, name: `service-${state.name}-${id}`, groupDir: settings.groupDir },
+      {
+        spawned: () => markSpawned(true),
+        failed: (message) => {
           markSpawned(false);
-          end(`could not start: ${e.message}`);
-        }
-      });
-      child.once("exit", (code, signal) => {
-        if (this.#groupDir !== undefined) forgetGroup(this.#groupDir, group);
-        // As when a container's main process exits: nothing it left behind keeps running.
-        signalGroup(child, "SIGKILL");
-        end(signal !== null ? `killed by ${signal}` : `exited with code ${code}`);
-      });
-    } catch (e) {
-      // spawn throws for arguments it cannot pass at all, e.g. a NUL byte in argv or the environment.
-      markSpawned(false);
-      end(`could not start: ${errorMessage(e)}`);
-    } finally {
-      closeSync(fd);
-    }
+          end(`could not start: ${message}`);
+        },
+        exited: (code, signal) => end(exitDescription(code, signal)),
+      },
+    );
     return version;
   }
 
@@ -547,9 +459,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
     if (state.active === version) state.active = undefined;
     if (version.ended === undefined && !version.stopping) {
       version.stopping = true;
-      signalGroup(version.child, "SIGTERM");
-      const kill = setTimeout(() => signalGroup(version.child, "SIGKILL"), this.#stopGraceMs);
-      void version.gone.then(() => clearTimeout(kill));
+      version.group?.stop(this.#settings.stopGraceMs);
     }
     await version.gone;
   }
@@ -623,11 +533,11 @@ export class LocalServiceDeployer implements ServiceDeployer {
         return done(`could not run: ${errorMessage(e)}`);
       }
       const onStop = () => {
-        signalGroup(child, "SIGKILL");
+        signalGroup(child.pid, "SIGKILL");
         finish("stopped");
       };
       const timer = setTimeout(() => {
-        signalGroup(child, "SIGKILL");
+        signalGroup(child.pid, "SIGKILL");
         finish(TIMED_OUT);
       }, budgetMs);
       stop.addEventListener("abort", onStop, { once: true });
@@ -641,51 +551,5 @@ export class LocalServiceDeployer implements ServiceDeployer {
         finish(`${sig !== null ? `was killed by ${sig}` : `exited with code ${code}`}${said ? ` (${said})` : ""}`);
       });
     });
-  }
-
-  #change(d: Deployment, apply: () => void): void {
-    apply();
-    d.version += 1;
-    const event = ecsTaskStateChangeEvent(this.#detail(d), { id: randomUUID(), time: this.#now(), account: this.#account, region: this.#region });
-    d.delivered = d.delivered.then(async () => {
-      try {
-        await this.#emit(event);
-      } catch (e) {
-        const state = this.#services.get(d.plan.service);
-        if (state !== undefined) await appendFile(state.logFile, `── could not deliver the ${event.detail.lastStatus} event of deployment ${d.id}: ${errorMessage(e)} ──\n`).catch(() => {});
-      }
-    });
-  }
-
-  #detail(d: Deployment): EcsTaskStateChangeDetail {
-    const optional = {
-      startedAt: iso(d.startedAt),
-      stoppingAt: iso(d.stoppingAt),
-      stoppedAt: iso(d.stoppedAt),
-      executionStoppedAt: iso(d.stoppedAt),
-      stopCode: d.stopCode,
-      stoppedReason: d.stoppedReason,
-    };
-    return {
-      clusterArn: `arn:aws:ecs:${this.#region}:${this.#account}:cluster/${d.clusterName}`,
-      taskArn: d.arn,
-      taskDefinitionArn: `arn:aws:ecs:${this.#region}:${this.#account}:task-definition/${d.plan.service}:${d.revision}`,
-      group: `service:${d.plan.service}`,
-      startedBy: d.startedBy,
-      lastStatus: d.status,
-      desiredStatus: d.desiredStatus,
-      version: d.version,
-      containers: [
-        {
-          name: d.plan.container,
-          lastStatus: d.status === "PROVISIONING" ? "PENDING" : d.status,
-          ...(d.exitCode !== undefined ? { exitCode: d.exitCode } : {}),
-        },
-      ],
-      createdAt: iso(d.createdAt) as string,
-      updatedAt: iso(d.stoppedAt ?? d.startedAt ?? d.createdAt) as string,
-      overrides: {},
-      ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
-    };
   }
 }

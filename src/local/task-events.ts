@@ -1,7 +1,8 @@
 /**
- * `ECS Task State Change` events as the local executor emits them: the
- * fields ECS fills for a one-container task, in the same envelope, so the
- * engine's tracking reads local tasks exactly as it reads ECS's.
+ * `ECS Task State Change` events as the local executors emit them (built
+ * by `ReportedTask` in process.ts): the fields ECS fills for a one-container
+ * task, in the same envelope, so the engine's tracking reads local tasks
+ * exactly as it reads ECS's.
  */
 import { busEvent, type BusEvent } from "../core/events/envelope.ts";
 import { DETAIL_TYPE } from "../core/events/berth-events.ts";

@@ -144,6 +144,18 @@ describe("ProcessTaskLauncher.runTask", () => {
     expect(report.cwd).toBe(dir);
   });
 
+  it("gives every task the launcher's environment, under the definition's and the override's", async () => {
+    const out = join(dir, "out.json");
+    const script = `require("fs").writeFileSync(process.env.OUT, JSON.stringify({ S3: process.env.BERTH_S3_ROOT, A: process.env.A, B: process.env.B }))`;
+    const l = launcher(
+      { worker: { command: [NODE, "-e", script], environment: { A: "def-a", OUT: out } } },
+      { environment: { BERTH_S3_ROOT: "/srv/s3", A: "runtime-a", B: "runtime-b" } },
+    );
+    const arn = await launch(l, request({ environment: { B: "override-b" } }));
+    await stoppedEvent(arn);
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({ S3: "/srv/s3", A: "def-a", B: "override-b" });
+  });
+
   it("replaces the command with the override's command, as a container override replaces the image CMD", async () => {
     const out = join(dir, "out.json");
     const l = launcher({ worker: { command: [NODE, "-e", "process.exit(9)"], environment: { OUT: out } } });
@@ -514,6 +526,34 @@ if (args[0] === "run") require("fs").writeFileSync(${JSON.stringify(record)}, JS
       "thumbnailer:latest",
       "thumb",
       HOSTILE,
+    ]);
+  });
+
+  it("passes the launcher's environment to the container with -e, under the definition's", async () => {
+    const record = fakeDocker(0);
+    const l = launcher(
+      { worker: { command: ["thumb"], image: "thumbnailer:latest", environment: { A: "1" } } },
+      { engine: "docker", environment: { BERTH_S3_ROOT: "/srv/s3", A: "runtime-a" } },
+    );
+    const req = request();
+    const arn = await launch(l, req);
+    await stoppedEvent(arn);
+    const id = arn.slice(arn.lastIndexOf("/") + 1);
+    expect(JSON.parse(readFileSync(record, "utf8"))).toEqual([
+      "run",
+      "--rm",
+      "--name",
+      `berth-${id}`,
+      "-e",
+      "BERTH_S3_ROOT=/srv/s3",
+      "-e",
+      "A=1",
+      "-e",
+      `BERTH_RUN_ID=${req.startedBy.slice("berth/".length)}`,
+      "-e",
+      `BERTH_TASK_ARN=${arn}`,
+      "thumbnailer:latest",
+      "thumb",
     ]);
   });
 });

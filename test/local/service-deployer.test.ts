@@ -176,6 +176,14 @@ describe("LocalServiceDeployer.start", () => {
     expect(versionsStarted()).toEqual([]);
   });
 
+  it("gives every version the deployer's environment, under the service's own", async () => {
+    const out = join(dir, "env.json");
+    const script = `require("fs").writeFileSync(process.env.OUT, JSON.stringify({ S3: process.env.BERTH_S3_ROOT, A: process.env.A })); setInterval(() => {}, 1000)`;
+    const d = deployer({ worker: { command: [NODE, "-e", script], environment: { A: "service-a", OUT: out } } }, { environment: { BERTH_S3_ROOT: "/srv/s3", A: "runtime-a" } });
+    expect(await d.start()).toEqual([expect.objectContaining({ service: "worker", ok: true })]);
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({ S3: "/srv/s3", A: "service-a" });
+  });
+
   it("reports a service whose initial version exits at once", async () => {
     const port = await freePort();
     const d = deployer({ web: { port, command: [NODE, "-e", "process.exit(4)"] } });
