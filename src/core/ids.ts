@@ -59,7 +59,7 @@ export function runIdTime(id: string): number {
  * both. ListTasks can filter on it, and task state-change events carry it, so
  * `track` can tell berth's tasks from everyone else's.
  */
-const STARTED_BY_PREFIX = "berth/";
+export const STARTED_BY_PREFIX = "berth/";
 
 /** ECS `startedBy` for a run: identifies berth's tasks. */
 export function startedByFor(runId: string): string {

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { writeFileSync, rmSync, readFileSync, existsSync, chmodSync } from "node:fs";
 import { manualRunEvent } from "../core/events/berth-events.ts";
+import { ConflictError, NotFoundError, TransientError, ValidationError } from "../core/errors.ts";
 import type { BusEvent } from "../core/events/envelope.ts";
 import type { LocalRuntime } from "./runtime.ts";
 
@@ -22,28 +23,39 @@ export interface DevInfo {
 
 const MAX_BODY = 1024 * 1024;
 
+/** A request over MAX_BODY: malformed input, answered with its own status. */
+class RequestTooLargeError extends ValidationError {}
+
+/** A request with a method the endpoint does not take. */
+class MethodNotAllowedError extends ValidationError {}
+
+/** HTTP status by error class: the first class the error is an instance of wins; anything else is a 500. */
+const STATUS_BY_ERROR: readonly (readonly [abstract new (...args: never[]) => Error, number])[] = [
+  [RequestTooLargeError, 413],
+  [MethodNotAllowedError, 405],
+  [ValidationError, 400],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [TransientError, 503],
+];
+
+function statusOf(error: unknown): number {
+  return STATUS_BY_ERROR.find(([type]) => error instanceof type)?.[1] ?? 500;
+}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, "request body over 1 MiB");
+    if (size > MAX_BODY) throw new RequestTooLargeError("request body over 1 MiB");
     chunks.push(chunk);
   }
   if (size === 0) return {};
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    throw new HttpError(400, "the body is not JSON");
-  }
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
+    throw new ValidationError("the body is not JSON", { field: "body" });
   }
 }
 
@@ -59,7 +71,7 @@ export async function startControlServer(runtime: LocalRuntime, infoFile: string
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply(res, 401, { message: "missing or wrong token: use the berth CLI, which reads .berth/dev.json" });
     handle(runtime, req)
       .then((body) => reply(res, 200, body))
-      .catch((e: unknown) => reply(res, e instanceof HttpError ? e.status : 500, { message: (e as Error).message }));
+      .catch((e: unknown) => reply(res, statusOf(e), { message: (e as Error).message }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const info: DevInfo = {
@@ -84,23 +96,23 @@ async function handle(runtime: LocalRuntime, req: IncomingMessage): Promise<unkn
   const url = new URL(req.url ?? "/", "http://localhost");
   const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
   if (req.method === "GET" && url.pathname === "/status") return { service: runtime.catalog.service, jobs: Object.keys(runtime.catalog.jobs) };
-  if (req.method !== "POST") throw new HttpError(405, "use POST");
+  if (req.method !== "POST") throw new MethodNotAllowedError("use POST");
   const body = (await readJson(req)) as Record<string, unknown>;
   if (parts[0] === "trigger" && parts[1]) return trigger(runtime, parts[1], body);
   if (parts[0] === "runs" && parts[1] && parts[2] === "cancel") {
     const run = await runtime.engine.cancel(parts[1], typeof body.reason === "string" ? body.reason : "cancelled from the CLI");
-    if (!run) throw new HttpError(404, `no run ${parts[1]}`);
+    if (!run) throw new NotFoundError(`no run ${parts[1]}`);
     await runtime.settled();
     return { run };
   }
   if (parts[0] === "events") return runtime.send(body as unknown as BusEvent);
-  throw new HttpError(404, `no such endpoint: ${url.pathname}`);
+  throw new NotFoundError(`no such endpoint: ${url.pathname}`);
 }
 
 /** Fires a job now: a schedule job as its scheduler would, a manual job with the given params. */
 async function trigger(runtime: LocalRuntime, jobName: string, body: Record<string, unknown>): Promise<unknown> {
   const job = runtime.catalog.jobs[jobName];
-  if (!job) throw new HttpError(404, `no job named "${jobName}"; jobs: ${Object.keys(runtime.catalog.jobs).join(", ")}`);
+  if (!job) throw new NotFoundError(`no job named "${jobName}"; jobs: ${Object.keys(runtime.catalog.jobs).join(", ")}`);
   const params = (body.params ?? {}) as Record<string, string>;
   const kinds = new Set(job.triggers.map((t) => t.kind));
   let event: BusEvent;
@@ -110,12 +122,12 @@ async function trigger(runtime: LocalRuntime, jobName: string, body: Record<stri
       { id: randomUUID(), time: Date.now() },
     );
   } else if (kinds.has("schedule")) {
-    if (Object.keys(params).length > 0) throw new HttpError(400, `job "${jobName}" is a schedule job: it takes no params`);
+    if (Object.keys(params).length > 0) throw new ValidationError(`job "${jobName}" is a schedule job: it takes no params`, { field: "params" });
     event = runtime.scheduler.fireNow(jobName);
     await runtime.settled();
     return { event };
   } else {
-    throw new HttpError(400, `job "${jobName}" has neither a schedule nor a manual trigger; it runs when its ${[...kinds].join("/")} trigger fires`);
+    throw new ValidationError(`job "${jobName}" has neither a schedule nor a manual trigger; it runs when its ${[...kinds].join("/")} trigger fires`);
   }
   return { event, ...(await runtime.send(event)) };
 }

@@ -1,22 +1,41 @@
 /**
- * The compiled catalog: the resolved catalog plus one EventBridge rule per
- * trigger, as JSON. `berth compile` writes it; the Lambda handlers read it
- * at cold start (no YAML parsing or schema validation in the functions) and
- * the deployment template takes its rules from it.
+ * The compiled catalog: the resolved catalog plus the EventBridge rules that
+ * route events to berth, as JSON. `berth compile` writes it; the Lambda
+ * handlers read it at cold start (no YAML parsing or schema validation in the
+ * functions), the deployment template takes its rules from it and the local
+ * bus routes with the very same rules.
+ *
+ * A rule is a pattern on a bus and a target: one dispatch rule per trigger
+ * (its target names the job), and the track rule, which hands the state
+ * changes of berth's own ECS tasks to tracking.
  */
-import type { Catalog } from "./types.ts";
+import type { Catalog, Trigger } from "./types.ts";
 import type { EventPattern } from "../match/types.ts";
 import { triggerPattern } from "./patterns.ts";
+import { DETAIL_TYPE } from "../events/berth-events.ts";
+import { STARTED_BY_PREFIX } from "../ids.ts";
 
-export const COMPILED_FORMAT = "berth-catalog/1";
+export const COMPILED_FORMAT = "berth-catalog/2";
+
+/**
+ * Where the rule listens. AWS services (S3, ECS, CodeCommit) put their events
+ * on the account's default bus; berth puts its own (normalized pushes, fired
+ * schedules, manual runs, run state changes) on the berth bus of the stage,
+ * whose name is only known when a stage is deployed; `event` triggers may
+ * name a bus of their own.
+ */
+export type RuleBus = { readonly kind: "default" } | { readonly kind: "berth" } | { readonly kind: "named"; readonly name: string };
+
+export type RuleTarget =
+  /** `dispatch` with the job: the rule's input is `{"job": <job>, "event": <the event>}`. */
+  | { readonly kind: "dispatch"; readonly job: string; readonly trigger: Trigger["kind"]; readonly triggerIndex: number }
+  /** `track` with the event itself. */
+  | { readonly kind: "track" };
 
 export interface CompiledRule {
-  readonly job: string;
-  readonly triggerIndex: number;
-  readonly trigger: string;
+  readonly target: RuleTarget;
   readonly pattern: EventPattern;
-  /** Event bus of the rule; absent: the default bus. */
-  readonly bus?: string;
+  readonly bus: RuleBus;
 }
 
 export interface CompiledCatalog {
@@ -25,14 +44,53 @@ export interface CompiledCatalog {
   readonly rules: readonly CompiledRule[];
 }
 
-export function compileCatalog(catalog: Catalog): CompiledCatalog {
+/**
+ * The state changes of the ECS tasks (and local deployments, which report as
+ * tasks) that berth started: the rule filters on their `startedBy`
+ * (src/core/ids.ts `startedByFor`), so tasks started by anyone else never reach `track`.
+ */
+export const TRACK_PATTERN: EventPattern = {
+  source: ["aws.ecs"],
+  "detail-type": [DETAIL_TYPE.ecsTaskStateChange],
+  detail: { startedBy: [{ prefix: STARTED_BY_PREFIX }] },
+};
+
+const DEFAULT_BUS: RuleBus = { kind: "default" };
+const BERTH_BUS: RuleBus = { kind: "berth" };
+
+function triggerBus(trigger: Trigger): RuleBus {
+  switch (trigger.kind) {
+    case "s3":
+      return DEFAULT_BUS;
+    case "git":
+      // CodeCommit emits natively; GitHub and GitLab pushes arrive through berth's webhook, which puts them on the berth bus.
+      return trigger.provider === "codecommit" ? DEFAULT_BUS : BERTH_BUS;
+    case "schedule":
+    case "manual":
+    case "job":
+      return BERTH_BUS;
+    case "event":
+      return trigger.bus !== undefined ? { kind: "named", name: trigger.bus } : DEFAULT_BUS;
+  }
+}
+
+export function compileRules(catalog: Catalog): CompiledRule[] {
   const rules: CompiledRule[] = [];
   for (const job of Object.values(catalog.jobs)) {
-    job.triggers.forEach((t, triggerIndex) => {
-      rules.push({ job: job.name, triggerIndex, trigger: t.kind, pattern: triggerPattern(t, catalog.service, job.name), ...(t.kind === "event" && t.bus ? { bus: t.bus } : {}) });
+    job.triggers.forEach((trigger, triggerIndex) => {
+      rules.push({
+        target: { kind: "dispatch", job: job.name, trigger: trigger.kind, triggerIndex },
+        pattern: triggerPattern(trigger, catalog.service, job.name),
+        bus: triggerBus(trigger),
+      });
     });
   }
-  return { format: COMPILED_FORMAT, catalog, rules };
+  rules.push({ target: { kind: "track" }, pattern: TRACK_PATTERN, bus: DEFAULT_BUS });
+  return rules;
+}
+
+export function compileCatalog(catalog: Catalog): CompiledCatalog {
+  return { format: COMPILED_FORMAT, catalog, rules: compileRules(catalog) };
 }
 
 export function readCompiledCatalog(value: unknown, source: string): { ok: true; catalog: Catalog } | { ok: false; error: string } {
