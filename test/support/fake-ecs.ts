@@ -11,6 +11,18 @@
  * MISSING failures, an optional token-bucket rate limit on RunTask (Fargate
  * publishes 100 burst / 20 per second), and injectable faults. Everything is
  * in memory and O(1) per call so a benchmark can push thousands of calls.
+ *
+ * Task definitions are optional. Without `taskDefinitions` every task
+ * definition exists and a task stays PROVISIONING until `finishTask` or
+ * StopTask, which stops it at once. With it, the account has exactly the
+ * families given (plus those of `registerTaskDefinition`), RunTask of any
+ * other answers ClientException "Unable to describe task definition.", and
+ * their tasks live on their own as on ECS: PROVISIONING → PENDING → RUNNING,
+ * then STOPPED when the essential container exits (EssentialContainerExited
+ * with its exit code), or after StopTask, which first only sets
+ * desiredStatus STOPPED (stop code UserInitiated, the reason as
+ * stoppedReason) and stops the task a moment later, the containers exiting
+ * on the SIGTERM of `docker stop`. Every change bumps `version`.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -32,9 +44,21 @@ export interface FakeEcsFaults {
   readonly launchFailureReason?: string;
 }
 
+/** What the essential container of a task definition's tasks does. */
+export interface FakeTaskDefinition {
+  /** The container exits with this code a moment after it starts; without it, it runs until StopTask. */
+  readonly exitCode?: number;
+}
+
 export interface FakeEcsOptions {
   /** Token bucket in front of RunTask; empty bucket → ThrottlingException. Off by default. */
   readonly runTaskRateLimit?: { readonly ratePerSecond: number; readonly burst: number };
+  /**
+   * The task definition families the account has (each at revision 1), and
+   * what their tasks do. Default: every task definition exists, and tasks stay
+   * PROVISIONING until `finishTask` (see the header).
+   */
+  readonly taskDefinitions?: Readonly<Record<string, FakeTaskDefinition>>;
   readonly faults?: FakeEcsFaults;
   readonly region?: string;
   readonly accountId?: string;
@@ -75,6 +99,7 @@ export interface FakeTask {
   capacityProviderName?: string;
   createdAt: number;
   startedAt?: number;
+  stoppingAt?: number;
   stoppedAt?: number;
   stopCode?: string;
   stoppedReason?: string;
@@ -93,6 +118,8 @@ export interface FakeEcs {
   inject(faults: FakeEcsFaults): void;
   /** Ends a task as its essential container exiting with `exitCode`, as ECS would report it. */
   finishTask(taskArn: string, exitCode: number): FakeTask;
+  /** RegisterTaskDefinition: adds the next revision of `family` (the first is 1); returns `family:revision`. */
+  registerTaskDefinition(family: string, definition: FakeTaskDefinition): string;
   close(): Promise<void>;
 }
 
@@ -125,6 +152,18 @@ function clusterName(cluster: string | undefined): string {
   return slash >= 0 ? cluster.slice(slash + "cluster/".length) : cluster;
 }
 
+/** How long each step of a task's own life (see the header) takes. */
+const LIFECYCLE_STEP_MS = 10;
+/** What a container killed by `docker stop`'s SIGTERM reports: 128 + 15. */
+const SIGTERM_EXIT_CODE = 143;
+
+/** `arn:…:task-definition/etl:7`, `etl:7`, `etl` → family `etl`, revision 7 (or undefined: the latest). */
+function parseTaskDefinition(ref: string): { family: string; revision: number | undefined } {
+  const name = ref.startsWith("arn:") ? ref.slice(ref.lastIndexOf("/") + 1) : ref;
+  const m = /^(.*):(\d+)$/.exec(name);
+  return m ? { family: m[1] as string, revision: Number(m[2]) } : { family: name, revision: undefined };
+}
+
 function seconds(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : ms / 1000;
 }
@@ -135,6 +174,7 @@ function wireTask(task: FakeTask): Record<string, unknown> {
     clientToken: undefined,
     createdAt: seconds(task.createdAt),
     startedAt: seconds(task.startedAt),
+    stoppingAt: seconds(task.stoppingAt),
     stoppedAt: seconds(task.stoppedAt),
   };
 }
@@ -165,6 +205,12 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
 
   const tasks = new Map<string, FakeTask>();
   const byId = new Map<string, FakeTask>();
+  /** family → its revisions' definitions (revision n at index n - 1). */
+  const families = new Map<string, FakeTaskDefinition[]>(Object.entries(options.taskDefinitions ?? {}).map(([family, d]) => [family, [d]]));
+  const anyTaskDefinitionExists = options.taskDefinitions === undefined;
+  /** Tasks that live on their own (their family is known), by ARN: what their container does. */
+  const behaviours = new Map<string, FakeTaskDefinition>();
+  const timers = new Map<string, NodeJS.Timeout>();
   /** clientToken → the request it first came with and the task it started. */
   const byToken = new Map<string, { fingerprint: string; task: FakeTask }>();
 
@@ -181,19 +227,67 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     return true;
   };
 
-  const launch = (body: RunTaskBody): FakeTask => {
+  /** The family's definition the request names, null when the account has no such task definition, undefined when any exists. */
+  const resolveTaskDefinition = (ref: string): { revision: number; definition: FakeTaskDefinition } | null | undefined => {
+    const { family, revision } = parseTaskDefinition(ref);
+    const revisions = families.get(family);
+    if (revisions === undefined) return anyTaskDefinitionExists ? undefined : null;
+    const n = revision ?? revisions.length;
+    const definition = revisions[n - 1];
+    return n >= 1 && definition !== undefined ? { revision: n, definition } : null;
+  };
+
+  const schedule = (task: FakeTask): void => {
+    clearTimeout(timers.get(task.taskArn));
+    const timer = setTimeout(() => {
+      timers.delete(task.taskArn);
+      live(task);
+    }, LIFECYCLE_STEP_MS);
+    timer.unref();
+    timers.set(task.taskArn, timer);
+  };
+
+  const change = (task: FakeTask, fields: Partial<FakeTask>): void => {
+    Object.assign(task, { version: task.version + 1, ...fields });
+  };
+
+  /** One step of the life of a task whose family is known (see the header). */
+  const live = (task: FakeTask): void => {
+    const behaviour = behaviours.get(task.taskArn);
+    if (behaviour === undefined || task.lastStatus === "STOPPED") return;
+    if (task.desiredStatus === "STOPPED") {
+      // StopTask: containers that run get SIGTERM and exit on it; ones that never started report no exit code.
+      const ran = task.lastStatus === "RUNNING";
+      stop(task, { containers: task.containers.map((c) => ({ ...c, lastStatus: "STOPPED", ...(ran ? { exitCode: SIGTERM_EXIT_CODE } : {}) })) });
+      return;
+    }
+    if (task.lastStatus === "PROVISIONING") {
+      change(task, { lastStatus: "PENDING" });
+      schedule(task);
+    } else if (task.lastStatus === "PENDING") {
+      change(task, { lastStatus: "RUNNING", startedAt: Date.now(), containers: task.containers.map((c) => ({ ...c, lastStatus: "RUNNING" })) });
+      if (behaviour.exitCode !== undefined) schedule(task);
+    } else if (task.lastStatus === "RUNNING" && behaviour.exitCode !== undefined) {
+      exited(task, behaviour.exitCode);
+    }
+  };
+
+  const launch = (body: RunTaskBody, known: { revision: number; definition: FakeTaskDefinition } | undefined): FakeTask => {
     const cluster = clusterName(body.cluster);
     const definition = body.taskDefinition ?? "";
-    const family = (definition.startsWith("arn:") ? definition.slice(definition.lastIndexOf("/") + 1) : definition).split(":")[0] ?? "task";
+    const family = parseTaskDefinition(definition).family.split(":")[0] ?? "task";
     const id = randomUUID().replaceAll("-", "");
     const provider = body.capacityProviderStrategy?.[0]?.capacityProvider;
     const names = body.overrides?.containerOverrides?.map((c) => c.name) ?? [];
     const task: FakeTask = {
       taskArn: `arn:aws:ecs:${region}:${accountId}:task/${cluster}/${id}`,
       clusterArn: `arn:aws:ecs:${region}:${accountId}:cluster/${cluster}`,
-      taskDefinitionArn: definition.startsWith("arn:")
-        ? definition
-        : `arn:aws:ecs:${region}:${accountId}:task-definition/${definition.includes(":") ? definition : `${definition}:1`}`,
+      taskDefinitionArn:
+        known !== undefined
+          ? `arn:aws:ecs:${region}:${accountId}:task-definition/${family}:${known.revision}`
+          : definition.startsWith("arn:")
+            ? definition
+            : `arn:aws:ecs:${region}:${accountId}:task-definition/${definition.includes(":") ? definition : `${definition}:1`}`,
       lastStatus: "PROVISIONING",
       desiredStatus: "RUNNING",
       version: 1,
@@ -208,6 +302,10 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     tasks.set(task.taskArn, task);
     byId.set(id, task);
     stats.tasksLaunched++;
+    if (known !== undefined) {
+      behaviours.set(task.taskArn, known.definition);
+      schedule(task);
+    }
     return task;
   };
 
@@ -241,12 +339,15 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
       stats.idempotentReplays++;
       return { tasks: [wireTask(known.task)], failures: [] };
     }
+    const definition = resolveTaskDefinition(body.taskDefinition);
+    // What ECS answers for a family or revision the account does not have.
+    if (definition === null) throw new AwsError("ClientException", "Unable to describe task definition.");
     if (faults.launchFailures > 0) {
       faults.launchFailures--;
       stats.launchFailures++;
       return { tasks: [], failures: [{ reason: faults.launchFailureReason }] };
     }
-    const task = launch(body);
+    const task = launch(body, definition);
     if (token !== undefined) {
       byToken.set(token, { fingerprint: raw, task });
       stats.distinctClientTokens++;
@@ -266,8 +367,20 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
 
   const stop = (task: FakeTask, fields: Partial<FakeTask>): void => {
     if (task.lastStatus === "STOPPED") return;
+    clearTimeout(timers.get(task.taskArn));
+    timers.delete(task.taskArn);
     const now = Date.now();
-    Object.assign(task, { desiredStatus: "STOPPED", lastStatus: "STOPPED", stoppedAt: now, version: task.version + 1, ...fields });
+    Object.assign(task, { desiredStatus: "STOPPED", lastStatus: "STOPPED", stoppingAt: task.stoppingAt ?? now, stoppedAt: now, version: task.version + 1, ...fields });
+  };
+
+  /** The essential container exited with `exitCode`. */
+  const exited = (task: FakeTask, exitCode: number): void => {
+    task.startedAt ??= Date.now();
+    stop(task, {
+      stopCode: "EssentialContainerExited",
+      stoppedReason: "Essential container in task exited",
+      containers: task.containers.map((c) => ({ ...c, lastStatus: "STOPPED", exitCode })),
+    });
   };
 
   const stopTask = (body: { cluster?: string; task?: string; reason?: string }): unknown => {
@@ -277,6 +390,14 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     }
     const task = body.task === undefined ? undefined : find(body.cluster, body.task);
     if (task === undefined) throw new AwsError("InvalidParameterException", "The referenced task was not found.");
+    if (behaviours.has(task.taskArn)) {
+      // A stop in progress, or a task already stopped, is left as it is.
+      if (task.desiredStatus !== "STOPPED") {
+        change(task, { desiredStatus: "STOPPED", stopCode: "UserInitiated", stoppedReason: body.reason ?? "Task stopped by user", stoppingAt: Date.now() });
+        schedule(task);
+      }
+      return { task: wireTask(task) };
+    }
     stop(task, {
       stopCode: "UserInitiated",
       stoppedReason: body.reason ?? "Task stopped by user",
@@ -348,15 +469,18 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     finishTask(taskArn, exitCode) {
       const task = tasks.get(taskArn);
       if (task === undefined) throw new Error(`fake ECS has no task ${taskArn}`);
-      task.startedAt ??= Date.now();
-      stop(task, {
-        stopCode: "EssentialContainerExited",
-        stoppedReason: "Essential container in task exited",
-        containers: task.containers.map((c) => ({ ...c, lastStatus: "STOPPED", exitCode })),
-      });
+      exited(task, exitCode);
       return task;
     },
+    registerTaskDefinition(family, definition) {
+      const revisions = families.get(family) ?? [];
+      revisions.push(definition);
+      families.set(family, revisions);
+      return `${family}:${revisions.length}`;
+    },
     close() {
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
       return new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
