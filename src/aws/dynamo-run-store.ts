@@ -32,10 +32,11 @@
  * Runs are stored as a JSON string so the record round-trips exactly, whatever marshalling
  * options the caller gave its DocumentClient.
  */
-import type { CreateTableCommandInput, TimeToLiveSpecification } from "@aws-sdk/client-dynamodb";
+import type { AttributeValue, CreateTableCommandInput, TimeToLiveSpecification } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient, PutCommandInput, QueryCommandInput, UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, TransientError } from "../core/errors.ts";
+import { translateAwsError } from "./errors.ts";
 import { runQueryLimit } from "../core/ports.ts";
 import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../core/ports.ts";
 import { isOpen } from "../core/runs/model.ts";
@@ -83,26 +84,31 @@ export interface DynamoRunStoreOptions {
   readonly retentionDays?: number;
 }
 
-const TRANSIENT = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]);
+/** A conditional write's outcome: written, or lost, with the item that failed the condition when DynamoDB sent it back. */
+type Written = { readonly written: true } | { readonly written: false; readonly stored?: StoredItem };
+type StoredItem = Readonly<Record<string, unknown>>;
 
-function translate(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (TRANSIENT.has(error.name) || (status !== undefined && status >= 500)) {
-    return new TransientError(`DynamoDB is throttling or unavailable (${error.name}: ${error.message}); retry later`, { cause: error });
-  }
-  return error;
-}
-
-/** Waits for a conditional write; false when its condition did not hold. */
-async function conditional(write: Promise<unknown>): Promise<boolean> {
+/** Waits for a conditional write. */
+async function conditional(write: Promise<unknown>): Promise<Written> {
   try {
     await write;
-    return true;
+    return { written: true };
   } catch (error) {
-    if (error instanceof Error && error.name === "ConditionalCheckFailedException") return false;
-    throw error;
+    if (!(error instanceof ConflictError)) throw error;
+    return error.existing === undefined ? { written: false } : { written: false, stored: error.existing as StoredItem };
   }
+}
+
+/**
+ * The item a ConditionalCheckFailedException carries (asked for with ReturnValuesOnConditionCheckFailure
+ * ALL_OLD), in DynamoDB's attribute-value form: lib-dynamodb unmarshalls results, not errors. The store
+ * reads only the string attributes it wrote (`data`, `runId`), so those are what is unmarshalled.
+ * Absent when the item does not exist, and from servers without ALL_OLD (dynalite): then the caller reads.
+ */
+function itemOf(error: unknown): StoredItem | undefined {
+  const item = (error as { Item?: Record<string, AttributeValue> }).Item;
+  if (item === undefined) return undefined;
+  return Object.fromEntries(Object.entries(item).flatMap(([name, value]) => (value.S === undefined ? [] : [[name, value.S]])));
 }
 
 const runKey = (id: string) => ({ PK: `RUN#${id}`, SK: "RUN" });
@@ -133,13 +139,15 @@ export class DynamoRunStore implements RunStore {
         Item: { ...claim, runId: run.id, data: JSON.stringify(run), expiresAt: now + this.#retentionSeconds },
         ConditionExpression: "attribute_not_exists(PK) OR expiresAt < :now",
         ExpressionAttributeValues: { ":now": now },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
-    if (!claimed) return { created: false, existing: await this.#claimedRun(claim) };
-    if (!(await this.#putNewRun(run))) {
-      const taken = await this.getRun(run.id);
+    if (!claimed.written) return { created: false, existing: await this.#claimedRun(claim, claimed.stored) };
+    const put = await this.#putNewRun(run);
+    if (!put.written) {
+      const taken = put.stored !== undefined ? toRun(put.stored) : await this.getRun(run.id);
       if (taken?.trigger.idempotencyKey !== run.trigger.idempotencyKey) {
-        await this.#call(() => this.#client.send(new DeleteCommand({ TableName: this.#table, Key: claim })));
+        await this.#call(`release idempotency key ${claim.PK}`, () => this.#client.send(new DeleteCommand({ TableName: this.#table, Key: claim })));
         throw new ConflictError(`run id ${run.id} is already taken by a run with another idempotency key; create the run with a fresh id`, {
           existing: taken,
         });
@@ -148,19 +156,24 @@ export class DynamoRunStore implements RunStore {
     return { created: true, run };
   }
 
-  /** The run that owns an idempotency key, written now from the key item if its creator never did. */
-  async #claimedRun(claimKey: Record<string, string>): Promise<Run> {
-    const claim = await this.#get(claimKey);
+  /**
+   * The run that owns an idempotency key, written now from the key item if its creator never did.
+   * `stored` is the key item the lost write got back; without it the key item is read.
+   */
+  async #claimedRun(claimKey: Record<string, string>, stored: StoredItem | undefined): Promise<Run> {
+    const claim = stored ?? (await this.#get(claimKey));
     if (claim === undefined) throw new TransientError(`idempotency key ${claimKey["PK"]} expired while it was being read; retry`);
+    // The key item holds the run as created; the run item holds it as it is now.
     const existing = await this.getRun(claim["runId"] as string);
     if (existing !== undefined) return existing;
     const created = toRun(claim);
-    await this.#putNewRun(created);
-    return (await this.getRun(created.id)) ?? created;
+    const put = await this.#putNewRun(created);
+    if (put.written) return created;
+    return put.stored !== undefined ? toRun(put.stored) : ((await this.getRun(created.id)) ?? created);
   }
 
-  #putNewRun(run: Run): Promise<boolean> {
-    return conditional(this.#put({ Item: this.#runItem(run), ConditionExpression: "attribute_not_exists(PK)" }));
+  #putNewRun(run: Run): Promise<Written> {
+    return conditional(this.#put({ Item: this.#runItem(run), ConditionExpression: "attribute_not_exists(PK)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" }));
   }
 
   #runItem(run: Run): Record<string, unknown> {
@@ -185,15 +198,18 @@ export class DynamoRunStore implements RunStore {
   }
 
   async updateRun(run: Run, expectedVersion: number): Promise<UpdateRunResult> {
-    const ok = await conditional(
+    const put = await conditional(
       this.#put({
         Item: this.#runItem(run),
         ConditionExpression: "#v = :expected",
         ExpressionAttributeNames: { "#v": "version" },
         ExpressionAttributeValues: { ":expected": expectedVersion },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
-    return ok ? { ok: true, run } : { ok: false, current: await this.getRun(run.id) };
+    if (put.written) return { ok: true, run };
+    // No item back: the run does not exist, or the server does not send one (dynalite); reading tells which.
+    return { ok: false, current: put.stored !== undefined ? toRun(put.stored) : await this.getRun(run.id) };
   }
 
   async listRuns(query: RunQuery): Promise<readonly Run[]> {
@@ -252,7 +268,7 @@ export class DynamoRunStore implements RunStore {
     // One conditional update of one item: DynamoDB applies them one at a time, so of callers
     // racing for the last slot exactly one sees room. Re-taking a held slot keeps its first `since`.
     const capped = Number.isFinite(max);
-    return conditional(
+    const taken = await conditional(
       this.#update({
         Key: slotKey(job),
         UpdateExpression: "SET holders.#run = if_not_exists(holders.#run, :now)",
@@ -261,6 +277,7 @@ export class DynamoRunStore implements RunStore {
         ExpressionAttributeValues: { ":now": now, ...(capped ? { ":max": max } : {}) },
       }),
     );
+    return taken.written;
   }
 
   async releaseSlot(job: string, runId: string): Promise<void> {
@@ -283,16 +300,16 @@ export class DynamoRunStore implements RunStore {
   }
 
   async #get(key: Record<string, string>): Promise<Record<string, unknown> | undefined> {
-    const { Item } = await this.#call(() => this.#client.send(new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true })));
+    const { Item } = await this.#call(`read ${key["PK"]}`, () => this.#client.send(new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true })));
     return Item;
   }
 
   #put(input: Omit<PutCommandInput, "TableName">): Promise<unknown> {
-    return this.#call(() => this.#client.send(new PutCommand({ ...input, TableName: this.#table })));
+    return this.#call(`write ${String(input.Item?.["PK"])}`, () => this.#client.send(new PutCommand({ ...input, TableName: this.#table })));
   }
 
   #update(input: Omit<UpdateCommandInput, "TableName">): Promise<unknown> {
-    return this.#call(() => this.#client.send(new UpdateCommand({ ...input, TableName: this.#table })));
+    return this.#call(`update ${String(input.Key?.["PK"])}`, () => this.#client.send(new UpdateCommand({ ...input, TableName: this.#table })));
   }
 
   /** Pages through a query until `enough` runs are in hand or the results end. */
@@ -300,18 +317,28 @@ export class DynamoRunStore implements RunStore {
     const runs: Run[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.#call(() => this.#client.send(new QueryCommand({ ...input, TableName: this.#table, ExclusiveStartKey: start })));
+      const page = await this.#call(`query index ${input.IndexName}`, () =>
+        this.#client.send(new QueryCommand({ ...input, TableName: this.#table, ExclusiveStartKey: start })),
+      );
       for (const item of page.Items ?? []) runs.push(toRun(item));
       start = page.LastEvaluatedKey;
     } while (start !== undefined && runs.length < enough);
     return runs;
   }
 
-  async #call<T>(request: () => Promise<T>): Promise<T> {
+  /**
+   * Sends one request; what the store's callers act on comes back in berth's classes: a lost
+   * condition (ConflictError carrying the stored item), a temporary failure (TransientError).
+   * Any other refusal (no such table, access denied, an invalid request) is thrown as the SDK
+   * raised it, under DynamoDB's own name: the handler wrapper and the CLI classify it with the
+   * same table (src/aws/errors.ts).
+   */
+  async #call<T>(action: string, request: () => Promise<T>): Promise<T> {
     try {
       return await request();
     } catch (error) {
-      throw translate(error);
+      const translated = translateAwsError(error, `${action} in DynamoDB table ${this.#table}`, { existing: itemOf(error) });
+      throw translated instanceof ConflictError || translated instanceof TransientError ? translated : error;
     }
   }
 }

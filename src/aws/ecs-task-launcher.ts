@@ -8,7 +8,7 @@
  * request again later without risking a second task.
  */
 import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type ECSClient, type Failure, type Task } from "@aws-sdk/client-ecs";
-import { ConfigurationError, TransientError, ValidationError, type BerthError } from "../core/errors.ts";
+import { classifyAwsError, translateAwsError } from "./errors.ts";
 import type { RunTaskRequest } from "../core/ecs/types.ts";
 import type { LaunchFailure, LaunchOutcome, TaskLauncher } from "../core/ports.ts";
 import type { EcsContainerState, EcsTaskState } from "../core/runs/task-state.ts";
@@ -33,49 +33,6 @@ const CAPACITY_REASONS: readonly RegExp[] = [
   /reached the limit on the number of (tasks|vcpus)/i,
 ];
 
-/** Error names the SDK and AWS use for throttling; ECS sends ThrottlingException with HTTP 400. */
-const THROTTLING_ERRORS = new Set([
-  "ThrottlingException",
-  "Throttling",
-  "ThrottledException",
-  "TooManyRequestsException",
-  "RequestLimitExceeded",
-  "RequestThrottled",
-  "RequestThrottledException",
-  // Not on RunTask's documented list, but the SDK retries it as throttling, so treat it alike.
-  "LimitExceededException",
-]);
-
-const ACCESS_ERRORS = new Set([
-  "AccessDeniedException",
-  "AccessDenied",
-  "NotAuthorized",
-  "UnauthorizedOperation",
-  "UnrecognizedClientException",
-  "InvalidClientTokenId",
-  "ExpiredTokenException",
-  "MissingAuthenticationTokenException",
-  "OptInRequired",
-  "CredentialsProviderError",
-  // The account itself is blocked: as final as missing permissions.
-  "BlockedException",
-]);
-
-/** Errors that may resolve on their own: time-outs and connection failures after the SDK's retries. */
-const TRANSIENT_ERRORS = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException", "ServerException", "InternalFailure", "ServiceUnavailable"]);
-const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
-
-/** The fields of SDK v3 service errors (and Node network errors) the classification reads. */
-interface AwsErrorLike {
-  readonly name: string;
-  readonly message: string;
-  readonly code?: string;
-  readonly $fault?: "client" | "server";
-  readonly $metadata?: { readonly httpStatusCode?: number };
-  readonly $response?: { readonly headers?: Readonly<Record<string, string | undefined>> };
-  readonly resourceIds?: readonly string[];
-}
-
 function failure(kind: LaunchFailure["kind"], message: string, retryAfterMs?: number): LaunchFailure {
   return {
     kind,
@@ -85,51 +42,34 @@ function failure(kind: LaunchFailure["kind"], message: string, retryAfterMs?: nu
   };
 }
 
-/** The wait a Retry-After header asks for (seconds or an HTTP date), when the response had one. */
-function retryAfterMs(error: AwsErrorLike, now: number): number | undefined {
-  const headers = error.$response?.headers ?? {};
-  const key = Object.keys(headers).find((name) => name.toLowerCase() === "retry-after");
-  const value = key === undefined ? undefined : headers[key];
-  if (value === undefined || value.trim() === "") return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 /**
- * Sorts an error from an ECS call into a launch failure kind. Returns
- * undefined for errors that are not AWS's answer (a TypeError, a bug):
- * those are rethrown.
+ * Sorts an error from an ECS call into a launch failure kind, from the AWS error classifier's
+ * verdict. Returns undefined for errors that are not AWS's answer (a TypeError, a bug) and for a
+ * machine with no region: those are thrown, since no launch was even attempted.
  */
 export function classifyEcsError(error: unknown, now: number = Date.now()): LaunchFailure | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const e = error as Error & AwsErrorLike;
-  const status = e.$metadata?.httpStatusCode;
+  const verdict = classifyAwsError(error, now);
+  if (verdict === undefined || verdict.kind === "region") return undefined;
+  const e = error as Error & { readonly resourceIds?: readonly string[] };
   const message = e.message || e.name;
-
-  if (THROTTLING_ERRORS.has(e.name) || status === 429) return failure("throttled", message, retryAfterMs(e, now));
-  if (ACCESS_ERRORS.has(e.name) || status === 403) return failure("access-denied", message);
-  if (e.name === "ConflictException") {
-    const existing = e.resourceIds?.length ? ` (tasks already started with that token: ${e.resourceIds.join(", ")})` : "";
-    return failure(
-      "invalid",
-      `RunTask refused: its clientToken was already used by a RunTask request with different parameters${existing}. ` +
-        `Each attempt must render the same request every time it is sent. AWS said: ${message}`,
-    );
+  switch (verdict.kind) {
+    case "throttled":
+      return failure("throttled", message, verdict.retryAfterMs);
+    case "credentials":
+    case "access-denied":
+      return failure("access-denied", message);
+    case "conflict": {
+      const existing = e.resourceIds?.length ? ` (tasks already started with that token: ${e.resourceIds.join(", ")})` : "";
+      return failure(
+        "invalid",
+        `RunTask refused: its clientToken was already used by a RunTask request with different parameters${existing}. ` +
+          `Each attempt must render the same request every time it is sent. AWS said: ${message}`,
+      );
+    }
   }
   // Fargate sometimes reports missing capacity as an error rather than in failures[].
   if (CAPACITY_REASONS.some((pattern) => pattern.test(message))) return failure("capacity", message);
-  if (
-    e.$fault === "server" ||
-    (status !== undefined && status >= 500) ||
-    TRANSIENT_ERRORS.has(e.name) ||
-    (e.code !== undefined && NETWORK_CODES.has(e.code))
-  ) {
-    return failure("throttled", message, retryAfterMs(e, now));
-  }
-  if (e.$fault === "client" || (status !== undefined && status >= 400)) return failure("invalid", message);
-  return undefined;
+  return verdict.kind === "unavailable" ? failure("throttled", message, verdict.retryAfterMs) : failure("invalid", message);
 }
 
 export function classifyRunTaskFailures(failures: readonly Failure[]): LaunchFailure {
@@ -139,20 +79,7 @@ export function classifyRunTaskFailures(failures: readonly Failure[]): LaunchFai
   return failure(capacity ? "capacity" : "invalid", message || "RunTask reported a failure without a reason");
 }
 
-/** Turns an error of StopTask/DescribeTasks into the error taxonomy; undefined means rethrow as is. */
-function toBerthError(action: string, error: unknown): BerthError | undefined {
-  const classified = classifyEcsError(error);
-  if (classified === undefined) return undefined;
-  const message = `failed to ${action}: ${classified.message}`;
-  if (classified.retryable) {
-    return new TransientError(message, { cause: error, ...(classified.retryAfterMs !== undefined ? { retryAfterMs: classified.retryAfterMs } : {}) });
-  }
-  const name = (error as Error).name;
-  if (classified.kind === "access-denied" || name === "ClusterNotFoundException") {
-    return new ConfigurationError(`${message} (check the cluster name and the function's IAM permissions)`, { cause: error });
-  }
-  return new ValidationError(message, { cause: error });
-}
+const CONFIGURATION_HINT = "check the cluster name and the function's IAM permissions";
 
 /** Cuts at `max` UTF-16 units without splitting a surrogate pair. */
 function truncate(text: string, max: number): string {
@@ -212,7 +139,7 @@ export class EcsTaskLauncher implements TaskLauncher {
       output = await this.#client.send(new RunTaskCommand(request));
     } catch (error) {
       const classified = classifyEcsError(error);
-      if (classified === undefined) throw error;
+      if (classified === undefined) throw translateAwsError(error, `run a task of ${request.taskDefinition} in cluster ${request.cluster}`) ?? error;
       return { ok: false, failure: classified };
     }
     const taskArn = output.tasks?.find((t) => t.taskArn !== undefined)?.taskArn;
@@ -228,7 +155,7 @@ export class EcsTaskLauncher implements TaskLauncher {
     } catch (error) {
       // ECS forgets stopped tasks after about an hour: the task is as stopped as it gets.
       if (isTaskNotFound(error)) return;
-      throw toBerthError(`stop task ${taskArn} in cluster ${cluster}`, error) ?? error;
+      throw translateAwsError(error, `stop task ${taskArn} in cluster ${cluster}`, { hint: CONFIGURATION_HINT }) ?? error;
     }
   }
 
@@ -246,7 +173,7 @@ export class EcsTaskLauncher implements TaskLauncher {
       try {
         output = await this.#client.send(new DescribeTasksCommand({ cluster, tasks: batch }));
       } catch (error) {
-        throw toBerthError(`describe ${batch.length} task(s) in cluster ${cluster}`, error) ?? error;
+        throw translateAwsError(error, `describe ${batch.length} task(s) in cluster ${cluster}`, { hint: CONFIGURATION_HINT }) ?? error;
       }
       for (const task of output.tasks ?? []) {
         if (task.taskArn !== undefined) tasks.push(toEcsTaskState({ ...task, taskArn: task.taskArn }));

@@ -13,6 +13,7 @@ import { ConfigurationError, TransientError, ValidationError } from "../core/err
 import { BERTH_SOURCE, DETAIL_TYPE } from "../core/events/berth-events.ts";
 import { type RunStateChangeDetail } from "../core/runs/effects.ts";
 import type { Publisher } from "../core/ports.ts";
+import { translateAwsError } from "./errors.ts";
 
 /** PutEvents takes at most 10 entries per call. */
 export const MAX_ENTRIES_PER_CALL = 10;
@@ -31,8 +32,6 @@ export interface EventBridgePublisherOptions {
 const DEFAULTS = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 2000 } as const;
 
 const utf8 = new TextEncoder();
-
-const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
 /** EventBridge's size of an entry: Source, DetailType, Detail and each resource in UTF-8 bytes (+14 for Time, never set here). */
 export function entrySize(entry: PutEventsRequestEntry): number {
@@ -142,19 +141,7 @@ export class EventBridgePublisher implements Publisher {
     try {
       return await this.#client.send(new PutEventsCommand({ Entries: entries }));
     } catch (error) {
-      if (!(error instanceof Error)) throw error;
-      const e = error as Error & { code?: string; $fault?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.name === "ResourceNotFoundException" || e.name === "AccessDeniedException") {
-        throw new ConfigurationError(
-          `failed to publish to event bus ${this.#busName}: ${e.message} (check the bus name and the function's events:PutEvents permission)`,
-          { cause: error },
-        );
-      }
-      const unreachable = e.name === "TimeoutError" || (e.code !== undefined && NETWORK_CODES.has(e.code));
-      if (unreachable || e.$fault === "server" || e.$metadata?.httpStatusCode === 429 || /Throttl/i.test(e.name)) {
-        throw new TransientError(`failed to publish to event bus ${this.#busName}: ${e.message}`, { cause: error });
-      }
-      throw error;
+      throw translateAwsError(error, `publish to event bus ${this.#busName}`, { hint: "check the bus name and the function's events:PutEvents permission" }) ?? error;
     }
   }
 }

@@ -6,6 +6,7 @@ import type { DynamoRunStore } from "../aws/dynamo-run-store.ts";
 import type { Engine } from "../core/engine/engine.ts";
 import type { Catalog } from "../core/catalog/types.ts";
 import type { BusEvent } from "../core/events/envelope.ts";
+import { ConfigurationError, TransientError } from "../core/errors.ts";
 import { UsageError } from "./output.ts";
 
 function env(name: string, what: string): string {
@@ -33,7 +34,12 @@ export async function putOnBus(event: BusEvent): Promise<void> {
     }),
   );
   const failed = out.Entries?.[0];
-  if ((out.FailedEntryCount ?? 0) > 0) throw new UsageError(`EventBridge refused the request: ${failed?.ErrorCode} ${failed?.ErrorMessage}`, 1);
+  if ((out.FailedEntryCount ?? 0) > 0) {
+    const refused = `EventBridge refused the request: ${failed?.ErrorCode} ${failed?.ErrorMessage}`;
+    // The two entry error codes EventBridge documents as retryable.
+    if (failed?.ErrorCode === "InternalFailure" || failed?.ErrorCode === "ThrottlingException") throw new TransientError(`${refused}; try again`);
+    throw new ConfigurationError(`${refused} (check BERTH_BUS and the permissions of the credentials in use)`);
+  }
 }
 
 /**

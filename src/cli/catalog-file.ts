@@ -1,11 +1,18 @@
 import { readFileSync } from "node:fs";
 import { resolve, relative } from "node:path";
+import { Option } from "commander";
+import { ConfigurationError } from "../core/errors.ts";
 import { loadCatalog } from "../core/catalog/load.ts";
 import { formatIssue, type CatalogIssue } from "../core/catalog/issues.ts";
 import type { Catalog } from "../core/catalog/types.ts";
 import { UsageError, c } from "./output.ts";
 
 export const DEFAULT_CONFIG = "berth.yml";
+
+/** `-c, --config <file>`, for every command that reads the catalog (a new Option each time: commander keeps state on it). */
+export function configOption(): Option {
+  return new Option("-c, --config <file>", `catalog file (default: ${DEFAULT_CONFIG}, or $BERTH_CONFIG)`);
+}
 
 export type ReadCatalog = { ok: true; catalog: Catalog; file: string } | { ok: false; issues: readonly CatalogIssue[]; file: string };
 
@@ -33,12 +40,17 @@ export function printIssues(issues: readonly CatalogIssue[]): void {
   process.stderr.write(`${c.red(`${issues.length} problem${issues.length === 1 ? "" : "s"}`)} in ${issues[0]?.file ?? "the catalog"}\n`);
 }
 
-/** Loads the catalog or prints every problem and exits 1. */
+/** The error for a catalog whose problems were printed: it carries them, and no message, since they were the message. */
+export function invalidCatalog(issues: readonly CatalogIssue[]): ConfigurationError {
+  return new ConfigurationError("", { issues });
+}
+
+/** Loads the catalog or prints every problem and fails with a configuration error. */
 export function requireCatalog(path: string | undefined): Catalog {
   const r = readCatalog(path);
   if (!r.ok) {
     printIssues(r.issues);
-    throw new UsageError("", 1);
+    throw invalidCatalog(r.issues);
   }
   return r.catalog;
 }

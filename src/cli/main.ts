@@ -1,4 +1,6 @@
 import { Command, CommanderError } from "commander";
+import { ValidationError, type BerthError } from "../core/errors.ts";
+import { AwsSetupError, asBerthError } from "../aws/errors.ts";
 import { UsageError } from "./output.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { registerExplain } from "./commands/explain.ts";
@@ -41,20 +43,43 @@ registerPut(program);
 registerLogs(program);
 registerSchedule(program);
 
+/**
+ * The CLI side of the error taxonomy, in one place: the exit code by class.
+ *
+ * | thrown                                                                  | exit | prints                               |
+ * |-------------------------------------------------------------------------|------|--------------------------------------|
+ * | a commander error (unknown option, missing argument)                    | 2    | commander's message, a usage hint    |
+ * | UsageError                                                              | its exitCode, 2 unless it says 1 | its message |
+ * | ValidationError                                                         | 2    | its message                          |
+ * | AwsSetupError: no region, no credentials, credentials AWS refused       | 2    | its message, and what to set and how |
+ * | ConfigurationError: an invalid catalog, access denied, a missing table, bus or cluster | 1 | its message         |
+ * | NotFoundError, ConflictError, InvalidTransitionError, TransientError    | 1    | its message                          |
+ * | anything else: a bug                                                    | 70   | "please report it" and the stack     |
+ *
+ * AWS errors a command passes on untranslated are classified first (src/aws/errors.ts). An
+ * error without a message follows a report the command printed itself (validate's problems,
+ * explain's decision), so only the exit code is left to give.
+ */
+const FIX: Record<AwsSetupError["setting"], string> = {
+  region: "set AWS_REGION (e.g. AWS_REGION=eu-west-1), or give your AWS profile a region with `aws configure set region <region>`",
+  credentials: "configure credentials with `aws configure` or AWS_PROFILE (for an SSO profile, `aws sso login`), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+};
+
+function exitCode(error: BerthError): number {
+  if (error instanceof UsageError) return error.exitCode;
+  if (error instanceof ValidationError || error instanceof AwsSetupError) return 2;
+  return 1;
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
-  if (e instanceof UsageError) {
-    if (e.message) process.stderr.write(`berth: ${e.message}\n`);
-    process.exit(e.exitCode);
+  const error = asBerthError(e);
+  if (error === undefined) {
+    process.stderr.write(`berth: unexpected error — please report it with the command you ran.\n${(e as Error).stack ?? String(e)}\n`);
+    process.exit(70);
   }
-  const err = e as Error & { $metadata?: unknown };
-  if (err.$metadata !== undefined || err.name === "CredentialsProviderError") {
-    // An AWS answer (no credentials, access denied, a missing table): the user can act on it.
-    process.stderr.write(`berth: AWS said ${err.name}: ${err.message}\n`);
-    process.exit(1);
-  }
-  process.stderr.write(`berth: unexpected error — please report it with the command you ran.\n${(e as Error).stack ?? String(e)}\n`);
-  process.exit(70);
+  if (error.message) process.stderr.write(`berth: ${error.message}${error instanceof AwsSetupError ? `: ${FIX[error.setting]}` : ""}\n`);
+  process.exit(exitCode(error));
 }

@@ -1,5 +1,6 @@
 /** Terminal output: colour on a TTY (never with NO_COLOR; always with FORCE_COLOR=1), plain text otherwise. */
 import pc from "picocolors";
+import { BerthError } from "../core/errors.ts";
 
 const force = process.env.FORCE_COLOR;
 const enabled =
@@ -54,8 +55,16 @@ export function indentLines(text: string, indent: string): string {
     .join("\n");
 }
 
-/** A user mistake: print what to do, exit with `code`, no stack trace. */
-export class UsageError extends Error {
+/**
+ * A mistake on the command line, or a request the local runtime turned down: malformed input in
+ * the taxonomy's terms (code VALIDATION). main prints the message (none when the command already
+ * said why) and exits with `exitCode`, no stack trace.
+ */
+export class UsageError extends BerthError {
+  override readonly name = "UsageError";
+  readonly code = "VALIDATION";
+  readonly retryable = false;
+
   constructor(
     message: string,
     readonly exitCode = 2,

@@ -17,11 +17,13 @@ import {
   UnsupportedFeatureException,
   type Task,
 } from "@aws-sdk/client-ecs";
+import { CredentialsProviderError } from "@smithy/core/config";
 import { ConfiguredRetryStrategy } from "@smithy/core/retry";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EcsTaskLauncher } from "../../src/aws/ecs-task-launcher.ts";
+import { AwsSetupError } from "../../src/aws/errors.ts";
 import { ConfigurationError, TransientError } from "../../src/core/errors.ts";
 import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
 import type { LaunchFailure } from "../../src/core/ports.ts";
@@ -178,6 +180,21 @@ describe("EcsTaskLauncher with a mocked ECS client", () => {
     ecs.on(RunTaskCommand).rejects(error);
     const outcome = await launcher.runTask(request());
     expect(outcome).toEqual({ ok: false, failure: { kind: "throttled", retryable: true, message: "Rate exceeded", retryAfterMs: 3000 } });
+  });
+
+  it.each([
+    { name: "CredentialsProviderError", error: new CredentialsProviderError("Could not load credentials from any providers") },
+    { name: "UnrecognizedClientException", error: serviceError("UnrecognizedClientException", "The security token included in the request is invalid.", "client", 400) },
+  ])("credentials that are missing or refused ($name) fail the launch as access-denied", async ({ error }) => {
+    ecs.on(RunTaskCommand).rejects(error);
+    expect(await launcher.runTask(request())).toEqual({ ok: false, failure: { kind: "access-denied", retryable: false, message: error.message } });
+  });
+
+  it("a machine without a region launches nothing and throws a setup error naming the region", async () => {
+    ecs.on(RunTaskCommand).rejects(new Error("Region is missing"));
+    const thrown = await launcher.runTask(request()).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(AwsSetupError);
+    expect(thrown).toMatchObject({ setting: "region", message: expect.stringMatching(/no AWS region is configured/) });
   });
 
   it("an error that is not AWS's answer is a bug and is thrown", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { prettyJson, table } from "../../src/cli/output.ts";
+import { BerthError } from "../../src/core/errors.ts";
+import { prettyJson, table, UsageError } from "../../src/cli/output.ts";
 
 describe("prettyJson", () => {
   const values: [string, unknown][] = [
@@ -22,5 +23,14 @@ describe("prettyJson", () => {
 describe("table", () => {
   it("aligns columns by their visible width, colour codes aside", () => {
     expect(table([["a", "\x1b[31mred\x1b[39m", "x"], ["long", "b", "y"]])).toBe("a     \x1b[31mred\x1b[39m  x\nlong  b    y");
+  });
+});
+
+describe("UsageError", () => {
+  it("is a berth validation error, never retried, that exits 2 unless it says otherwise", () => {
+    const usage = new UsageError("choose one of --aws and --local");
+    expect(usage).toBeInstanceOf(BerthError);
+    expect(usage).toMatchObject({ name: "UsageError", code: "VALIDATION", retryable: false, exitCode: 2 });
+    expect(new UsageError("berth dev answered 500", 1).exitCode).toBe(1);
   });
 });

@@ -31,10 +31,12 @@ beforeAll(async () => {
 });
 afterAll(() => dynamo?.close());
 
-/** Async, so the in-process DynamoDB server keeps answering while the CLI runs. */
-function berth(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Async, so the in-process DynamoDB server keeps answering while the CLI runs. `unset` removes variables from the stage's environment. */
+function berth(args: string[], overrides: NodeJS.ProcessEnv = {}, unset: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const childEnv = { ...env, ...overrides };
+  for (const name of unset) delete childEnv[name];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, "bin/berth.js"), ...args], { cwd: root, env });
+    const child = spawn(process.execPath, [join(root, "bin/berth.js"), ...args], { cwd: root, env: childEnv });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -70,5 +72,35 @@ describe("berth runs against a deployed stage", () => {
     env = { ...env, BERTH_TABLE: "" };
     expect(await berth(["runs", "--aws"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/BERTH_TABLE is not set/) });
     env = saved;
+  });
+});
+
+describe("berth against AWS from a machine that is not set up for it", () => {
+  // No shared config or credentials files, and no instance metadata (on EC2 it would supply both).
+  const bare = { AWS_CONFIG_FILE: "/nonexistent", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_EC2_METADATA_DISABLED: "true" };
+  const stack = /at .*\.m?[jt]s:\d+/;
+
+  it("with no region configured, berth runs --aws exits 2 and says how to set one", async () => {
+    const r = await berth(["runs", "--aws"], bare, ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/berth: no AWS region is configured: set AWS_REGION/);
+    expect(r.stderr).not.toMatch(/please report/);
+    expect(r.stderr).not.toMatch(stack);
+  });
+
+  it("with no credentials, berth runs --aws exits 2 and says how to configure them", async () => {
+    const credentials = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"];
+    const r = await berth(["runs", "--aws"], bare, credentials);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no AWS credentials were found .*configure credentials with `aws configure` or AWS_PROFILE/);
+    expect(r.stderr).not.toMatch(/please report/);
+    expect(r.stderr).not.toMatch(stack);
+  });
+
+  it("a run table that does not exist exits 1 with DynamoDB's answer and what to check, not as a bug", async () => {
+    const r = await berth(["runs", "--aws"], { BERTH_TABLE: "no-such-table" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/berth: ResourceNotFoundException: .*\(check the names berth is configured with \(BERTH_TABLE/);
+    expect(r.stderr).not.toMatch(/please report/);
   });
 });

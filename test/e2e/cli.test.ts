@@ -95,3 +95,45 @@ describe("berth schema", () => {
     expect(JSON.parse(r.stdout)).toEqual(JSON.parse(readFileSync(join(root, "berth.schema.json"), "utf8")));
   });
 });
+
+describe("--config, the one option of every command that reads the catalog", () => {
+  const RUN = "01JDQ8Z3X5M1V6K7R2T9ABCDEF";
+  const commands = [
+    { name: "validate", command: ["validate"], args: [] },
+    { name: "compile", command: ["compile"], args: [] },
+    { name: "schedule", command: ["schedule"], args: [] },
+    { name: "explain", command: ["explain"], args: ["events/s3-object-created.json"] },
+    { name: "run", command: ["run"], args: ["thumbnails"] },
+    // These two read the catalog only for a deployed stage.
+    { name: "cancel", command: ["cancel"], args: [RUN] },
+    { name: "runs show", command: ["runs", "show"], args: [RUN] },
+  ];
+  const loadingFirst = commands.slice(0, 5);
+
+  it.each(commands)("berth $name --help describes it the same way", ({ command }) => {
+    const r = berth([...command, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/-c, --config <file>\s+catalog file \(default: berth\.yml, or \$BERTH_CONFIG\)/);
+  });
+
+  it.each(loadingFirst)("berth $name -c with a broken catalog lists its problems and exits 1", ({ command, args }) => {
+    const r = berth([...command, ...args, "-c", "test/fixtures/broken.yml"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n").at(-1)).toMatch(/5 problems in test\/fixtures\/broken\.yml/);
+  });
+
+  it.each(loadingFirst)("berth $name --config naming a missing file is a usage error, exit 2", ({ command, args }) => {
+    const r = berth([...command, ...args, "--config", "nope.yml"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/berth: nope\.yml: no such file/);
+  });
+});
+
+describe("exit codes", () => {
+  it("a run that does not exist is not found: exit 1, no usage hint and no report request", () => {
+    const r = berth(["logs", "01JDQ8Z3X5M1V6K7R2T9ABCDEF"], { cwd: mkdtempSync(join(tmpdir(), "berth-")) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^berth: no log for run 01JDQ8Z3X5M1V6K7R2T9ABCDEF/);
+    expect(r.stderr).not.toMatch(/please report|berth --help/);
+  });
+});

@@ -94,6 +94,32 @@ describe("handlers", () => {
     expect(await sweep.handler()).toMatchObject({ open: expect.any(Number), changed: expect.any(Number) });
   });
 
+  it("a run table that does not exist: dispatch throws, so the event waits in the dead-letter queue, logs a configuration error and launches nothing", async () => {
+    const dispatch = await load<Handler>("dispatch", { BERTH_TABLE: "no-such-table" });
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const launched = ecs.stats.tasksLaunched;
+    await expect(dispatch.handler({ job: "thumbnails", event: sample("s3-object-created.json") })).rejects.toMatchObject({ name: "ConfigurationError", message: expect.stringContaining("ResourceNotFoundException") });
+    expect(ecs.stats.tasksLaunched).toBe(launched);
+    expect(JSON.parse(String(errors.mock.calls[0]?.[0]))).toMatchObject({ level: "error", error: "ConfigurationError", code: "CONFIGURATION", retryable: false });
+    errors.mockRestore();
+  });
+
+  it("a bus that cannot be reached: dispatch throws a TransientError for Lambda to retry, and the retry launches nothing more", async () => {
+    const base = sample("s3-object-created.json");
+    const event = { ...base, id: "retry-after-unreachable-bus", detail: { ...base.detail, object: { ...base.detail.object, key: "incoming/unreachable-bus.png" } } };
+    // Port 1 on loopback: nothing listens there, so every PutEvents is refused at once.
+    const unreachable = await load<Handler>("dispatch", { AWS_ENDPOINT_URL_EVENTBRIDGE: "http://127.0.0.1:1", AWS_MAX_ATTEMPTS: "1" });
+    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const launched = ecs.stats.tasksLaunched;
+    await expect(unreachable.handler({ job: "thumbnails", event })).rejects.toMatchObject({ name: "TransientError", retryable: true });
+    expect(JSON.parse(String(warnings.mock.calls.at(-1)?.[0]))).toMatchObject({ level: "warn", error: "TransientError", eventId: "retry-after-unreachable-bus" });
+    warnings.mockRestore();
+
+    const retried = await load<Handler>("dispatch");
+    expect(await retried.handler({ job: "thumbnails", event })).toMatchObject({ outcomes: [{ kind: "duplicate", job: "thumbnails" }] });
+    expect(ecs.stats.tasksLaunched).toBe(launched + 1);
+  });
+
   it.each([
     ["BERTH_TABLE", /BERTH_TABLE is not set/],
     ["BERTH_BUS", /BERTH_BUS is not set/],

@@ -1,19 +1,20 @@
 import type { Command } from "commander";
 import { userInfo } from "node:os";
-import { requireCatalog } from "../catalog-file.ts";
-import { c, printJson, UsageError } from "../output.ts";
+import { configOption, requireCatalog } from "../catalog-file.ts";
+import { c, printJson } from "../output.ts";
 import { statusText } from "../runs-format.ts";
 import { chooseActionTarget } from "../backend.ts";
 import { devRequest } from "../dev-client.ts";
 import { whereOptions } from "./runs.ts";
 import type { Run } from "../../core/runs/model.ts";
+import { NotFoundError } from "../../core/errors.ts";
 
 export function registerCancel(program: Command): void {
   whereOptions(program
     .command("cancel")
     .description("cancel a run (in the running `berth dev` or on the deployed stage): its task is stopped and the run ends CANCELLED"))
     .argument("<run-id>", "the run id (see berth runs)")
-    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .addOption(configOption())
     .option("--json", "machine-readable output")
     .action(async (id: string, opts: { config?: string; json?: boolean; aws?: boolean; local?: boolean }) => {
       const reason = `cancelled by ${userInfo().username}`;
@@ -24,7 +25,7 @@ export function registerCancel(program: Command): void {
         const { awsEngine } = await import("../aws-backend.ts");
         run = await awsEngine(requireCatalog(opts.config)).cancel(id.toUpperCase(), reason);
       }
-      if (!run) throw new UsageError(`no run ${id}; list runs with \`berth runs\``, 1);
+      if (!run) throw new NotFoundError(`no run ${id}; list runs with \`berth runs\``);
       if (opts.json) printJson(run);
       else console.log(`${run.status === "CANCELLED" ? c.green("✔") : c.yellow("○")} run ${run.id} of ${run.job} is ${statusText(run.status)}`);
     });

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { writeFileSync } from "node:fs";
-import { requireCatalog } from "../catalog-file.ts";
+import { configOption, requireCatalog } from "../catalog-file.ts";
 import { c } from "../output.ts";
 import { compileCatalog } from "../../core/catalog/compiled.ts";
 
@@ -8,7 +8,7 @@ export function registerCompile(program: Command): void {
   program
     .command("compile")
     .description("write the compiled catalog (resolved jobs and one EventBridge rule per trigger) that the Lambda handlers load")
-    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .addOption(configOption())
     .option("-o, --out <file>", "write here instead of standard output")
     .action((opts: { config?: string; out?: string }) => {
       const compiled = compileCatalog(requireCatalog(opts.config));

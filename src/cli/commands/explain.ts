@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { requireCatalog } from "../catalog-file.ts";
+import { configOption, requireCatalog } from "../catalog-file.ts";
 import { c, indentLines, prettyJson, printJson, table, UsageError } from "../output.ts";
 import { buildRouter } from "../../core/router.ts";
 import { asBusEvent } from "../../core/events/envelope.ts";
 import { explainEvent, type Explanation } from "../../core/explain.ts";
 import { newRunId } from "../../core/ids.ts";
+import { ConfigurationError } from "../../core/errors.ts";
 
 function readEvent(source: string): unknown {
   let text: string;
@@ -51,7 +52,7 @@ export function registerExplain(program: Command): void {
     .command("explain")
     .description("show which jobs an event fires, why the others do not, and the exact ECS request")
     .argument("<event>", "an EventBridge event as JSON: a file, or - for standard input")
-    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .addOption(configOption())
     .option("--json", "machine-readable output")
     .action((source: string, opts: { config?: string; json?: boolean }) => {
       const catalog = requireCatalog(opts.config);
@@ -62,6 +63,7 @@ export function registerExplain(program: Command): void {
       const x = explainEvent(buildRouter(catalog), parsed.event, runId);
       if (opts.json) printJson(x);
       else console.log(render(x));
-      if (x.fired.some((f) => f.errors)) throw new UsageError("", 1);
+      // A fired job whose request cannot be built: the report above says why.
+      if (x.fired.some((f) => f.errors)) throw new ConfigurationError("");
     });
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { UsageError } from "../output.ts";
 import { LOCAL_DB } from "../backend.ts";
 import { isTerminal } from "../../core/runs/status.ts";
+import { NotFoundError } from "../../core/errors.ts";
 
 export function registerLogs(program: Command): void {
   program
@@ -23,7 +24,7 @@ export function registerLogs(program: Command): void {
         offset = size;
       };
       if (!opts.follow) {
-        if (!existsSync(file)) throw new UsageError(`no log for run ${runId} (${file}); list runs with \`berth runs --local\``, 1);
+        if (!existsSync(file)) throw new NotFoundError(`no log for run ${runId} (${file}); list runs with \`berth runs --local\``);
         await copy();
         return;
       }
@@ -31,7 +32,7 @@ export function registerLogs(program: Command): void {
       const { SqliteRunStore } = await import("../../local/sqlite-run-store.ts");
       const store = new SqliteRunStore(LOCAL_DB);
       const run = await store.getRun(runId);
-      if (!run) throw new UsageError(`no run ${runId}; list runs with \`berth runs --local\``, 1);
+      if (!run) throw new NotFoundError(`no run ${runId}; list runs with \`berth runs --local\``);
       for (;;) {
         await copy();
         const now = await store.getRun(runId);

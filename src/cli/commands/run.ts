@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { randomBytes, randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
-import { requireCatalog } from "../catalog-file.ts";
+import { configOption, requireCatalog } from "../catalog-file.ts";
 import { c, printJson, UsageError } from "../output.ts";
 import { manualRunEvent } from "../../core/events/berth-events.ts";
 import { triggerContext } from "../../core/context/index.ts";
@@ -45,7 +45,7 @@ export function registerRun(program: Command): void {
     .argument("<job>", "the job; it needs a manual trigger")
     .option("-p, --param <name=value>", "a declared param (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option("-k, --key <key>", "idempotency key: requests with the same key start one run")
-    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .addOption(configOption())
     .option("--json", "machine-readable output")
     .action(async (jobName: string, opts: { param: string[]; key?: string; config?: string; json?: boolean; aws?: boolean; local?: boolean }) => {
       const catalog = requireCatalog(opts.config);

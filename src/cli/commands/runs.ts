@@ -2,9 +2,10 @@ import type { Command } from "commander";
 import { chooseTarget, openStore } from "../backend.ts";
 import { printJson, UsageError } from "../output.ts";
 import { runDetail, runsTable } from "../runs-format.ts";
-import { readCatalog } from "../catalog-file.ts";
+import { configOption, readCatalog } from "../catalog-file.ts";
 import type { RunStatus } from "../../core/runs/status.ts";
 import { TRANSITIONS } from "../../core/runs/status.ts";
+import { NotFoundError } from "../../core/errors.ts";
 
 interface Where {
   aws?: boolean;
@@ -43,12 +44,12 @@ export function registerRuns(program: Command): void {
       .description("one run: attempts, exit codes, reasons, and CloudWatch log streams (awslogs)")
       .argument("<run-id>", "the run id (see berth runs)")
       .option("--json", "machine-readable output")
-      .option("-c, --config <file>", "catalog file, to find the job's task definition for log streams"),
+      .addOption(configOption()),
   ).action(async (id: string, opts: Where & { json?: boolean; config?: string }) => {
     const target = chooseTarget({ ...runs.opts(), ...opts });
     const store = await openStore(target);
     const run = await store.getRun(id.toUpperCase());
-    if (!run) throw new UsageError(`no run ${id}; list runs with \`berth runs\``, 1);
+    if (!run) throw new NotFoundError(`no run ${id}; list runs with \`berth runs\``);
     const logs = new Map<number, string[]>();
     if (target === "aws") {
       const cat = readCatalog(opts.config);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { requireCatalog } from "../catalog-file.ts";
+import { configOption, requireCatalog } from "../catalog-file.ts";
 import { c, printJson, table, UsageError } from "../output.ts";
 import { describeSchedule, isValidTimeZone, nextFireTimes, parseSchedule, toAwsExpression, toWallClock } from "../../core/schedule/index.ts";
 import type { Schedule } from "../../core/schedule/index.ts";
@@ -208,7 +208,7 @@ export function registerSchedule(program: Command): void {
     .option("--rate <expression>", 'an AWS rate expression, e.g. "5 minutes" (taken to start at --from)')
     .option("--timezone <zone>", "IANA time zone for --cron/--rate (default UTC)")
     .option("--from <time>", "list fire times after this ISO-8601 time, e.g. 2026-01-01T00:00:00Z (default: now)")
-    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .addOption(configOption())
     .option("--json", "print [{ job, expression, timezone, description, times: [ISO UTC] }]")
     .action((jobName: string | undefined, opts: ScheduleOptions) => {
       const { listings, from, count } = scheduleListings(jobName, opts, Date.now());

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { readCatalog, printIssues } from "../catalog-file.ts";
-import { c, printJson, table, UsageError } from "../output.ts";
+import { configOption, invalidCatalog, readCatalog, printIssues } from "../catalog-file.ts";
+import { c, printJson, table } from "../output.ts";
 import { formatDuration } from "../../core/catalog/duration.ts";
 import type { Job, Trigger } from "../../core/catalog/types.ts";
 
@@ -33,14 +33,14 @@ export function registerValidate(program: Command): void {
   program
     .command("validate")
     .description("check berth.yml and list its jobs; every problem is printed as file:line:col path: message")
-    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .addOption(configOption())
     .option("--json", "print the resolved catalog (or the problems) as JSON")
     .action((opts: { config?: string; json?: boolean }) => {
       const r = readCatalog(opts.config);
       if (!r.ok) {
         if (opts.json) printJson({ ok: false, file: r.file, issues: r.issues });
         else printIssues(r.issues);
-        throw new UsageError("", 1);
+        throw invalidCatalog(r.issues);
       }
       const jobs = Object.values(r.catalog.jobs);
       if (opts.json) {
