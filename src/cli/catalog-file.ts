@@ -14,11 +14,16 @@ export function configOption(): Option {
   return new Option("-c, --config <file>", `catalog file (default: ${DEFAULT_CONFIG}, or $BERTH_CONFIG)`);
 }
 
+/** The catalog file a command reads: --config, else $BERTH_CONFIG, else berth.yml here. */
+export function configPath(option: string | undefined): string {
+  return option ?? process.env.BERTH_CONFIG ?? DEFAULT_CONFIG;
+}
+
 export type ReadCatalog = { ok: true; catalog: Catalog; file: string } | { ok: false; issues: readonly CatalogIssue[]; file: string };
 
 /** Reads and loads the catalog; a missing file is a usage error, a broken one a list of issues. */
 export function readCatalog(path: string | undefined): ReadCatalog {
-  const given = path ?? process.env.BERTH_CONFIG ?? DEFAULT_CONFIG;
+  const given = configPath(path);
   const file = relative(process.cwd(), resolve(given)) || given;
   let text: string;
   try {

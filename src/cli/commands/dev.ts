@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { dirname, join, resolve, relative } from "node:path";
-import { requireCatalog } from "../catalog-file.ts";
+import { configOption, configPath, requireCatalog } from "../catalog-file.ts";
 import { c, UsageError } from "../output.ts";
 import { DevUi, type UiMode } from "../dev-ui.ts";
 import { LocalRuntime, type Activity } from "../../local/runtime.ts";
@@ -21,13 +21,13 @@ export function registerDev(program: Command): void {
   program
     .command("dev")
     .description("run the whole catalog on this machine: S3 folder, webhook, scheduler, tasks as processes, services; Ctrl-C stops everything")
-    .option("-c, --config <file>", "catalog file (default: berth.yml, or $BERTH_CONFIG)")
+    .addOption(configOption())
     .option("-p, --port <port>", "webhook port on 127.0.0.1 (default: any free port)", "0")
     .option("--json", "one JSON object per line for every run state change")
     .option("--plain", "plain lines instead of the live table (the default when output is not a terminal)")
     .action(async (opts: { config?: string; port: string; json?: boolean; plain?: boolean }) => {
       const catalog = requireCatalog(opts.config);
-      const rootDir = dirname(resolve(opts.config ?? process.env.BERTH_CONFIG ?? "berth.yml"));
+      const rootDir = dirname(resolve(configPath(opts.config)));
       const stateDir = join(rootDir, ".berth");
       const infoFile = join(stateDir, "dev.json");
       const running = readDevInfo(infoFile);
