@@ -21,7 +21,7 @@ function catalogText(jobs: number): string {
 
 function runtimeFor(jobs: number) {
   const loaded = loadCatalog(catalogText(jobs), "bench.yml");
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.error.issues));
   const dir = mkdtempSync(join(tmpdir(), "berth-bench-"));
   const started = new Map<string, number>();
   const runtime = new LocalRuntime({

@@ -29,7 +29,7 @@ export function loadCompiledCatalog(path: string) {
     throw new ConfigurationError(`BERTH_CATALOG: cannot read ${file} (${(e as Error).message}); package the output of \`berth compile\` with the function`);
   }
   const r = readCompiledCatalog(json, file);
-  if (!r.ok) throw new ConfigurationError(`BERTH_CATALOG: ${r.error}`);
+  if (!r.ok) throw new ConfigurationError(`BERTH_CATALOG: ${r.error.message}`);
   return r.catalog;
 }
 

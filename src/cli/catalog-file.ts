@@ -37,7 +37,7 @@ export function readCatalog(path: string | undefined): ReadCatalog {
     );
   }
   const loaded = loadCatalog(text, file);
-  return loaded.ok ? { ok: true, catalog: loaded.catalog, file } : { ok: false, issues: loaded.issues, file };
+  return loaded.ok ? { ok: true, catalog: loaded.catalog, file } : { ok: false, issues: loaded.error.issues, file };
 }
 
 export function printIssues(issues: readonly CatalogIssue[]): void {

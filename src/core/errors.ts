@@ -8,6 +8,7 @@
  * must still say which kind of error happened.
  */
 import type { CatalogIssue } from "./catalog/issues.ts";
+import type { PatternIssue } from "./match/validate.ts";
 
 export type BerthErrorCode =
   | "CONFIGURATION"
@@ -26,30 +27,75 @@ export abstract class BerthError extends Error {
   }
 }
 
-/** berth.yml or the deployment is wrong: fail at load, never retry. */
-export class ConfigurationError extends BerthError {
+/**
+ * berth.yml or the deployment is wrong: fail at load, never retry. `issues`
+ * are located problems: `CatalogIssue`s (file, line, column) from the loader,
+ * path-only issues from the resolver, which sees no text.
+ */
+export class ConfigurationError<I = CatalogIssue> extends BerthError {
   override readonly name = "ConfigurationError";
   readonly code = "CONFIGURATION";
   readonly retryable = false;
-  readonly issues: readonly CatalogIssue[];
+  readonly issues: readonly I[];
 
-  constructor(message: string, options?: { issues?: readonly CatalogIssue[]; cause?: unknown }) {
+  constructor(message: string, options?: { issues?: readonly I[]; cause?: unknown }) {
     super(message, options);
     this.issues = options?.issues ?? [];
   }
 }
 
-/** Malformed input (event, webhook, request): log it, dead-letter it, do not retry. */
+/** Malformed input (event, webhook, request, expression): log it, dead-letter it, do not retry. */
 export class ValidationError extends BerthError {
-  override readonly name = "ValidationError";
+  // `string`, not the literal: subclasses name themselves.
+  override readonly name: string = "ValidationError";
   readonly code = "VALIDATION";
   readonly retryable = false;
   /** Dotted path of the offending field, when one field is to blame. */
   readonly field?: string;
+  /** Every problem found, each saying where it is; just the message when there is one. */
+  readonly problems: readonly string[];
 
-  constructor(message: string, options?: { field?: string; cause?: unknown }) {
-    super(message, options);
+  /** A list of problems (input checked as a whole) becomes the message joined with "; ". */
+  constructor(message: string | readonly string[], options?: { field?: string; cause?: unknown }) {
+    const problems = typeof message === "string" ? [message] : [...message];
+    super(problems.join("; "), options);
+    this.problems = Object.freeze(problems);
     if (options?.field !== undefined) this.field = options.field;
+  }
+}
+
+/** A `${...}` template that does not parse. */
+export class TemplateSyntaxError extends ValidationError {
+  override readonly name = "TemplateSyntaxError";
+  /** Where in the template's source (UTF-16 code units, as JavaScript strings count). */
+  readonly offset: number;
+
+  constructor(message: string, offset: number) {
+    super(message);
+    this.offset = offset;
+  }
+}
+
+/** A template rendered with no value for some of its variables. */
+export class MissingVariablesError extends ValidationError {
+  override readonly name = "MissingVariablesError";
+  /** The variable names without a value, in order of first appearance. */
+  readonly missing: readonly string[];
+
+  constructor(missing: readonly string[]) {
+    super(`no value for ${missing.map((n) => `\${${n}}`).join(", ")}`);
+    this.missing = Object.freeze([...missing]);
+  }
+}
+
+/** An event pattern EventBridge would reject; `issues` lists every problem. */
+export class InvalidPatternError extends ValidationError {
+  override readonly name = "InvalidPatternError";
+  readonly issues: readonly PatternIssue[];
+
+  constructor(issues: readonly PatternIssue[]) {
+    super(`invalid event pattern:\n${issues.map((i) => `  - ${i.path === "" ? "(pattern)" : i.path}: ${i.message}`).join("\n")}`);
+    this.issues = issues;
   }
 }
 

@@ -32,9 +32,9 @@ export function explainEvent(router: Router, event: BusEvent, runId: string): Ex
   const fired: FiredJob[] = matched.map((route) => {
     const base = { job: route.job.name, trigger: route.trigger.kind, triggerIndex: route.triggerIndex };
     const ctx = runContext(route, event);
-    if (!ctx.ok) return { ...base, errors: [ctx.error] };
+    if (!ctx.ok) return { ...base, errors: [ctx.error.message] };
     const built = buildAction(route.job, ctx.context, { runId, attempt: 1, jobName: route.job.name });
-    return built.ok ? { ...base, context: ctx.context, action: built.action } : { ...base, context: ctx.context, errors: built.errors };
+    return built.ok ? { ...base, context: ctx.context, action: built.action } : { ...base, context: ctx.context, errors: built.error.problems };
   });
   const firedJobs = new Set(fired.map((f) => f.job));
   const notFired = new Map<string, { trigger: string; reason: string }[]>();

@@ -9,17 +9,17 @@
 import type { Route } from "./router.ts";
 import type { Job } from "./catalog/types.ts";
 import type { BusEvent } from "./events/envelope.ts";
-import { triggerContext, resolveEventPath, type TemplateContext } from "./context/index.ts";
+import { triggerContext, resolveEventPath, type ContextResult, type TemplateContext } from "./context/index.ts";
 import { parseTemplate } from "./template/template.ts";
 import { buildRunTaskRequest, buildDeployPlan, type RunIdentity, type RunTaskRequest, type DeployPlan } from "./ecs/index.ts";
 import { withFallbackLaunch } from "./ecs/run-task.ts";
 import type { LaunchChoice } from "./runs/model.ts";
+import type { Failure, ValidationError } from "./errors.ts";
 
 export type PlannedAction = { readonly kind: "run"; readonly request: RunTaskRequest } | { readonly kind: "deploy"; readonly plan: DeployPlan };
 
-export type ContextResult = { readonly ok: true; readonly context: TemplateContext } | { readonly ok: false; readonly error: string };
-
-export type ActionResult = { readonly ok: true; readonly action: PlannedAction } | { readonly ok: false; readonly errors: readonly string[] };
+/** A failure lists every problem found in `error.problems`. */
+export type ActionResult = { readonly ok: true; readonly action: PlannedAction } | Failure<ValidationError>;
 
 function templatesOf(job: Job): readonly string[] {
   const a = job.action;
@@ -58,10 +58,10 @@ export function buildAction(job: Job, context: TemplateContext, id: RunIdentity,
   const action = job.action;
   if (action.kind === "run") {
     const r = buildRunTaskRequest(job, lookup, id);
-    if (!r.ok) return { ok: false, errors: r.errors };
+    if (!r.ok) return r;
     const fallback = launch === "fallback" && action.launch.type === "fargate-spot" ? action.launch.fallback : undefined;
     return { ok: true, action: { kind: "run", request: fallback ? withFallbackLaunch(r.request, fallback) : r.request } };
   }
   const d = buildDeployPlan(job, lookup, id);
-  return d.ok ? { ok: true, action: { kind: "deploy", plan: d.plan } } : { ok: false, errors: d.errors };
+  return d.ok ? { ok: true, action: { kind: "deploy", plan: d.plan } } : d;
 }

@@ -128,8 +128,8 @@ export class LocalBus {
     const parsed = asBusEvent(input);
     if (!parsed.ok) {
       // PutEvents refuses such an entry before any rule sees it.
-      this.#rejected(input, parsed.error);
-      return { dispatched: [{ kind: "rejected", reason: parsed.error }] };
+      this.#rejected(input, parsed.error.message);
+      return { dispatched: [{ kind: "rejected", reason: parsed.error.message }] };
     }
     const event = parsed.event;
     const dispatched: DispatchOutcome[] = [];

@@ -59,7 +59,7 @@ export function isoUtc(instant: number): string {
 function parsed(job: string, trigger: ScheduleTrigger): Schedule {
   const result = parseSchedule(trigger.awsExpression);
   // The catalog loader already rejected invalid expressions; reaching this means a hand-built catalog.
-  if (!result.ok) throw new Error(`job "${job}": schedule ${trigger.awsExpression} is invalid: ${result.error}`);
+  if (!result.ok) throw new Error(`job "${job}": schedule ${trigger.awsExpression} is invalid: ${result.error.message}`);
   return result.schedule;
 }
 

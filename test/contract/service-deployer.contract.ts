@@ -92,7 +92,7 @@ export function serviceDeployerContract(name: string, open: () => Promise<Servic
     function states(): EcsTaskState[] {
       return fixture.events().map((event) => {
         const parsed = parseTaskStateEvent(JSON.parse(JSON.stringify(event)));
-        if (!parsed.ok) throw new Error(`the deployer emitted an event that is not an ECS Task State Change: ${parsed.error}`);
+        if (!parsed.ok) throw new Error(`the deployer emitted an event that is not an ECS Task State Change: ${parsed.error.message}`);
         return parsed.task;
       });
     }

@@ -3,8 +3,11 @@ import {
   BerthError,
   ConfigurationError,
   ConflictError,
+  InvalidPatternError,
   InvalidTransitionError,
+  MissingVariablesError,
   NotFoundError,
+  TemplateSyntaxError,
   TransientError,
   ValidationError,
   isBerthError,
@@ -54,6 +57,31 @@ describe("error taxonomy", () => {
     expect(new ConfigurationError("invalid berth.yml", { issues: [issue] }).issues).toEqual([issue]);
     expect(new ConfigurationError("invalid").issues).toEqual([]);
     expect(new ValidationError("bad", { field: "detail.object.key" }).field).toBe("detail.object.key");
+  });
+
+  it("a validation error of several problems says them all, joined with \"; \"", () => {
+    const error = new ValidationError(["detail.taskArn must be a non-empty string", "detail.version must be an integer"]);
+    expect(error.message).toBe("detail.taskArn must be a non-empty string; detail.version must be an integer");
+    expect(error.problems).toEqual(["detail.taskArn must be a non-empty string", "detail.version must be an integer"]);
+    expect(new ValidationError("bad").problems).toEqual(["bad"]);
+  });
+
+  it.each([
+    { error: new TemplateSyntaxError("unclosed", 4), name: "TemplateSyntaxError" },
+    { error: new MissingVariablesError(["s3.key", "git.sha"]), name: "MissingVariablesError" },
+    { error: new InvalidPatternError([{ path: "source", message: "must be a list" }]), name: "InvalidPatternError" },
+  ])("$name is a validation error with its own name", ({ error, name }) => {
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.name).toBe(name);
+    expect(error.code).toBe("VALIDATION");
+    expect(error.retryable).toBe(false);
+  });
+
+  it("template errors keep where and what", () => {
+    expect(new TemplateSyntaxError("unclosed", 4).offset).toBe(4);
+    const missing = new MissingVariablesError(["s3.key", "git.sha"]);
+    expect(missing.missing).toEqual(["s3.key", "git.sha"]);
+    expect(missing.message).toBe("no value for ${s3.key}, ${git.sha}");
   });
 
   it.each([new Error("plain"), "string", undefined, { code: "VALIDATION" }])("%s is not a berth error", (value) => {

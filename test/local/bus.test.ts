@@ -33,7 +33,7 @@ jobs:
 
 function rules() {
   const r = loadCatalog(catalogText, "berth.yml");
-  if (!r.ok) throw new Error(r.issues.map(formatIssue).join("\n"));
+  if (!r.ok) throw new Error(r.error.issues.map(formatIssue).join("\n"));
   return compileRules(r.catalog);
 }
 

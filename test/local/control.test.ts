@@ -36,7 +36,7 @@ let control: Awaited<ReturnType<typeof startControlServer>>;
 
 beforeAll(async () => {
   const loaded = loadCatalog(catalogText, "berth.yml");
-  if (!loaded.ok) throw new Error(loaded.issues.map(formatIssue).join("\n"));
+  if (!loaded.ok) throw new Error(loaded.error.issues.map(formatIssue).join("\n"));
   dir = mkdtempSync(join(tmpdir(), "berth-control-"));
   runtime = new LocalRuntime({ catalog: loaded.catalog, rootDir: dir, stateDir: join(dir, ".berth") });
   await runtime.start();

@@ -117,7 +117,7 @@ const eventsOf = (arn: string) => events.filter((e) => e.detail.taskArn === arn)
 
 function parsed(e: TaskEvent): EcsTaskState {
   const r = parseTaskStateEvent(JSON.parse(JSON.stringify(e)));
-  if (!r.ok) throw new Error(r.error);
+  if (!r.ok) throw new Error(r.error.message);
   return r.task;
 }
 

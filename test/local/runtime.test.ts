@@ -32,7 +32,7 @@ afterEach(() => {
 
 function runtime(): LocalRuntime {
   const loaded = loadCatalog(catalogText, "berth.yml");
-  if (!loaded.ok) throw new Error(loaded.issues.map(formatIssue).join("\n"));
+  if (!loaded.ok) throw new Error(loaded.error.issues.map(formatIssue).join("\n"));
   const dir = mkdtempSync(join(tmpdir(), "berth-runtime-"));
   dirs.push(dir);
   return new LocalRuntime({ catalog: loaded.catalog, rootDir: dir, stateDir: join(dir, ".berth") });

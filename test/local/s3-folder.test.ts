@@ -59,7 +59,7 @@ async function scans(w: S3FolderWatcher, n = 2): Promise<void> {
 const md5 = (content: string | Buffer) => createHash("md5").update(content).digest("hex");
 const realKey = (event: Event) => {
   const decoded = decodeS3EventKey(event.detail.object.key);
-  if (!decoded.ok) throw new Error(decoded.error);
+  if (!decoded.ok) throw new Error(decoded.error.message);
   return decoded.key;
 };
 

@@ -63,7 +63,7 @@ function catalogOf(jobs: Record<string, string>): Catalog {
     .map(([name, on]) => `  ${name}:\n    on: ${on}\n    run: { taskDefinition: td, cluster: c, launch: ec2 }`)
     .join("\n");
   const loaded = loadCatalog(`version: 1\nservice: svc\njobs:\n${body}\n`, "berth.yml");
-  if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join("; "));
+  if (!loaded.ok) throw new Error(loaded.error.issues.map((i) => i.message).join("; "));
   return loaded.catalog;
 }
 

@@ -94,7 +94,7 @@ const runningEvent = (arn: string) => until(`RUNNING of ${arn}`, () => eventsOf(
 
 function parsed(e: TaskEvent): EcsTaskState {
   const r = parseTaskStateEvent(JSON.parse(JSON.stringify(e)));
-  if (!r.ok) throw new Error(r.error);
+  if (!r.ok) throw new Error(r.error.message);
   return r.task;
 }
 

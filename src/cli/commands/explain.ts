@@ -57,7 +57,7 @@ export function registerExplain(program: Command): void {
     .action((source: string, opts: { config?: string; json?: boolean }) => {
       const catalog = requireCatalog(opts.config);
       const parsed = asBusEvent(readEvent(source));
-      if (!parsed.ok) throw new UsageError(`${source}: ${parsed.error}`);
+      if (!parsed.ok) throw new UsageError(`${source}: ${parsed.error.message}`);
       const when = Date.parse(parsed.event.time);
       const runId = newRunId(Number.isNaN(when) ? Date.now() : when, randomBytes(10));
       const x = explainEvent(buildRouter(catalog), parsed.event, runId);

@@ -34,7 +34,7 @@ export function manualRequest(catalog: Catalog, jobName: string, params: Record<
     { id: randomUUID(), time: now },
   );
   const ctx = triggerContext(trigger, event);
-  if (!ctx.ok) throw new UsageError(ctx.error);
+  if (!ctx.ok) throw new UsageError(ctx.error.message);
   return event;
 }
 

@@ -67,7 +67,7 @@ function requireTimeZone(zone: string): string {
 function parseFlag(kind: "cron" | "rate", text: string): Schedule {
   const expression = text.includes("(") ? text : `${kind}(${text})`;
   const parsed = parseSchedule(expression);
-  if (!parsed.ok) throw new UsageError(parsed.error);
+  if (!parsed.ok) throw new UsageError(parsed.error.message);
   if (parsed.schedule.kind !== kind) throw new UsageError(`--${kind} "${text}" is a ${parsed.schedule.kind} expression: pass it with --${parsed.schedule.kind}`);
   return parsed.schedule;
 }
@@ -93,7 +93,7 @@ function catalogListings(catalog: Catalog, jobName: string | undefined, from: nu
     for (const t of job.triggers) {
       if (t.kind !== "schedule") continue;
       const parsed = parseSchedule(t.awsExpression);
-      if (!parsed.ok) throw new UsageError(`job "${job.name}": ${parsed.error}`);
+      if (!parsed.ok) throw new UsageError(`job "${job.name}": ${parsed.error.message}`);
       out.push(listing(job.name, parsed.schedule, t.timezone, from, count));
     }
     if (jobName !== undefined && out.length === 0) {

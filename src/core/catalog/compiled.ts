@@ -14,6 +14,7 @@ import type { EventPattern } from "../match/types.ts";
 import { triggerPattern } from "./patterns.ts";
 import { DETAIL_TYPE } from "../events/berth-events.ts";
 import { STARTED_BY_PREFIX } from "../ids.ts";
+import { ConfigurationError, failure, type Failure } from "../errors.ts";
 
 export const COMPILED_FORMAT = "berth-catalog/2";
 
@@ -93,14 +94,14 @@ export function compileCatalog(catalog: Catalog): CompiledCatalog {
   return { format: COMPILED_FORMAT, catalog, rules: compileRules(catalog) };
 }
 
-export function readCompiledCatalog(value: unknown, source: string): { ok: true; catalog: Catalog } | { ok: false; error: string } {
+export function readCompiledCatalog(value: unknown, source: string): { ok: true; catalog: Catalog } | Failure<ConfigurationError> {
   const v = value as Partial<CompiledCatalog> | null;
   if (v === null || typeof v !== "object" || v.format !== COMPILED_FORMAT) {
-    return { ok: false, error: `${source} is not a compiled berth catalog (format ${COMPILED_FORMAT}); create it with \`berth compile -o ${source}\`` };
+    return failure(new ConfigurationError(`${source} is not a compiled berth catalog (format ${COMPILED_FORMAT}); create it with \`berth compile -o ${source}\``));
   }
   const c = v.catalog;
   if (!c || typeof c !== "object" || c.version !== 1 || typeof c.service !== "string" || !c.jobs || typeof c.jobs !== "object") {
-    return { ok: false, error: `${source} has no valid catalog inside; compile it again with \`berth compile\`` };
+    return failure(new ConfigurationError(`${source} has no valid catalog inside; compile it again with \`berth compile\``));
   }
   return { ok: true, catalog: c };
 }

@@ -6,11 +6,13 @@
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { catalogSchema, type RawCatalog } from "./schema.ts";
-import { compareIssues, formatPath, type CatalogIssue, type PathSegment } from "./issues.ts";
+import { compareIssues, formatIssue, formatPath, type CatalogIssue, type PathSegment } from "./issues.ts";
 import { resolveCatalog } from "./resolve.ts";
 import type { Catalog } from "./types.ts";
+import { ConfigurationError, failure, type Failure } from "../errors.ts";
 
-export type LoadResult = { readonly ok: true; readonly catalog: Catalog } | { readonly ok: false; readonly issues: readonly CatalogIssue[] };
+/** A failure carries every problem in the file, in file order, as `error.issues`. */
+export type LoadResult = { readonly ok: true; readonly catalog: Catalog } | Failure<ConfigurationError>;
 
 /** Larger catalogs are a mistake (or an attack), not a workload. */
 const MAX_CATALOG_BYTES = 1024 * 1024;
@@ -55,13 +57,14 @@ export function loadCatalog(text: string, file: string): LoadResult {
     if (again.success) valid = again.data;
   }
   const resolved = valid ? resolveCatalog(valid, file, allJobs) : undefined;
-  const issues = [...schemaProblems.map(toIssue), ...(resolved && !resolved.ok ? resolved.issues.map(toIssue) : [])];
+  const issues = [...schemaProblems.map(toIssue), ...(resolved && !resolved.ok ? resolved.error.issues.map(toIssue) : [])];
   if (issues.length > 0 || !resolved?.ok) return fail(issues);
   return { ok: true, catalog: resolved.catalog };
 }
 
 function fail(issues: CatalogIssue[]): LoadResult {
-  return { ok: false, issues: [...issues].sort(compareIssues) };
+  const sorted = [...issues].sort(compareIssues);
+  return failure(new ConfigurationError(sorted.map(formatIssue).join("; "), { issues: sorted }));
 }
 
 /** The yaml library's first line is the useful part; the rest is a code frame we print ourselves. */

@@ -5,7 +5,7 @@
  * All problems are collected, never just the first.
  */
 import { parseDuration } from "./duration.ts";
-import type { PathSegment } from "./issues.ts";
+import { formatPath, type PathSegment } from "./issues.ts";
 import type { RawCatalog, RawJob, RawLaunch, RawNetwork, RawRetry } from "./schema.ts";
 import { UPSTREAM_STATUSES } from "./schema.ts";
 import type { Action, Catalog, ConcurrencyPolicy, Job, Launch, LocalConfig, ManualParam, Network, RetryClass, RetryPolicy, S3KeyFilter, Trigger, UpstreamStatus } from "./types.ts";
@@ -14,6 +14,7 @@ import { parseSchedule, toAwsExpression, isValidTimeZone } from "../schedule/ind
 import { validatePattern } from "../match/validate.ts";
 import { parseTemplate } from "../template/template.ts";
 import { triggerVariables } from "./variables.ts";
+import { ConfigurationError, failure, type Failure } from "../errors.ts";
 
 export interface PathIssue {
   readonly path: readonly PathSegment[];
@@ -21,7 +22,8 @@ export interface PathIssue {
   readonly onKey?: boolean;
 }
 
-export type ResolveResult = { readonly ok: true; readonly catalog: Catalog } | { readonly ok: false; readonly issues: readonly PathIssue[] };
+/** A failure carries every problem as `error.issues`, located by path only (loadCatalog adds file, line and column). */
+export type ResolveResult = { readonly ok: true; readonly catalog: Catalog } | Failure<ConfigurationError<PathIssue>>;
 
 /** Every default berth applies, in one place (README "Defaults" mirrors this). */
 export const DEFAULTS = {
@@ -65,7 +67,10 @@ export function resolveCatalog(raw: RawCatalog, file: string, allJobs: readonly 
   const local = resolveLocal(raw);
   checkTags(d.tags, ["defaults", "tags"], report);
 
-  if (issues.length > 0) return { ok: false, issues };
+  if (issues.length > 0) {
+    const message = issues.map((i) => (i.path.length > 0 ? `${formatPath(i.path)}: ${i.message}` : i.message)).join("; ");
+    return failure(new ConfigurationError(message, { issues }));
+  }
   return {
     ok: true,
     catalog: deepFreeze({ version: 1, service: raw.service, ...(raw.region ? { region: raw.region } : {}), jobs, local, file }),
@@ -185,7 +190,7 @@ function resolveTriggers(job: string, raw: RawJob, report: Report): Trigger[] {
     const text = (field === "cron" ? t.cron : t.rate) as string;
     const expression = field === "rate" && !text.startsWith("rate(") ? `rate(${text})` : text;
     const parsed = parseSchedule(expression);
-    if (!parsed.ok) report([...path, field], parsed.error);
+    if (!parsed.ok) report([...path, field], parsed.error.message);
     const timezone = t.timezone ?? DEFAULTS.timezone;
     if (!isValidTimeZone(timezone)) report([...path, "timezone"], `unknown time zone "${timezone}": use an IANA name such as UTC, Europe/Berlin or Asia/Seoul`);
     if (parsed.ok) out.push({ kind: "schedule", expression: text, awsExpression: toAwsExpression(parsed.schedule), timezone });

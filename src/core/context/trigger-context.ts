@@ -4,8 +4,8 @@
  *
  * The event is untrusted JSON: producers outside berth (S3, CodeCommit, a
  * misconfigured rule, a hand-written PutEvents) can put anything on the bus.
- * Every field is type-checked and a malformed event yields an error naming
- * the field; nothing here throws.
+ * Every field is type-checked and a malformed event yields a ValidationError
+ * naming the field; nothing here throws.
  */
 import type { GitTrigger, ManualTrigger, ScheduleTrigger, Trigger } from "../catalog/types.ts";
 import { ENVELOPE_FIELDS, EVENT_PREFIX } from "../catalog/variables.ts";
@@ -16,34 +16,33 @@ import { BERTH_SOURCE, DETAIL_TYPE, GIT_SOURCE, SCHEDULER_SOURCE } from "../even
 import { at, describe, isRecord } from "./read.ts";
 import type { JsonRecord } from "./read.ts";
 import { decodeS3EventKey } from "../events/s3-key.ts";
+import { ConfigurationError, failure, ValidationError, type Failure } from "../errors.ts";
 
 export type TemplateContext = Readonly<Record<string, string>>;
 
-export type ContextResult =
-  | { readonly ok: true; readonly context: TemplateContext }
-  | { readonly ok: false; readonly error: string };
+/** A ConfigurationError when this runtime cannot serve the trigger as configured (an unknown time zone). */
+export type ContextResult = { readonly ok: true; readonly context: TemplateContext } | Failure<ValidationError | ConfigurationError>;
 
 /** Normalizes `event` into `trigger`'s variables, or explains what the event lacks. */
 export function triggerContext(trigger: Trigger, event: BusEvent): ContextResult {
   const untrusted: unknown = event;
   if (!isRecord(untrusted)) {
-    return { ok: false, error: `malformed event: expected an EventBridge envelope (a JSON object), got ${describe(untrusted)}` };
+    return failure(new ValidationError(`malformed event: expected an EventBridge envelope (a JSON object), got ${describe(untrusted)}`));
   }
   try {
     // No prototype: looking up a name such as `constructor` must find nothing, not Object's.
     const context: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, contextFor(trigger, untrusted));
     return { ok: true, context: Object.freeze(context) };
   } catch (error) {
-    if (error instanceof MalformedEvent) return { ok: false, error: error.message };
+    // Thrown by the readers below, deep in the event; never escapes `triggerContext`.
+    if (error instanceof ValidationError || error instanceof ConfigurationError) return failure(error);
     throw error;
   }
 }
 
-/** Internal signal carrying a user-facing message; never escapes `triggerContext`. */
-class MalformedEvent extends Error {}
-
-function fail(message: string): never {
-  throw new MalformedEvent(message);
+/** `field`: the dotted path of the one field to blame, when there is one. */
+function fail(message: string, field?: string): never {
+  throw new ValidationError(message, { field });
 }
 
 function contextFor(trigger: Trigger, event: JsonRecord): Record<string, string> {
@@ -94,14 +93,14 @@ function expectKind(event: JsonRecord, ...kinds: EventKind[]): EventKind {
 
 function requireDetail(event: JsonRecord, kind: EventKind): JsonRecord {
   const detail = at(event, "detail");
-  if (!isRecord(detail)) fail(`malformed ${kind.label} event: detail must be an object, got ${describe(detail)}`);
+  if (!isRecord(detail)) fail(`malformed ${kind.label} event: detail must be an object, got ${describe(detail)}`, "detail");
   return detail;
 }
 
 function requireString(kind: EventKind, root: JsonRecord, path: string, prefix = "detail."): string {
   const value = at(root, path);
   if (typeof value !== "string" || value === "") {
-    fail(`malformed ${kind.label} event: ${prefix}${path} must be a non-empty string, got ${describe(value)}`);
+    fail(`malformed ${kind.label} event: ${prefix}${path} must be a non-empty string, got ${describe(value)}`, `${prefix}${path}`);
   }
   return value;
 }
@@ -110,14 +109,14 @@ function requireString(kind: EventKind, root: JsonRecord, path: string, prefix =
 function optionalString(kind: EventKind, root: JsonRecord, path: string): string {
   const value = at(root, path);
   if (value === undefined) return "";
-  if (typeof value !== "string") fail(`malformed ${kind.label} event: detail.${path} must be a string, got ${describe(value)}`);
+  if (typeof value !== "string") fail(`malformed ${kind.label} event: detail.${path} must be a string, got ${describe(value)}`, `detail.${path}`);
   return value;
 }
 
 function requireNonNegativeInteger(kind: EventKind, root: JsonRecord, path: string): number {
   const value = at(root, path);
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    fail(`malformed ${kind.label} event: detail.${path} must be a non-negative integer, got ${describe(value)}`);
+    fail(`malformed ${kind.label} event: detail.${path} must be a non-negative integer, got ${describe(value)}`, `detail.${path}`);
   }
   return value;
 }
@@ -129,7 +128,7 @@ function s3Context(event: JsonRecord): Record<string, string> {
   const detail = requireDetail(event, kind);
   // S3 keys arrive URL-encoded in events; decoding rules are in docs/s3-keys.md.
   const decoded = decodeS3EventKey(requireString(kind, detail, "object.key"));
-  if (!decoded.ok) fail(`malformed S3 event: ${decoded.error}`);
+  if (!decoded.ok) fail(`malformed S3 event: ${decoded.error.message}`, "detail.object.key");
   return {
     "s3.bucket": requireString(kind, detail, "bucket.name"),
     "s3.key": decoded.key,
@@ -175,10 +174,10 @@ function gitPushFacts(trigger: GitTrigger, event: JsonRecord): GitFacts {
   const detail = requireDetail(event, kind);
   const provider = at(detail, "provider");
   if (provider !== trigger.provider) {
-    fail(`wrong event for this trigger: a ${trigger.provider} git trigger got a push from provider ${describe(provider)}`);
+    fail(`wrong event for this trigger: a ${trigger.provider} git trigger got a push from provider ${describe(provider)}`, "detail.provider");
   }
   const deleted = at(detail, "deleted");
-  if (typeof deleted !== "boolean") fail(`malformed git push event: detail.deleted must be a boolean, got ${describe(deleted)}`);
+  if (typeof deleted !== "boolean") fail(`malformed git push event: detail.deleted must be a boolean, got ${describe(deleted)}`, "detail.deleted");
   const sha = requireSha(kind, detail, "sha");
   if (deleted || ZERO_SHA.test(sha)) fail(NOTHING_TO_BUILD);
   const facts = {
@@ -193,7 +192,7 @@ function gitPushFacts(trigger: GitTrigger, event: JsonRecord): GitFacts {
   for (const [field, expected] of [["branch", branch], ["tag", tag]] as const) {
     const stated = optionalString(kind, detail, field);
     if (stated !== "" && stated !== expected) {
-      fail(`malformed git push event: detail.${field} ${JSON.stringify(stated)} disagrees with detail.ref ${JSON.stringify(facts.ref)}`);
+      fail(`malformed git push event: detail.${field} ${JSON.stringify(stated)} disagrees with detail.ref ${JSON.stringify(facts.ref)}`, `detail.${field}`);
     }
   }
   return facts;
@@ -208,6 +207,7 @@ function codeCommitFacts(event: JsonRecord): GitFacts {
     fail(
       `CodeCommit event ${describe(change)} is not a push: only referenceCreated and referenceUpdated carry a commit to build; ` +
         'the rule should match detail.event ["referenceCreated", "referenceUpdated"]',
+      "detail.event",
     );
   }
   const sha = requireSha(kind, detail, "commitId");
@@ -225,7 +225,7 @@ function codeCommitFacts(event: JsonRecord): GitFacts {
 function requireSha(kind: EventKind, detail: JsonRecord, path: string): string {
   const value = at(detail, path);
   if (typeof value !== "string" || !SHA.test(value)) {
-    fail(`malformed ${kind.label} event: detail.${path} must be a full lower-case hex commit id (40 or 64 characters), got ${describe(value)}`);
+    fail(`malformed ${kind.label} event: detail.${path} must be a full lower-case hex commit id (40 or 64 characters), got ${describe(value)}`, `detail.${path}`);
   }
   return value;
 }
@@ -256,7 +256,7 @@ function scheduleContext(trigger: ScheduleTrigger, event: JsonRecord): Record<st
   const raw = requireString(kind, detail, "scheduledTime");
   const instant = parseUtcInstant(raw);
   if (instant === undefined) {
-    fail(`malformed schedule event: detail.scheduledTime must be an ISO-8601 UTC instant such as 2024-11-26T18:00:00Z, got ${describe(raw)}`);
+    fail(`malformed schedule event: detail.scheduledTime must be an ISO-8601 UTC instant such as 2024-11-26T18:00:00Z, got ${describe(raw)}`, "detail.scheduledTime");
   }
   return {
     "schedule.time": formatUtcInstant(instant),
@@ -291,7 +291,7 @@ function calendarDate(instant: Date, timeZone: string): string {
       day: "2-digit",
     }).formatToParts(instant);
   } catch {
-    return fail(`the schedule trigger's timezone ${JSON.stringify(timeZone)} is not an IANA time zone this runtime knows; use a name such as Asia/Seoul`);
+    throw new ConfigurationError(`the schedule trigger's timezone ${JSON.stringify(timeZone)} is not an IANA time zone this runtime knows; use a name such as Asia/Seoul`);
   }
   const part = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? "";
   return `${part("year").padStart(4, "0")}-${part("month")}-${part("day")}`;
@@ -304,7 +304,7 @@ function manualContext(trigger: ManualTrigger, event: JsonRecord): Record<string
   const detail = requireDetail(event, kind);
   const params = at(detail, "params");
   const given = params === undefined ? {} : params;
-  if (!isRecord(given)) fail(`malformed manual run event: detail.params must be an object of strings, got ${describe(given)}`);
+  if (!isRecord(given)) fail(`malformed manual run event: detail.params must be an object of strings, got ${describe(given)}`, "detail.params");
 
   const declared = Object.keys(trigger.params);
   const declaredList = declared.length === 0 ? "this job declares no params" : `declared params: ${declared.join(", ")}`;
@@ -318,11 +318,11 @@ function manualContext(trigger: ManualTrigger, event: JsonRecord): Record<string
     const spec = trigger.params[name];
     const value = Object.hasOwn(given, name) ? given[name] : undefined;
     if (value !== undefined && typeof value !== "string") {
-      fail(`malformed manual run event: param ${JSON.stringify(name)} must be a string, got ${describe(value)}`);
+      fail(`malformed manual run event: param ${JSON.stringify(name)} must be a string, got ${describe(value)}`, `detail.params.${name}`);
     }
     const resolved = value ?? spec?.default;
     if (resolved === undefined && spec?.required) {
-      fail(`missing required param ${JSON.stringify(name)}${spec.description ? ` (${spec.description})` : ""}; ${declaredList}`);
+      fail(`missing required param ${JSON.stringify(name)}${spec.description ? ` (${spec.description})` : ""}; ${declaredList}`, `detail.params.${name}`);
     }
     context[`params.${name}`] = resolved ?? "";
   }
@@ -336,11 +336,11 @@ function upstreamContext(event: JsonRecord): Record<string, string> {
   const detail = requireDetail(event, kind);
   const status = at(detail, "status");
   if (!isRunStatus(status)) {
-    fail(`malformed run state change event: detail.status must be one of ${RUN_STATUSES.join(", ")}, got ${describe(status)}`);
+    fail(`malformed run state change event: detail.status must be one of ${RUN_STATUSES.join(", ")}, got ${describe(status)}`, "detail.status");
   }
   const exitCode = at(detail, "exitCode");
   if (exitCode !== undefined && (typeof exitCode !== "number" || !Number.isSafeInteger(exitCode))) {
-    fail(`malformed run state change event: detail.exitCode must be an integer when present, got ${describe(exitCode)}`);
+    fail(`malformed run state change event: detail.exitCode must be an integer when present, got ${describe(exitCode)}`, "detail.exitCode");
   }
   return {
     "upstream.job": requireString(kind, detail, "job"),

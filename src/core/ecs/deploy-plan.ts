@@ -6,6 +6,7 @@
  * and the tests share them.
  */
 import type { Job } from "../catalog/types.ts";
+import { ConfigurationError, failure, ValidationError, type Failure } from "../errors.ts";
 import { checkTags } from "./limits.ts";
 import { checkIdentity, renderField, runLookup, type RunIdentity } from "./render.ts";
 import { JOB_TAG, RUN_TAG } from "./run-task.ts";
@@ -24,9 +25,8 @@ export interface DeployPlan {
   readonly tags: readonly Tag[];
 }
 
-export type BuildDeployPlanResult =
-  | { readonly ok: true; readonly plan: DeployPlan }
-  | { readonly ok: false; readonly errors: string[] };
+/** A failure lists every problem found in `error.problems`. */
+export type BuildDeployPlanResult = { readonly ok: true; readonly plan: DeployPlan } | Failure<ValidationError>;
 
 export function buildDeployPlan(
   job: Job,
@@ -35,23 +35,23 @@ export function buildDeployPlan(
 ): BuildDeployPlanResult {
   const action = job.action;
   if (action.kind !== "deploy") {
-    return { ok: false, errors: [`job ${job.name} runs a task; build a RunTask request for it, not a deploy plan`] };
+    return failure(new ValidationError(`job ${job.name} runs a task; build a RunTask request for it, not a deploy plan`));
   }
   const identityErrors = checkIdentity(job, id);
-  if (identityErrors.length > 0) return { ok: false, errors: identityErrors };
+  if (identityErrors.length > 0) return failure(new ValidationError(identityErrors));
 
   const where = `jobs.${job.name}.deploy.image`;
   const rendered = renderField(action.image, runLookup(lookup, id), where);
-  if (!rendered.ok) return { ok: false, errors: [rendered.error] };
+  if (!rendered.ok) return rendered;
   const imageError = checkImage(rendered.value);
-  if (imageError) return { ok: false, errors: [`${where}: ${imageError}`] };
+  if (imageError) return failure(new ValidationError(`${where}: ${imageError}`, { field: where }));
 
   const tags: Tag[] = [
     { key: JOB_TAG, value: job.name },
     { key: RUN_TAG, value: id.runId },
   ];
   const tagErrors = checkTags(tags);
-  if (tagErrors.length > 0) return { ok: false, errors: tagErrors.map((e) => `jobs.${job.name}: ${e}`) };
+  if (tagErrors.length > 0) return failure(new ValidationError(tagErrors.map((e) => `jobs.${job.name}: ${e}`)));
 
   return {
     ok: true,
@@ -127,13 +127,12 @@ export const REGISTER_TASK_DEFINITION_FIELDS = [
 export function withContainerImage<C extends { readonly name?: string; readonly image?: string }>(
   containerDefinitions: readonly C[],
   plan: Pick<DeployPlan, "container" | "image" | "service">,
-): { ok: true; containerDefinitions: C[] } | { ok: false; error: string } {
+): { ok: true; containerDefinitions: C[] } | Failure<ConfigurationError> {
   if (!containerDefinitions.some((c) => c.name === plan.container)) {
     const names = containerDefinitions.map((c) => c.name ?? "(unnamed)").join(", ");
-    return {
-      ok: false,
-      error: `service ${plan.service} has no container named ${plan.container} (its task definition has: ${names}); fix deploy.container`,
-    };
+    return failure(
+      new ConfigurationError(`service ${plan.service} has no container named ${plan.container} (its task definition has: ${names}); fix deploy.container`),
+    );
   }
   return {
     ok: true,

@@ -1,5 +1,6 @@
 import type { Job } from "../catalog/types.ts";
 import { isRunId } from "../ids.ts";
+import { failure, ValidationError, type Failure } from "../errors.ts";
 import { parseTemplate, renderTemplate } from "../template/template.ts";
 
 export interface RunIdentity {
@@ -48,19 +49,20 @@ export function renderField(
   source: string,
   lookup: (name: string) => string | undefined,
   where: string,
-): { ok: true; value: string } | { ok: false; error: string } {
+): { ok: true; value: string } | Failure<ValidationError> {
   const parsed = parseTemplate(source);
   if (!parsed.ok) {
     // The catalog loader rejects these at load time; reaching here means it missed one.
-    return { ok: false, error: `${where}: ${parsed.error.message}` };
+    return failure(new ValidationError(`${where}: ${parsed.error.message}`, { field: where, cause: parsed.error }));
   }
   const rendered = renderTemplate(parsed.template, lookup);
   if (!rendered.ok) {
-    const names = rendered.missing.map((n) => `\${${n}}`).join(", ");
-    return {
-      ok: false,
-      error: `${where}: no value for ${names} in this run's trigger context; use only variables the job's triggers provide`,
-    };
+    return failure(
+      new ValidationError(`${where}: ${rendered.error.message} in this run's trigger context; use only variables the job's triggers provide`, {
+        field: where,
+        cause: rendered.error,
+      }),
+    );
   }
   return { ok: true, value: rendered.value };
 }

@@ -5,6 +5,7 @@
  * by field.
  */
 import type { Job, Launch, RunAction } from "../catalog/types.ts";
+import { failure, ValidationError, type Failure } from "../errors.ts";
 import { clientTokenFor, startedByFor } from "../ids.ts";
 import { checkRunTaskLimits } from "./limits.ts";
 import { checkIdentity, renderField, runLookup, type RunIdentity } from "./render.ts";
@@ -12,9 +13,8 @@ import type { CapacityProviderStrategyItem, KeyValuePair, RunTaskRequest, Tag, T
 
 export type { RunIdentity } from "./render.ts";
 
-export type BuildRunTaskResult =
-  | { readonly ok: true; readonly request: RunTaskRequest }
-  | { readonly ok: false; readonly errors: string[] };
+/** A failure lists every problem found in `error.problems`. */
+export type BuildRunTaskResult = { readonly ok: true; readonly request: RunTaskRequest } | Failure<ValidationError>;
 
 export const BERTH_TAG_PREFIX = "berth:";
 export const JOB_TAG = "berth:job";
@@ -29,10 +29,10 @@ export function buildRunTaskRequest(
 ): BuildRunTaskResult {
   const action = job.action;
   if (action.kind !== "run") {
-    return { ok: false, errors: [`job ${job.name} deploys a service; build a deploy plan for it, not a RunTask request`] };
+    return failure(new ValidationError(`job ${job.name} deploys a service; build a deploy plan for it, not a RunTask request`));
   }
   const identityErrors = checkIdentity(job, id);
-  if (identityErrors.length > 0) return { ok: false, errors: identityErrors };
+  if (identityErrors.length > 0) return failure(new ValidationError(identityErrors));
 
   const errors: string[] = [];
   const vars = runLookup(lookup, id);
@@ -41,7 +41,7 @@ export function buildRunTaskRequest(
   action.command?.forEach((source, i) => {
     const r = renderField(source, vars, `jobs.${job.name}.run.command[${i}]`);
     if (r.ok) command.push(r.value);
-    else errors.push(r.error);
+    else errors.push(r.error.message);
   });
 
   // Sorted by name (UTF-16 code unit order) so the request does not depend on
@@ -50,13 +50,13 @@ export function buildRunTaskRequest(
   for (const name of Object.keys(action.environment).sort(compareCodeUnits)) {
     const r = renderField(action.environment[name] as string, vars, `jobs.${job.name}.run.environment.${name}`);
     if (r.ok) environment.push({ name, value: r.value });
-    else errors.push(r.error);
+    else errors.push(r.error.message);
   }
 
   const overrides = buildOverrides(job.name, action, command, environment, errors);
   const tags = buildTags(job, id, errors);
   const launch = launchFields(job.name, action, errors);
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0) return failure(new ValidationError(errors));
 
   const request: RunTaskRequest = {
     cluster: action.cluster,
@@ -81,7 +81,7 @@ export function buildRunTaskRequest(
   };
 
   const limitErrors = checkRunTaskLimits(request).map((e) => `jobs.${job.name}: ${e}`);
-  return limitErrors.length > 0 ? { ok: false, errors: limitErrors } : { ok: true, request };
+  return limitErrors.length > 0 ? failure(new ValidationError(limitErrors)) : { ok: true, request };
 }
 
 /**

@@ -24,7 +24,7 @@ export type DispatchOutcome =
  */
 export async function dispatch(ctx: EngineContext, input: unknown, jobName?: string): Promise<DispatchOutcome[]> {
   const parsed = asBusEvent(input);
-  if (!parsed.ok) return [{ kind: "rejected", ...(jobName ? { job: jobName } : {}), reason: parsed.error }];
+  if (!parsed.ok) return [{ kind: "rejected", ...(jobName ? { job: jobName } : {}), reason: parsed.error.message }];
   const event = parsed.event;
   if (jobName !== undefined && !Object.hasOwn(ctx.catalog.jobs, jobName)) {
     return [{ kind: "rejected", job: jobName, reason: `no job named "${jobName}" in the catalog` }];
@@ -43,7 +43,7 @@ export async function dispatch(ctx: EngineContext, input: unknown, jobName?: str
 async function dispatchRoute(ctx: EngineContext, route: Route, event: BusEvent): Promise<DispatchOutcome> {
   const job = route.job.name;
   const context = runContext(route, event);
-  if (!context.ok) return { kind: "rejected", job, reason: context.error };
+  if (!context.ok) return { kind: "rejected", job, reason: context.error.message };
   const now = ctx.now();
   const id = newRunId(now, ctx.deps.randomBytes(10));
   const planned = newRunFor({ job, service: ctx.catalog.service, trigger: route.trigger, context: context.context, event }, id, ctx.deps.sha256);

@@ -21,7 +21,7 @@ export async function launch(ctx: EngineContext, run: Run, attemptNumber: number
   const job = ctx.catalog.jobs[run.job];
   if (!job) return refused(`job "${run.job}" is no longer in the catalog`);
   const built = buildAction(job, run.context, { runId: run.id, attempt: attemptNumber, jobName: job.name }, attempt.launch);
-  if (!built.ok) return refused(built.errors.join("; "));
+  if (!built.ok) return refused(built.error.message);
   let answer: LaunchOutcome;
   if (built.action.kind === "deploy") {
     if (!ctx.deps.deployer) return refused("this runtime has no service deployer, so deploy jobs cannot run here");

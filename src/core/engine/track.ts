@@ -12,7 +12,7 @@ export type TrackOutcome =
 
 export async function track(ctx: EngineContext, input: unknown): Promise<TrackOutcome> {
   const parsed = parseTaskStateEvent(input);
-  if (!parsed.ok) return { kind: "rejected", reason: parsed.error };
+  if (!parsed.ok) return { kind: "rejected", reason: parsed.error.message };
   const task = parsed.task;
   const runId = task.startedBy ? runIdFromStartedBy(task.startedBy) : undefined;
   if (!runId) return { kind: "ignored", reason: `task ${task.taskArn} was not started by berth (startedBy ${JSON.stringify(task.startedBy ?? null)})` };

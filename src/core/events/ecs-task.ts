@@ -4,8 +4,10 @@
  */
 import type { EcsContainerState, EcsTaskState } from "../runs/task-state.ts";
 import { DETAIL_TYPE } from "./berth-events.ts";
+import { failure, ValidationError, type Failure } from "../errors.ts";
 
-export type TaskEventResult = { readonly ok: true; readonly task: EcsTaskState } | { readonly ok: false; readonly error: string };
+/** A failure lists every problem found in `error.problems`. */
+export type TaskEventResult = { readonly ok: true; readonly task: EcsTaskState } | Failure<ValidationError>;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -17,12 +19,14 @@ function optionalString(o: Record<string, unknown>, field: string, errors: strin
 }
 
 export function parseTaskStateEvent(event: unknown): TaskEventResult {
-  if (!isObject(event)) return { ok: false, error: "not an EventBridge event (expected a JSON object)" };
+  if (!isObject(event)) return failure(new ValidationError("not an EventBridge event (expected a JSON object)"));
   if (event.source !== "aws.ecs" || event["detail-type"] !== DETAIL_TYPE.ecsTaskStateChange) {
-    return { ok: false, error: `not an ECS Task State Change event (source ${JSON.stringify(event.source)}, detail-type ${JSON.stringify(event["detail-type"])})` };
+    return failure(
+      new ValidationError(`not an ECS Task State Change event (source ${JSON.stringify(event.source)}, detail-type ${JSON.stringify(event["detail-type"])})`),
+    );
   }
   const d = event.detail;
-  if (!isObject(d)) return { ok: false, error: "detail is missing or not an object" };
+  if (!isObject(d)) return failure(new ValidationError("detail is missing or not an object", { field: "detail" }));
   const errors: string[] = [];
   if (typeof d.taskArn !== "string" || d.taskArn === "") errors.push("detail.taskArn must be a non-empty string");
   if (typeof d.lastStatus !== "string" || d.lastStatus === "") errors.push("detail.lastStatus must be a non-empty string");
@@ -56,7 +60,7 @@ export function parseTaskStateEvent(event: unknown): TaskEventResult {
     launchType: opt("launchType"),
     startedBy: opt("startedBy"),
   };
-  if (errors.length > 0) return { ok: false, error: errors.join("; ") };
+  if (errors.length > 0) return failure(new ValidationError(errors));
   const task: EcsTaskState = {
     taskArn: d.taskArn as string,
     lastStatus: d.lastStatus as string,

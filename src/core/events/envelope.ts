@@ -3,6 +3,7 @@
  * every untrusted input passes before routing (`asBusEvent`), and the builder
  * berth's own events and the local stand-ins use (`busEvent`).
  */
+import { failure, ValidationError, type Failure } from "../errors.ts";
 
 /** The EventBridge envelope as delivered to rule targets. */
 export interface BusEvent<D = unknown> {
@@ -42,13 +43,15 @@ export function busEvent<D>(source: string, detailType: string, detail: D, f: En
 }
 
 /** Checks the envelope fields every route relies on; anything else is decided by the patterns. */
-export function asBusEvent(value: unknown): { ok: true; event: BusEvent } | { ok: false; error: string } {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, error: "an event is a JSON object (an EventBridge event envelope)" };
+export function asBusEvent(value: unknown): { ok: true; event: BusEvent } | Failure<ValidationError> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return failure(new ValidationError("an event is a JSON object (an EventBridge event envelope)"));
   const e = value as Record<string, unknown>;
   for (const field of ["source", "detail-type"] as const) {
-    if (typeof e[field] !== "string") return { ok: false, error: `the event has no "${field}" string: is this an EventBridge event envelope (source, detail-type, detail)?` };
+    if (typeof e[field] !== "string") {
+      return failure(new ValidationError(`the event has no "${field}" string: is this an EventBridge event envelope (source, detail-type, detail)?`, { field }));
+    }
   }
-  if (e.detail === null || typeof e.detail !== "object") return { ok: false, error: 'the event has no "detail" object' };
+  if (e.detail === null || typeof e.detail !== "object") return failure(new ValidationError('the event has no "detail" object', { field: "detail" }));
   return {
     ok: true,
     event: {

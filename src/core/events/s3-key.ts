@@ -5,8 +5,9 @@
  * events just as in classic S3 notifications. The evidence and the
  * consequences for rules and the local shell are in docs/s3-keys.md.
  */
+import { failure, ValidationError, type Failure } from "../errors.ts";
 
-export type KeyResult = { readonly ok: true; readonly key: string } | { readonly ok: false; readonly error: string };
+export type KeyResult = { readonly ok: true; readonly key: string } | Failure<ValidationError>;
 
 /**
  * The real object key from the key field of an S3 event: `+` becomes a
@@ -19,13 +20,13 @@ export function decodeS3EventKey(encoded: string): KeyResult {
   try {
     return { ok: true, key: decodeURIComponent(encoded.replaceAll("+", " ")) };
   } catch {
-    return {
-      ok: false,
-      error:
+    return failure(
+      new ValidationError(
         `the object key ${JSON.stringify(truncate(encoded))} is not valid URL encoding ` +
-        "(S3 sends keys form-URL-encoded: a literal % arrives as %25 and non-ASCII as %XX UTF-8 bytes); " +
-        "whoever produced this event must encode the key the way S3 does",
-    };
+          "(S3 sends keys form-URL-encoded: a literal % arrives as %25 and non-ASCII as %XX UTF-8 bytes); " +
+          "whoever produced this event must encode the key the way S3 does",
+      ),
+    );
   }
 }
 

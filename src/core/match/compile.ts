@@ -24,6 +24,7 @@
  *   never matches an absent field.
  */
 import type { EventPattern } from "./types.ts";
+import { InvalidPatternError } from "../errors.ts";
 import {
   NUMERIC_LIMIT,
   cidrContains,
@@ -33,7 +34,7 @@ import {
   type CidrBlock,
   type WildcardPieces,
 } from "./operands.ts";
-import { validatePattern, type PatternIssue, type ValidateOptions } from "./validate.ts";
+import { validatePattern, type ValidateOptions } from "./validate.ts";
 
 export type Leaf = string | number | boolean | null;
 
@@ -87,14 +88,6 @@ export interface PatternNode {
 export interface CompiledPattern {
   readonly pattern: EventPattern;
   readonly root: PatternNode;
-}
-
-/** A pattern EventBridge would reject; `issues` lists every problem. */
-export class InvalidPatternError extends Error {
-  constructor(readonly issues: readonly PatternIssue[]) {
-    super(`invalid event pattern:\n${issues.map((i) => `  - ${i.path === "" ? "(pattern)" : i.path}: ${i.message}`).join("\n")}`);
-    this.name = "InvalidPatternError";
-  }
 }
 
 type Obj = Readonly<Record<string, unknown>>;

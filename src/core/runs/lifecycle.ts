@@ -3,7 +3,7 @@
  * admission, start a queued run, start a due retry, record what RunTask said,
  * cancel or time out a run.
  */
-import { InvalidTransitionError, NotFoundError } from "../errors.ts";
+import { failure, InvalidTransitionError, NotFoundError, type Failure } from "../errors.ts";
 import { beginAttempt, launchEffect, newAttempt, settleRun, timeoutFor, type Step } from "./attempts.ts";
 import type { Admission } from "./concurrency.ts";
 import { publishEffect, type Effect } from "./effects.ts";
@@ -115,11 +115,9 @@ export function recordLaunch(
   result: LaunchResult,
   now: number,
   policy: RunPolicy,
-): Step | { readonly ok: false; readonly error: NotFoundError } {
+): Step | Failure<NotFoundError> {
   const attempt = run.attempts.find((a) => a.number === attemptNumber);
-  if (attempt === undefined) {
-    return { ok: false, error: new NotFoundError(`run ${run.id} has no attempt ${attemptNumber}`) };
-  }
+  if (attempt === undefined) return failure(new NotFoundError(`run ${run.id} has no attempt ${attemptNumber}`));
 
   if (result.ok) {
     if (attempt.taskArn === result.taskArn) return { ok: true, run, effects: [] };

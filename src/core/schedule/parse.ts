@@ -17,6 +17,7 @@ import type {
   RateUnit,
   Schedule,
 } from "./types.ts";
+import { failure, ValidationError } from "../errors.ts";
 
 const MONTH_NAMES = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"] as const;
 const WEEKDAY_NAMES = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] as const;
@@ -67,10 +68,8 @@ const YEAR: FieldSpec = { name: "year", min: 1970, max: 2199, values: "1970-2199
 
 const RATE_UNIT_MS: Readonly<Record<RateUnit, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
-class ScheduleSyntaxError extends Error {}
-
-function fieldError(spec: FieldSpec, text: string, problem: string): ScheduleSyntaxError {
-  return new ScheduleSyntaxError(`${spec.name} field "${text}": ${problem}`);
+function fieldError(spec: FieldSpec, text: string, problem: string): ValidationError {
+  return new ValidationError(`${spec.name} field "${text}": ${problem}`);
 }
 
 /**
@@ -81,7 +80,8 @@ export function parseSchedule(expression: string): ParseScheduleResult {
   try {
     return { ok: true, schedule: parseOrThrow(expression) };
   } catch (error) {
-    if (error instanceof ScheduleSyntaxError) return { ok: false, error: error.message };
+    // The parser throws a ValidationError at the first problem; nothing else it calls throws one.
+    if (error instanceof ValidationError) return failure(error);
     throw error;
   }
 }
@@ -97,7 +97,7 @@ export function toAwsExpression(schedule: Schedule): string {
 function parseOrThrow(expression: string): Schedule {
   const text = expression.trim();
   if (text === "") {
-    throw new ScheduleSyntaxError("schedule expression is empty: write cron(...) or rate(...), e.g. rate(5 minutes)");
+    throw new ValidationError("schedule expression is empty: write cron(...) or rate(...), e.g. rate(5 minutes)");
   }
   const call = /^([A-Za-z]+)\s*\(([^()]*)\)$/.exec(text);
   if (call) {
@@ -105,12 +105,12 @@ function parseOrThrow(expression: string): Schedule {
     const body = call[2] ?? "";
     if (kind === "cron") return parseCron(body);
     if (kind === "rate") return parseRate(body);
-    throw new ScheduleSyntaxError(
+    throw new ValidationError(
       `"${text}": ${kind}(...) schedules are not supported: use cron(...) or rate(...)`,
     );
   }
   if (text.includes("(") || text.includes(")")) {
-    throw new ScheduleSyntaxError(
+    throw new ValidationError(
       `"${text}": unbalanced parentheses: write cron(<6 fields>) or rate(<value> <unit>)`,
     );
   }
@@ -123,33 +123,33 @@ function parseRate(body: string): RateSchedule {
   const shown = `rate(${body.trim()})`;
   const parts = body.trim().split(/\s+/);
   if (parts.length !== 2 || parts[0] === "") {
-    throw new ScheduleSyntaxError(`${shown}: write rate(<value> <unit>), e.g. rate(5 minutes)`);
+    throw new ValidationError(`${shown}: write rate(<value> <unit>), e.g. rate(5 minutes)`);
   }
   const [valueText = "", unitText = ""] = parts;
   if (!/^\d+$/.test(valueText) || Number(valueText) < 1) {
-    throw new ScheduleSyntaxError(`${shown}: the value must be a whole number of at least 1, e.g. rate(5 minutes)`);
+    throw new ValidationError(`${shown}: the value must be a whole number of at least 1, e.g. rate(5 minutes)`);
   }
   const value = Number(valueText);
   const unitWord = unitText.toLowerCase();
   const singular = unitWord.endsWith("s") ? unitWord.slice(0, -1) : unitWord;
   if (singular === "second") {
-    throw new ScheduleSyntaxError(`${shown}: AWS schedules run at most once a minute: use minutes, hours or days`);
+    throw new ValidationError(`${shown}: AWS schedules run at most once a minute: use minutes, hours or days`);
   }
   if (singular !== "minute" && singular !== "hour" && singular !== "day") {
-    throw new ScheduleSyntaxError(
+    throw new ValidationError(
       `${shown}: unknown unit "${unitText}": use minute(s), hour(s) or day(s), e.g. rate(7 days)`,
     );
   }
   const plural = unitWord !== singular;
   if (value === 1 && plural) {
-    throw new ScheduleSyntaxError(`${shown}: use the singular "${singular}" when the value is 1`);
+    throw new ValidationError(`${shown}: use the singular "${singular}" when the value is 1`);
   }
   if (value > 1 && !plural) {
-    throw new ScheduleSyntaxError(`${shown}: use the plural "${singular}s" when the value is more than 1`);
+    throw new ValidationError(`${shown}: use the plural "${singular}s" when the value is more than 1`);
   }
   const periodMs = value * RATE_UNIT_MS[singular];
   if (!Number.isSafeInteger(periodMs)) {
-    throw new ScheduleSyntaxError(`${shown}: the value is too large`);
+    throw new ValidationError(`${shown}: the value is too large`);
   }
   return Object.freeze({ kind: "rate", value, unit: singular, periodMs });
 }
@@ -159,12 +159,12 @@ function parseCron(body: string): CronSchedule {
   if (fields.length !== 6) {
     const got = `cron needs 6 fields (${FIELD_ORDER}), got ${fields.length}`;
     if (fields.length === 5) {
-      throw new ScheduleSyntaxError(`${got}: did you write a Unix cron? add a year field, e.g. "*"`);
+      throw new ValidationError(`${got}: did you write a Unix cron? add a year field, e.g. "*"`);
     }
     if (fields.length === 7) {
-      throw new ScheduleSyntaxError(`${got}: did you write a Quartz cron with seconds? remove the seconds field`);
+      throw new ValidationError(`${got}: did you write a Quartz cron with seconds? remove the seconds field`);
     }
-    throw new ScheduleSyntaxError(got);
+    throw new ValidationError(got);
   }
   const [minText = "", hourText = "", domText = "", monthText = "", dowText = "", yearText = ""] = fields;
 
@@ -176,10 +176,10 @@ function parseCron(body: string): CronSchedule {
   const years = parseList(YEAR, yearText);
 
   if (dayOfMonth.rule.kind !== "any" && dayOfWeek.rule.kind !== "any") {
-    throw new ScheduleSyntaxError("day-of-month and day-of-week cannot both be set: use ? in one of them");
+    throw new ValidationError("day-of-month and day-of-week cannot both be set: use ? in one of them");
   }
   if (dayOfMonth.rule.kind === "any" && dayOfWeek.rule.kind === "any") {
-    throw new ScheduleSyntaxError(
+    throw new ValidationError(
       "day-of-month and day-of-week cannot both be ?: set one of them, e.g. * in day-of-month for every day",
     );
   }

@@ -3,6 +3,7 @@
  * frozen and carry everything `nextFireTimes` needs, so evaluating a schedule
  * never re-reads the text.
  */
+import type { Failure, ValidationError } from "../errors.ts";
 
 export type RateUnit = "minute" | "hour" | "day";
 
@@ -58,6 +59,4 @@ export interface CronSchedule {
 
 export type Schedule = CronSchedule | RateSchedule;
 
-export type ParseScheduleResult =
-  | { readonly ok: true; readonly schedule: Schedule }
-  | { readonly ok: false; readonly error: string };
+export type ParseScheduleResult = { readonly ok: true; readonly schedule: Schedule } | Failure<ValidationError>;

@@ -13,6 +13,7 @@
  * hostile S3 key (`a b/$(rm -rf ~);'x'.png`) harmless: it arrives in argv or
  * the environment as exactly those bytes.
  */
+import { failure, MissingVariablesError, TemplateSyntaxError, type Failure } from "../errors.ts";
 
 export type TemplatePart =
   | { readonly kind: "text"; readonly text: string }
@@ -25,19 +26,9 @@ export interface Template {
   readonly parts: readonly TemplatePart[];
 }
 
-export interface TemplateParseError {
-  readonly message: string;
-  /** Index into `source` (UTF-16 code units, as JavaScript strings count). */
-  readonly offset: number;
-}
+export type ParseTemplateResult = { readonly ok: true; readonly template: Template } | Failure<TemplateSyntaxError>;
 
-export type ParseTemplateResult =
-  | { readonly ok: true; readonly template: Template }
-  | { readonly ok: false; readonly error: TemplateParseError };
-
-export type RenderTemplateResult =
-  | { readonly ok: true; readonly value: string }
-  | { readonly ok: false; readonly missing: string[] };
+export type RenderTemplateResult = { readonly ok: true; readonly value: string } | Failure<MissingVariablesError>;
 
 const NAME_CHAR = /[A-Za-z0-9_-]/;
 const NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
@@ -75,7 +66,7 @@ export function parseTemplate(source: string): ParseTemplateResult {
     }
     const name = source.slice(start + 2, close);
     const problem = checkName(name, start + 2);
-    if (problem) return { ok: false, error: problem };
+    if (problem) return failure(problem);
 
     if (text !== "") parts.push({ kind: "text", text });
     text = "";
@@ -88,38 +79,38 @@ export function parseTemplate(source: string): ParseTemplateResult {
   return { ok: true, template: { source, variables, parts } };
 }
 
-function checkName(name: string, nameOffset: number): TemplateParseError | undefined {
+function checkName(name: string, nameOffset: number): TemplateSyntaxError | undefined {
   const refOffset = nameOffset - 2;
   if (name === "") {
-    return {
-      offset: refOffset,
-      message: `empty variable reference "\${}" at offset ${refOffset}: name a variable such as \${s3.key}, or write "$\${" for a literal "\${"`,
-    };
+    return new TemplateSyntaxError(
+      `empty variable reference "\${}" at offset ${refOffset}: name a variable such as \${s3.key}, or write "$\${" for a literal "\${"`,
+      refOffset,
+    );
   }
   for (let j = 0; j < name.length; j += 1) {
     const ch = name[j] as string;
     const at = nameOffset + j;
     if (ch === ".") {
       if (j === 0 || j === name.length - 1 || name[j + 1] === ".") {
-        return {
-          offset: at,
-          message: `invalid variable name "${name}" at offset ${refOffset}: empty segment at offset ${at}; names are segments of letters, digits, "_" and "-" separated by single dots (e.g. s3.key)`,
-        };
+        return new TemplateSyntaxError(
+          `invalid variable name "${name}" at offset ${refOffset}: empty segment at offset ${at}; names are segments of letters, digits, "_" and "-" separated by single dots (e.g. s3.key)`,
+          at,
+        );
       }
       continue;
     }
     if (!NAME_CHAR.test(ch)) {
-      return {
-        offset: at,
-        message: `invalid variable name "${name}" at offset ${refOffset}: character ${JSON.stringify(ch)} at offset ${at} is not allowed; names use letters, digits, "_", "-" and "." (e.g. params.index)`,
-      };
+      return new TemplateSyntaxError(
+        `invalid variable name "${name}" at offset ${refOffset}: character ${JSON.stringify(ch)} at offset ${at} is not allowed; names use letters, digits, "_", "-" and "." (e.g. params.index)`,
+        at,
+      );
     }
   }
   return undefined;
 }
 
 function fail(offset: number, message: string): ParseTemplateResult {
-  return { ok: false, error: { offset, message } };
+  return failure(new TemplateSyntaxError(message, offset));
 }
 
 export function renderTemplate(
@@ -140,5 +131,5 @@ export function renderTemplate(
     }
     value += v;
   }
-  return missing.length > 0 ? { ok: false, missing } : { ok: true, value };
+  return missing.length > 0 ? failure(new MissingVariablesError(missing)) : { ok: true, value };
 }

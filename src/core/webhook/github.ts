@@ -8,14 +8,14 @@
 import { at } from "../context/read.ts";
 import type { JsonRecord } from "../context/read.ts";
 import { constantTimeEqual, parseHex, SHA256_BYTES, utf8Bytes, type HmacSha256 } from "./hmac.ts";
+import { failure, ValidationError } from "../errors.ts";
 import {
-  acceptedMessage,
   decodeUtf8,
-  gitPushEvent,
   mediaType,
   normalizePush,
   parseJsonObject,
   precheck,
+  pushDecision,
   SECRET_ENV,
   type Parsed,
   type PushPayloadFields,
@@ -68,24 +68,17 @@ function signatureRefusal(check: Exclude<SignatureCheck, "valid">, headers: Webh
   }
 }
 
-/** The JSON payload, whichever of GitHub's two content types the webhook was created with. */
-function readPayload(req: WebhookRequest): Parsed | { ok: false; status: 415; message: string } {
-  const type = mediaType(req.headers);
-  if (type === "application/json") return parseJsonObject(req.rawBody, "the payload");
-  if (type === "application/x-www-form-urlencoded") {
-    const text = decodeUtf8(req.rawBody);
-    if (text === undefined) return { ok: false, message: "the form body is not valid UTF-8" };
-    const payload = new URLSearchParams(text).get("payload");
-    if (payload === null) return { ok: false, message: "the form body has no payload field" };
-    return parseJsonObject(payload, "the payload field");
-  }
-  return {
-    ok: false,
-    status: 415,
-    message:
-      `unsupported content type ${JSON.stringify(type || "(none)")}: choose application/json ` +
-      "as the content type in the GitHub webhook settings",
-  };
+const JSON_TYPE = "application/json";
+const FORM_TYPE = "application/x-www-form-urlencoded";
+
+/** The JSON payload, in either of the content types a GitHub webhook can be created with. */
+function readPayload(req: WebhookRequest, type: typeof JSON_TYPE | typeof FORM_TYPE): Parsed {
+  if (type === JSON_TYPE) return parseJsonObject(req.rawBody, "the payload");
+  const text = decodeUtf8(req.rawBody);
+  if (text === undefined) return failure(new ValidationError("the form body is not valid UTF-8"));
+  const payload = new URLSearchParams(text).get("payload");
+  if (payload === null) return failure(new ValidationError("the form body has no payload field", { field: "payload" }));
+  return parseJsonObject(payload, "the payload field");
 }
 
 export function handleGithubWebhook(req: WebhookRequest, opts: WebhookOptions): WebhookDecision {
@@ -104,13 +97,20 @@ export function handleGithubWebhook(req: WebhookRequest, opts: WebhookOptions): 
     return { status: 202, message: `ignored: berth acts on push events, and this delivery is a ${event} event` };
   }
 
-  const payload = readPayload(req);
-  if (!payload.ok) return { status: "status" in payload ? payload.status : 400, message: payload.message };
+  const type = mediaType(req.headers);
+  if (type !== JSON_TYPE && type !== FORM_TYPE) {
+    return {
+      status: 415,
+      message:
+        `unsupported content type ${JSON.stringify(type || "(none)")}: choose application/json ` +
+        "as the content type in the GitHub webhook settings",
+    };
+  }
+  const payload = readPayload(req, type);
+  if (!payload.ok) return { status: 400, message: payload.error.message };
   if (event === "ping") return { status: 200, message: pong(payload.value) };
 
-  const push = normalizePush(payload.value, GITHUB_PUSH, req.headers["x-github-delivery"]);
-  if (!push.ok) return { status: push.status, message: push.message };
-  return { status: 202, message: acceptedMessage(push.detail), event: gitPushEvent(push.detail, opts, push.resource) };
+  return pushDecision(normalizePush(payload.value, GITHUB_PUSH, req.headers["x-github-delivery"]), opts);
 }
 
 function pong(payload: JsonRecord): string {

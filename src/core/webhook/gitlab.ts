@@ -7,12 +7,11 @@
  */
 import { tokenMatches } from "./hmac.ts";
 import {
-  acceptedMessage,
-  gitPushEvent,
   mediaType,
   normalizePush,
   parseJsonObject,
   precheck,
+  pushDecision,
   SECRET_ENV,
   type PushPayloadFields,
   type WebhookDecision,
@@ -56,10 +55,8 @@ export function handleGitlabWebhook(req: WebhookRequest, opts: WebhookOptions): 
   }
 
   const payload = parseJsonObject(req.rawBody, "the payload");
-  if (!payload.ok) return { status: 400, message: payload.message };
+  if (!payload.ok) return { status: 400, message: payload.error.message };
   // Idempotency-Key stays the same when GitLab retries a delivery; the event UUID is the fallback on older versions.
   const deliveryId = req.headers["idempotency-key"] || req.headers["x-gitlab-event-uuid"];
-  const push = normalizePush(payload.value, GITLAB_PUSH, deliveryId);
-  if (!push.ok) return { status: push.status, message: push.message };
-  return { status: 202, message: acceptedMessage(push.detail), event: gitPushEvent(push.detail, opts, push.resource) };
+  return pushDecision(normalizePush(payload.value, GITLAB_PUSH, deliveryId), opts);
 }

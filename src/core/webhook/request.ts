@@ -11,6 +11,7 @@ import type { JsonRecord } from "../context/read.ts";
 import { busEvent, type BusEvent } from "../events/envelope.ts";
 import { DETAIL_TYPE, GIT_SOURCE, type GitPushDetail } from "../events/berth-events.ts";
 import type { HmacSha256 } from "./hmac.ts";
+import { failure, ValidationError, type Failure } from "../errors.ts";
 
 export interface WebhookRequest {
   /** Header names in lower case, as node:http and API Gateway v2 deliver them. */
@@ -77,19 +78,19 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
-export type Parsed = { readonly ok: true; readonly value: JsonRecord } | { readonly ok: false; readonly message: string };
+export type Parsed = { readonly ok: true; readonly value: JsonRecord } | Failure<ValidationError>;
 
 /** A body (bytes or already-decoded text) as a JSON object; invalid UTF-8, invalid JSON and non-objects are refused with a reason. */
 export function parseJsonObject(body: Uint8Array | string, what: string): Parsed {
   const text = typeof body === "string" ? body : decodeUtf8(body);
-  if (text === undefined) return { ok: false, message: `${what} is not valid UTF-8` };
+  if (text === undefined) return failure(new ValidationError(`${what} is not valid UTF-8`));
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { ok: false, message: `${what} is not valid JSON: ${(error as Error).message}` };
+    return failure(new ValidationError(`${what} is not valid JSON: ${(error as Error).message}`, { cause: error }));
   }
-  if (!isRecord(value)) return { ok: false, message: `${what} must be a JSON object` };
+  if (!isRecord(value)) return failure(new ValidationError(`${what} must be a JSON object`));
   return { ok: true, value };
 }
 
@@ -119,17 +120,19 @@ export interface PushPayloadFields {
   readonly resource: string;
 }
 
+/**
+ * A push to act on; a push berth leaves alone (a ref that is neither a
+ * branch nor a tag: answered 202, not an error); or a malformed payload.
+ */
 export type NormalizedPush =
-  | { readonly ok: true; readonly detail: GitPushDetail; readonly resource: string | undefined }
-  | { readonly ok: false; readonly status: 202 | 400; readonly message: string };
+  | { readonly ok: true; readonly kind: "push"; readonly detail: GitPushDetail; readonly resource: string | undefined }
+  | { readonly ok: true; readonly kind: "ignored"; readonly message: string }
+  | Failure<ValidationError>;
 
-/** A push payload as a `GitPushDetail`; a missing or mistyped field is a 400 naming it. */
+/** A push payload as a `GitPushDetail`; a missing or mistyped field is a ValidationError naming it. */
 export function normalizePush(payload: JsonRecord, fields: PushPayloadFields, deliveryId: string | undefined): NormalizedPush {
-  const malformed = (field: string, expected: string): NormalizedPush => ({
-    ok: false,
-    status: 400,
-    message: `malformed push payload: ${field} must be ${expected}, got ${describe(at(payload, field))}`,
-  });
+  const malformed = (field: string, expected: string): NormalizedPush =>
+    failure(new ValidationError(`malformed push payload: ${field} must be ${expected}, got ${describe(at(payload, field))}`, { field }));
 
   const repo = at(payload, fields.repo);
   if (typeof repo !== "string" || repo === "") return malformed(fields.repo, "a non-empty string such as owner/name");
@@ -146,7 +149,7 @@ export function normalizePush(payload: JsonRecord, fields: PushPayloadFields, de
 
   const name = refName(ref);
   if (name === undefined) {
-    return { ok: false, status: 202, message: `ignored: ref ${JSON.stringify(ref)} is neither a branch (refs/heads/...) nor a tag (refs/tags/...)` };
+    return { ok: true, kind: "ignored", message: `ignored: ref ${JSON.stringify(ref)} is neither a branch (refs/heads/...) nor a tag (refs/tags/...)` };
   }
 
   const pusher = fields.pusher.map((path) => at(payload, path)).find((value) => typeof value === "string");
@@ -162,10 +165,17 @@ export function normalizePush(payload: JsonRecord, fields: PushPayloadFields, de
     deleted: typeof deletedFlag === "boolean" ? deletedFlag : isZeroCommit(sha),
     ...(deliveryId ? { deliveryId } : {}),
   };
-  return { ok: true, detail, resource: typeof resource === "string" && resource !== "" ? resource : undefined };
+  return { ok: true, kind: "push", detail, resource: typeof resource === "string" && resource !== "" ? resource : undefined };
 }
 
-export function gitPushEvent(detail: GitPushDetail, opts: WebhookOptions, resource: string | undefined): BusEvent<GitPushDetail> {
+/** What a push delivery is answered: 202 with the event, 202 when ignored, 400 when the payload is malformed. */
+export function pushDecision(push: NormalizedPush, opts: WebhookOptions): WebhookDecision {
+  if (!push.ok) return { status: 400, message: push.error.message };
+  if (push.kind === "ignored") return { status: 202, message: push.message };
+  return { status: 202, message: acceptedMessage(push.detail), event: gitPushEvent(push.detail, opts, push.resource) };
+}
+
+function gitPushEvent(detail: GitPushDetail, opts: WebhookOptions, resource: string | undefined): BusEvent<GitPushDetail> {
   return busEvent(GIT_SOURCE, DETAIL_TYPE.gitPush, detail, {
     id: opts.eventId,
     time: opts.now,
@@ -174,7 +184,7 @@ export function gitPushEvent(detail: GitPushDetail, opts: WebhookOptions, resour
 }
 
 /** What a push decision says: `accepted push of acme/web refs/heads/main at 9fceb02`. */
-export function acceptedMessage(detail: GitPushDetail): string {
+function acceptedMessage(detail: GitPushDetail): string {
   const what = detail.deleted ? "deletion of" : "push to";
   const where = detail.deleted ? "" : ` at ${detail.sha.slice(0, 7)}`;
   return `accepted ${detail.provider} ${what} ${detail.repo} ${detail.ref}${where}`;

@@ -12,7 +12,7 @@ const root = new URL("../../../", import.meta.url);
 
 function load(text: string): Catalog {
   const r = loadCatalog(text, "berth.yml");
-  if (!r.ok) throw new Error(r.issues.map(formatIssue).join("\n"));
+  if (!r.ok) throw new Error(r.error.issues.map(formatIssue).join("\n"));
   return r.catalog;
 }
 
@@ -131,9 +131,9 @@ describe("the compiled catalog file", () => {
   });
 
   it("refuses a file compiled in the earlier rule format, saying how to make a new one", () => {
-    expect(readCompiledCatalog({ format: "berth-catalog/1", catalog: example, rules: [] }, "catalog.json")).toEqual({
+    expect(readCompiledCatalog({ format: "berth-catalog/1", catalog: example, rules: [] }, "catalog.json")).toMatchObject({
       ok: false,
-      error: "catalog.json is not a compiled berth catalog (format berth-catalog/2); create it with `berth compile -o catalog.json`",
+      error: { message: "catalog.json is not a compiled berth catalog (format berth-catalog/2); create it with `berth compile -o catalog.json`" },
     });
   });
 });

@@ -9,12 +9,12 @@ const example = readFileSync(new URL("../../../berth.yml", import.meta.url), "ut
 function issuesOf(text: string): string[] {
   const r = loadCatalog(text, "berth.yml");
   if (r.ok) throw new Error("expected the catalog to be rejected");
-  return r.issues.map(formatIssue);
+  return r.error.issues.map(formatIssue);
 }
 
 function load(text: string) {
   const r = loadCatalog(text, "berth.yml");
-  if (!r.ok) throw new Error(r.issues.map(formatIssue).join("\n"));
+  if (!r.ok) throw new Error(r.error.issues.map(formatIssue).join("\n"));
   return r.catalog;
 }
 

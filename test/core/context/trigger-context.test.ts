@@ -3,6 +3,7 @@ import type { EventTrigger, GitTrigger, JobTrigger, ManualTrigger, S3Trigger, Sc
 import { triggerContext } from "../../../src/core/context/trigger-context.ts";
 import { triggerVariables } from "../../../src/core/catalog/variables.ts";
 import type { BusEvent } from "../../../src/core/events/envelope.ts";
+import { ConfigurationError, ValidationError } from "../../../src/core/errors.ts";
 import { loadEvent, loadJson, sampleNames, setField, withField } from "./samples.ts";
 
 // The example catalog's triggers (shared/CATALOG.md), plus the jobs README names for the other samples.
@@ -29,14 +30,14 @@ const ecsEvents: EventTrigger = { kind: "event", pattern: { source: ["aws.ecs"] 
 
 function ok(trigger: Trigger, event: BusEvent): Record<string, string> {
   const result = triggerContext(trigger, event);
-  if (!result.ok) throw new Error(`expected a context, got error: ${result.error}`);
+  if (!result.ok) throw new Error(`expected a context, got error: ${result.error.message}`);
   return { ...result.context };
 }
 
 function error(trigger: Trigger, event: unknown): string {
   const result = triggerContext(trigger, event as BusEvent);
   if (result.ok) throw new Error(`expected an error, got ${JSON.stringify(result.context)}`);
-  return result.error;
+  return result.error.message;
 }
 
 function envelope(name: string): Record<string, string> {
@@ -148,7 +149,7 @@ describe("triggerContext on the sample events", () => {
 
   it("returns a frozen context without inherited names", () => {
     const result = triggerContext(thumbnails, loadEvent("s3-object-created.json"));
-    if (!result.ok) throw new Error(result.error);
+    if (!result.ok) throw new Error(result.error.message);
     expect(Object.isFrozen(result.context)).toBe(true);
     expect(result.context["constructor"]).toBeUndefined();
     expect(result.context["toString"]).toBeUndefined();
@@ -399,6 +400,22 @@ describe("triggerContext on input that is not an event", () => {
     for (const trigger of [thumbnails, deployWeb, codeCommitWeb, nightlyUtc, reindex, weeklyReport, ecrPushes]) {
       expect(triggerContext(trigger, hostile).ok).toBe(false);
     }
+  });
+});
+
+describe("triggerContext failures", () => {
+  it("fails with a ValidationError naming the one field to blame", () => {
+    const result = triggerContext(nightlyUtc, withField("schedule-fired.json", "detail.scheduledTime", undefined));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error).toBeInstanceOf(ValidationError);
+    expect((result.error as ValidationError).field).toBe("detail.scheduledTime");
+  });
+
+  it("fails with a ConfigurationError when this runtime does not know the trigger's time zone", () => {
+    const result = triggerContext({ ...nightlySeoul, timezone: "Mars/Olympus_Mons" }, loadEvent("schedule-fired.json"));
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toBeInstanceOf(ConfigurationError);
   });
 });
 

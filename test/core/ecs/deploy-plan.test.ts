@@ -59,22 +59,22 @@ describe("buildDeployPlan", () => {
     { what: "a value with a space", lookup: git({ "git.sha": "a b" }), error: /characters ECS does not allow/ },
   ])("refuses an image with $what", ({ lookup, error }) => {
     const r = buildDeployPlan(job(), lookup, ID);
-    expect(r).toEqual({ ok: false, errors: [expect.stringMatching(error)] });
+    expect(r).toMatchObject({ ok: false, error: { problems: [expect.stringMatching(error)] } });
   });
 
   it("refuses a run job and a mismatched identity", () => {
     const run: Job = { ...job(), action: { kind: "run", cluster: "c", taskDefinition: "t", environment: {}, launch: { type: "ec2" } } };
-    expect(buildDeployPlan(run, git({}), ID)).toEqual({ ok: false, errors: [expect.stringMatching(/runs a task/)] });
-    expect(buildDeployPlan(job(), git({ "git.sha": SHA }), { ...ID, jobName: "x" })).toEqual({
+    expect(buildDeployPlan(run, git({}), ID)).toMatchObject({ ok: false, error: { problems: [expect.stringMatching(/runs a task/)] } });
+    expect(buildDeployPlan(job(), git({ "git.sha": SHA }), { ...ID, jobName: "x" })).toMatchObject({
       ok: false,
-      errors: [expect.stringMatching(/names job x/)],
+      error: { problems: [expect.stringMatching(/names job x/)] },
     });
   });
 
   it.each([0, -1, 1.5, Number.NaN])("refuses attempt %s, as a RunTask request does", (attempt) => {
-    expect(buildDeployPlan(job(), git({ "git.sha": SHA }), { ...ID, attempt })).toEqual({
+    expect(buildDeployPlan(job(), git({ "git.sha": SHA }), { ...ID, attempt })).toMatchObject({
       ok: false,
-      errors: [expect.stringMatching(/attempt must be a positive integer/)],
+      error: { problems: [expect.stringMatching(/attempt must be a positive integer/)] },
     });
   });
 });
@@ -120,7 +120,7 @@ describe("withContainerImage", () => {
 
   it("says which containers exist when the named one does not", () => {
     const r = withContainerImage(defs, { ...plan, container: "api" });
-    expect(r).toEqual({ ok: false, error: expect.stringMatching(/no container named api \(its task definition has: proxy, app\)/) });
+    expect(r).toMatchObject({ ok: false, error: { message: expect.stringMatching(/no container named api \(its task definition has: proxy, app\)/) } });
   });
 });
 

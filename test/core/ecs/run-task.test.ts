@@ -41,14 +41,14 @@ const S3 = context({ "s3.bucket": "media-uploads", "s3.key": "incoming/cat.png" 
 
 function build(j: Job, lookup = S3, id = ID): RunTaskRequest {
   const r = buildRunTaskRequest(j, lookup, id);
-  if (!r.ok) throw new Error(r.errors.join("\n"));
+  if (!r.ok) throw new Error(r.error.problems.join("\n"));
   return r.request;
 }
 
 function errorsOf(j: Job, lookup = S3, id = ID): string[] {
   const r = buildRunTaskRequest(j, lookup, id);
   if (r.ok) throw new Error("expected errors");
-  return r.errors;
+  return [...r.error.problems];
 }
 
 describe("buildRunTaskRequest", () => {

@@ -40,7 +40,7 @@ jobs:
 
 function setup(store: RunStore = new MemoryRunStore()) {
   const loaded = loadCatalog(CATALOG, "berth.yml");
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.error.issues));
   const clock = new ManualClock();
   const launcher = new MemoryLauncher();
   const publisher = new MemoryPublisher();

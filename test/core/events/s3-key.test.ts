@@ -39,7 +39,7 @@ describe("decodeS3EventKey", () => {
   ])("rejects %s instead of guessing", (_name, encoded) => {
     const result = decodeS3EventKey(encoded);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.error).toContain("not valid URL encoding");
+    if (!result.ok) expect(result.error.message).toContain("not valid URL encoding");
   });
 
   it.each([

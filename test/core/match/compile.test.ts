@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compilePattern, explainMismatch, InvalidPatternError, matchesPattern } from "../../../src/core/match/compile.ts";
+import { compilePattern, explainMismatch, matchesPattern } from "../../../src/core/match/compile.ts";
+import { InvalidPatternError } from "../../../src/core/errors.ts";
 
 interface Case {
   readonly name: string;

@@ -23,7 +23,7 @@ describe("describeSchedule", () => {
     ["cron(0 3 ? * SUN,SAT *)", "at 03:00 on SUN,SAT"],
   ])("%s reads %j", (expression, text) => {
     const result = parseSchedule(expression);
-    if (!result.ok) throw new Error(result.error);
+    if (!result.ok) throw new Error(result.error.message);
     expect(describeSchedule(result.schedule)).toBe(text);
   });
 });

@@ -4,7 +4,7 @@ import type { CronSchedule, Schedule } from "../../../src/core/schedule/index.ts
 
 function parsed(expression: string): Schedule {
   const result = parseSchedule(expression);
-  if (!result.ok) throw new Error(`expected ${expression} to parse, got: ${result.error}`);
+  if (!result.ok) throw new Error(`expected ${expression} to parse, got: ${result.error.message}`);
   return result.schedule;
 }
 

@@ -9,7 +9,7 @@ function parse(source: string): Template {
 
 function render(source: string, values: Record<string, string>): string {
   const r = renderTemplate(parse(source), (n) => (Object.hasOwn(values, n) ? values[n] : undefined));
-  if (!r.ok) throw new Error(`missing ${r.missing.join(", ")}`);
+  if (!r.ok) throw new Error(`missing ${r.error.missing.join(", ")}`);
   return r.value;
 }
 
@@ -124,7 +124,7 @@ describe("renderTemplate", () => {
 
   it("lists every missing variable once, in order of appearance", () => {
     const r = renderTemplate(parse("${b}${a}${b}${c}"), (n) => (n === "c" ? "x" : undefined));
-    expect(r).toEqual({ ok: false, missing: ["b", "a"] });
+    expect(r).toMatchObject({ ok: false, error: { missing: ["b", "a"] } });
   });
 
   it("returns text without references unchanged", () => {

@@ -206,7 +206,7 @@ describe("handleGithubWebhook: accepted deliveries", () => {
 
   it("the push event matches deploy-web of the example catalog and yields its git context", () => {
     const loaded = loadCatalog(readFileSync(new URL("../../../berth.yml", import.meta.url), "utf8"), "berth.yml");
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.error.issues));
     const event = eventOf(deliver({}));
     const routes = buildRouter(loaded.catalog).match(event);
     expect(routes.map((r) => r.job.name)).toEqual(["deploy-web"]);
@@ -259,7 +259,7 @@ describe("handleGithubWebhook: accepted deliveries", () => {
 
   it("a deleted branch matches no job: the rules require deleted=false", () => {
     const loaded = loadCatalog(readFileSync(new URL("../../../berth.yml", import.meta.url), "utf8"), "berth.yml");
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.error.issues));
     const event = eventOf(deliver({ body: withPayload({ deleted: true, after: "0".repeat(40) }) }));
     expect(buildRouter(loaded.catalog).match(event)).toEqual([]);
   });
