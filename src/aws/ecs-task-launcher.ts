@@ -11,7 +11,7 @@ import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type ECSClient, 
 import { classifyAwsError, translateAwsError } from "./errors.ts";
 import type { RunTaskRequest } from "../core/ecs/types.ts";
 import type { LaunchFailure, LaunchOutcome, TaskLauncher } from "../core/ports.ts";
-import type { EcsContainerState, EcsTaskState } from "../core/runs/task-state.ts";
+import type { EcsContainerState, EcsTaskState } from "../core/events/ecs-task.ts";
 
 /** StopTask rejects longer reasons. */
 export const MAX_STOP_REASON_LENGTH = 255;

@@ -7,7 +7,8 @@
 import type { RunStateChangeDetail } from "./runs/effects.ts";
 import type { RunTaskRequest } from "./ecs/types.ts";
 import type { DeployPlan } from "./ecs/deploy-plan.ts";
-import type { EcsTaskState } from "./runs/task-state.ts";
+import type { EcsTaskState } from "./events/ecs-task.ts";
+import type { LaunchOutcome } from "./runs/lifecycle.ts";
 import type { Run } from "./runs/model.ts";
 import type { RunStatus } from "./runs/status.ts";
 import { ValidationError } from "./errors.ts";
@@ -17,23 +18,8 @@ export interface Clock {
   now(): number;
 }
 
-/** Why a launch did not produce a task. */
-export interface LaunchFailure {
-  /**
-   * - `capacity`: RESOURCE:*, AGENT, Fargate "Capacity is unavailable" — retryable.
-   * - `throttled`: API throttling or 5xx after the SDK's own retries — retryable, nothing was launched.
-   * - `invalid`: invalid parameters, missing task definition, bad network — fails the run.
-   * - `access-denied`: IAM — fails the run.
-   */
-  readonly kind: "capacity" | "throttled" | "invalid" | "access-denied";
-  readonly retryable: boolean;
-  /** The message AWS (or the local executor) gave, verbatim. */
-  readonly message: string;
-  /** Milliseconds the caller should wait before trying again, when known. */
-  readonly retryAfterMs?: number;
-}
-
-export type LaunchOutcome = { readonly ok: true; readonly taskArn: string } | { readonly ok: false; readonly failure: LaunchFailure };
+// What a launch answers is part of the run model, which records it (runs/lifecycle.ts `launchResultOf`).
+export type { LaunchFailure, LaunchOutcome } from "./runs/lifecycle.ts";
 
 export interface TaskLauncher {
   /** RunTask with the request's clientToken: sending the same request twice starts one task. */

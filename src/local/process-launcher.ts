@@ -19,7 +19,7 @@ import type { LocalTaskDefinition } from "../core/catalog/types.ts";
 import type { RunTaskRequest } from "../core/ecs/types.ts";
 import { runIdFromStartedBy } from "../core/ids.ts";
 import type { LaunchFailure, LaunchOutcome, TaskLauncher } from "../core/ports.ts";
-import type { EcsTaskState } from "../core/runs/task-state.ts";
+import type { EcsTaskState } from "../core/events/ecs-task.ts";
 import {
   clusterNameOf,
   directoryProblem,
@@ -211,7 +211,7 @@ export class ProcessTaskLauncher implements TaskLauncher {
 
   /** Stops every task that has not stopped; resolves once all have exited and their STOPPED events were delivered. */
   async stopAll(reason: string): Promise<void> {
-    const open = [...this.#tasks.values()].filter((t) => t.report.status !== "STOPPED");
+    const open = [...this.#tasks.values()].filter((t) => !t.report.stopped);
     await Promise.all(open.map((t) => this.stopTask(t.report.clusterName, t.report.arn, reason)));
     await Promise.all(open.map((t) => t.done));
   }
@@ -219,7 +219,7 @@ export class ProcessTaskLauncher implements TaskLauncher {
   /** Tasks that have not stopped yet. */
   runningCount(): number {
     let n = 0;
-    for (const t of this.#tasks.values()) if (t.report.status !== "STOPPED") n += 1;
+    for (const t of this.#tasks.values()) if (!t.report.stopped) n += 1;
     return n;
   }
 

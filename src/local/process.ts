@@ -22,6 +22,7 @@ import { appendFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Catalog } from "../core/catalog/types.ts";
 import type { TaskOverride } from "../core/ecs/types.ts";
+import { ECS_TASK_STATUS } from "../core/events/ecs-task.ts";
 import type { BusEvent } from "../core/events/envelope.ts";
 import { forgetGroup, recordGroup } from "./leftovers.ts";
 import { ecsTaskStateChangeEvent, type EcsTaskStateChangeDetail, type LocalContainerDetail } from "./task-events.ts";
@@ -239,8 +240,8 @@ export class ReportedTask {
   revision: number | string;
   readonly #spec: ReportedTaskSpec;
   readonly #settings: Reporting;
-  #status: TaskStatus = "PROVISIONING";
-  #desiredStatus: EcsTaskStateChangeDetail["desiredStatus"] = "RUNNING";
+  #status: TaskStatus = ECS_TASK_STATUS.provisioning;
+  #desiredStatus: EcsTaskStateChangeDetail["desiredStatus"] = ECS_TASK_STATUS.running;
   #version = 0;
   #startedAt: number | undefined;
   #stoppingAt: number | undefined;
@@ -259,8 +260,9 @@ export class ReportedTask {
     this.createdAt = settings.now();
   }
 
-  get status(): TaskStatus {
-    return this.#status;
+  /** STOPPED has been emitted: nothing about the task changes any more. */
+  get stopped(): boolean {
+    return this.#status === ECS_TASK_STATUS.stopped;
   }
 
   /** The reason of the stop asked for, if one was. */
@@ -274,25 +276,25 @@ export class ReportedTask {
   }
 
   running(): Promise<void> {
-    if (this.#status !== "PROVISIONING") return this.#delivered;
+    if (this.#status !== ECS_TASK_STATUS.provisioning) return this.#delivered;
     return this.#change(() => {
-      this.#status = "RUNNING";
+      this.#status = ECS_TASK_STATUS.running;
       this.#startedAt = this.#settings.now();
     });
   }
 
   /** Marks the task as asked to stop, without an event (ECS reports it once it stops); false when it stopped or was asked already. */
   requestStop(reason: string): boolean {
-    if (this.#status === "STOPPED" || this.#stopRequested !== undefined) return false;
+    if (this.stopped || this.#stopRequested !== undefined) return false;
     this.#stopRequested = reason;
-    this.#desiredStatus = "STOPPED";
+    this.#desiredStatus = ECS_TASK_STATUS.stopped;
     this.#stoppingAt = this.#settings.now();
     return true;
   }
 
   /** Emits STOPPED; resolves once it was delivered. A `footer` goes into the log first, so whoever reacts to STOPPED reads a complete log. */
   stop(end: TaskEnd, footer?: string): Promise<void> {
-    if (this.#status === "STOPPED") return this.#delivered;
+    if (this.stopped) return this.#delivered;
     const at = this.#settings.now();
     if (footer !== undefined) {
       const line = `── ${iso(at)} ${this.#spec.name} ${footer} ──\n`;
@@ -300,8 +302,8 @@ export class ReportedTask {
     }
     return this.#change(() => {
       this.#end = end;
-      this.#status = "STOPPED";
-      this.#desiredStatus = "STOPPED";
+      this.#status = ECS_TASK_STATUS.stopped;
+      this.#desiredStatus = ECS_TASK_STATUS.stopped;
       this.#stoppingAt ??= at;
       this.#stoppedAt = at;
     });
@@ -313,7 +315,8 @@ export class ReportedTask {
     const overrides = spec.overrides ?? {};
     const container: LocalContainerDetail = {
       name: spec.containerName,
-      lastStatus: this.#status === "PROVISIONING" ? "PENDING" : this.#status,
+      // A container is PENDING while its task provisions.
+      lastStatus: this.#status === ECS_TASK_STATUS.provisioning ? ECS_TASK_STATUS.pending : this.#status,
       ...(end?.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
       ...(end?.containerReason !== undefined ? { reason: end.containerReason } : {}),
     };

@@ -28,7 +28,7 @@ import { join, relative, resolve } from "node:path";
 import type { LocalService } from "../core/catalog/types.ts";
 import type { DeployPlan } from "../core/ecs/deploy-plan.ts";
 import type { LaunchOutcome, ServiceDeployer } from "../core/ports.ts";
-import type { EcsTaskState } from "../core/runs/task-state.ts";
+import type { EcsTaskState } from "../core/events/ecs-task.ts";
 import {
   clusterNameOf,
   directoryProblem,
@@ -257,7 +257,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
   async stopAll(reason = "berth dev stopped"): Promise<void> {
     this.#closed = true;
     this.#shutdown.abort();
-    const open = [...this.#deployments.values()].filter((d) => d.report.status !== "STOPPED");
+    const open = [...this.#deployments.values()].filter((d) => !d.report.stopped);
     await Promise.all(open.map((d) => this.stop(d.report.arn, reason)));
     await Promise.all(open.map((d) => d.done));
     await Promise.all(

@@ -7,6 +7,7 @@
 import { busEvent, type BusEvent } from "../core/events/envelope.ts";
 import { DETAIL_TYPE } from "../core/events/berth-events.ts";
 import type { TaskOverride } from "../core/ecs/types.ts";
+import type { ECS_TASK_STATUS, EcsTaskStatus } from "../core/events/ecs-task.ts";
 
 export const ECS_SOURCE = "aws.ecs";
 
@@ -23,8 +24,8 @@ export interface EcsTaskStateChangeDetail {
   readonly taskDefinitionArn: string;
   readonly group: string;
   readonly startedBy: string;
-  readonly lastStatus: "PROVISIONING" | "RUNNING" | "STOPPED";
-  readonly desiredStatus: "RUNNING" | "STOPPED";
+  readonly lastStatus: Exclude<EcsTaskStatus, typeof ECS_TASK_STATUS.pending>;
+  readonly desiredStatus: typeof ECS_TASK_STATUS.running | typeof ECS_TASK_STATUS.stopped;
   readonly version: number;
   readonly launchType?: string;
   readonly capacityProviderName?: string;

@@ -17,10 +17,10 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DeployPlan } from "../../src/core/ecs/deploy-plan.ts";
-import { parseTaskStateEvent } from "../../src/core/events/ecs-task.ts";
+import { parseTaskStateEvent, type EcsTaskState } from "../../src/core/events/ecs-task.ts";
 import { clientTokenFor, newRunId, startedByFor } from "../../src/core/ids.ts";
 import type { LaunchOutcome, ServiceDeployer } from "../../src/core/ports.ts";
-import { classifyStop, decidingExitCode, type EcsTaskState } from "../../src/core/runs/task-state.ts";
+import { classifyStop, decidingExitCode } from "../../src/core/runs/task-state.ts";
 
 export interface ServiceDeployerFixture {
   readonly deployer: ServiceDeployer;

@@ -15,7 +15,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
 import { clientTokenFor, newRunId, startedByFor } from "../../src/core/ids.ts";
 import type { TaskLauncher } from "../../src/core/ports.ts";
-import { classifyStop, decidingExitCode, type EcsTaskState } from "../../src/core/runs/task-state.ts";
+import { classifyStop, decidingExitCode } from "../../src/core/runs/task-state.ts";
+import { type EcsTaskState } from "../../src/core/events/ecs-task.ts";
 
 /** Who a request is for: one attempt of one run. */
 export interface TaskIdentity {

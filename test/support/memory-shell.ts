@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Clock, LaunchFailure, LaunchOutcome, Publisher, TaskLauncher } from "../../src/core/ports.ts";
 import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
-import type { EcsTaskState } from "../../src/core/runs/task-state.ts";
+import type { EcsTaskState } from "../../src/core/events/ecs-task.ts";
 import type { RunStateChangeDetail } from "../../src/core/runs/effects.ts";
 
 /** node:crypto's SHA-256, as the shells pass it to the engine. */

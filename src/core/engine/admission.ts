@@ -4,18 +4,7 @@
  * (runs/concurrency.ts); this file reads slot holders and the head of the
  * queue, claims slots atomically, and applies the decision.
  */
-import {
-  admissionFor,
-  admitRun,
-  concurrencyCap,
-  decideAfterLostSlot,
-  decideQueueDrain,
-  limitsConcurrency,
-  queueRoom,
-  startQueuedRun,
-  type Admission,
-  type Run,
-} from "../runs/index.ts";
+import { admissionFor, admitRun, concurrencyCap, decideAfterLostSlot, decideQueueDrain, limitsConcurrency, queueRoom, startQueuedRun, type Admission, type Run } from "../runs/index.ts";
 import { apply } from "./apply.ts";
 import type { EngineContext } from "./context.ts";
 

@@ -4,8 +4,8 @@
  * answers as if they were task events. A task nobody knows any more failed
  * unobserved (runs/sweep.ts `reconcileTask`).
  */
-import { clusterOfTaskArn } from "../events/ecs-task.ts";
-import { reconcileTask, type EcsTaskState } from "../runs/index.ts";
+import { clusterOfTaskArn, type EcsTaskState } from "../events/ecs-task.ts";
+import { reconcileTask } from "../runs/index.ts";
 import { apply } from "./apply.ts";
 import { deploysService, type EngineContext, type QuietTask } from "./context.ts";
 

@@ -7,7 +7,6 @@
  * shapes, so the local bus and AWS route events identically.
  */
 import { busEvent, type EnvelopeFields } from "./envelope.ts";
-import type { RunStateChangeDetail } from "../runs/effects.ts";
 
 export const BERTH_SOURCE = "berth";
 export const GIT_SOURCE = "berth.git";
@@ -66,7 +65,8 @@ export interface ManualRunDetail {
   readonly requestedBy?: string;
 }
 
-export const runStateChangeEvent = (detail: RunStateChangeDetail, f: EnvelopeFields) =>
+/** A `Berth Run State Change` event; its detail is the run as published (runs/effects.ts `RunStateChangeDetail`). */
+export const runStateChangeEvent = <D extends { readonly taskArn?: string }>(detail: D, f: EnvelopeFields) =>
   busEvent(BERTH_SOURCE, DETAIL_TYPE.runStateChange, detail, { ...f, resources: f.resources ?? (detail.taskArn ? [detail.taskArn] : []) });
 
 export const manualRunEvent = (detail: ManualRunDetail, f: EnvelopeFields) => busEvent(BERTH_SOURCE, DETAIL_TYPE.manualRun, detail, f);

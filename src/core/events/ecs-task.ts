@@ -2,9 +2,43 @@
  * `ECS Task State Change` events are untrusted input: read only the fields
  * berth uses, check their types, and say exactly what is wrong otherwise.
  */
-import type { EcsContainerState, EcsTaskState } from "../runs/task-state.ts";
 import { DETAIL_TYPE } from "./berth-events.ts";
 import { failure, ValidationError, type Failure } from "../errors.ts";
+
+/**
+ * The `lastStatus` values of the ECS task lifecycle that berth's local
+ * executors report (ECS's own vocabulary, not run statuses; those are the
+ * lifecycle table's, runs/status.ts).
+ */
+export const ECS_TASK_STATUS = { provisioning: "PROVISIONING", pending: "PENDING", running: "RUNNING", stopped: "STOPPED" } as const;
+
+export type EcsTaskStatus = (typeof ECS_TASK_STATUS)[keyof typeof ECS_TASK_STATUS];
+
+export interface EcsContainerState {
+  readonly name: string;
+  readonly exitCode?: number;
+  readonly lastStatus?: string;
+  readonly reason?: string;
+}
+
+/** The fields of an `ECS Task State Change` detail (or a DescribeTasks task) berth reads. */
+export interface EcsTaskState {
+  readonly taskArn: string;
+  /** PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED. */
+  readonly lastStatus: string;
+  readonly version: number;
+  readonly desiredStatus?: string;
+  /** TaskFailedToStart, EssentialContainerExited, UserInitiated, ServiceSchedulerInitiated, SpotInterruption, TerminationNotice. */
+  readonly stopCode?: string;
+  readonly stoppedReason?: string;
+  /** ISO-8601 timestamps. */
+  readonly startedAt?: string;
+  readonly stoppedAt?: string;
+  readonly capacityProviderName?: string;
+  readonly launchType?: string;
+  readonly startedBy?: string;
+  readonly containers?: readonly EcsContainerState[];
+}
 
 /** A failure lists every problem found in `error.problems`. */
 export type TaskEventResult = { readonly ok: true; readonly task: EcsTaskState } | Failure<ValidationError>;

@@ -82,10 +82,23 @@ export type LaunchResult =
   /** RunTask answered with a failure (`failures[].reason`) or a non-retryable error. */
   | { readonly ok: false; readonly reason: string; readonly failureClass?: FailureClass };
 
-/** What a TaskLauncher or ServiceDeployer answered (ports.ts `LaunchOutcome`). */
-export type LaunchAnswer =
-  | { readonly ok: true; readonly taskArn: string }
-  | { readonly ok: false; readonly failure: { readonly kind: "capacity" | "throttled" | "invalid" | "access-denied"; readonly message: string } };
+/** Why a launch did not produce a task. */
+export interface LaunchFailure {
+  /**
+   * - `capacity`: RESOURCE:*, AGENT, Fargate "Capacity is unavailable" — retryable.
+   * - `throttled`: API throttling or 5xx after the SDK's own retries — retryable, nothing was launched.
+   * - `invalid`: invalid parameters, missing task definition, bad network — fails the run.
+   * - `access-denied`: IAM — fails the run.
+   */
+  readonly kind: "capacity" | "throttled" | "invalid" | "access-denied";
+  readonly retryable: boolean;
+  /** The message AWS (or the local executor) gave, verbatim. */
+  readonly message: string;
+  /** Milliseconds the caller should wait before trying again, when known. */
+  readonly retryAfterMs?: number;
+}
+
+export type LaunchOutcome = { readonly ok: true; readonly taskArn: string } | { readonly ok: false; readonly failure: LaunchFailure };
 
 /**
  * The launch result to record, or undefined when nothing was decided: ECS
@@ -94,7 +107,7 @@ export type LaunchAnswer =
  * clientToken. A capacity shortage is retried per policy; anything else
  * (invalid request, access denied) fails the attempt.
  */
-export function launchResultOf(answer: LaunchAnswer): LaunchResult | undefined {
+export function launchResultOf(answer: LaunchOutcome): LaunchResult | undefined {
   if (answer.ok) return { ok: true, taskArn: answer.taskArn };
   if (answer.failure.kind === "throttled") return undefined;
   return { ok: false, reason: answer.failure.message, failureClass: answer.failure.kind === "capacity" ? "capacity" : "invalid" };

@@ -10,7 +10,8 @@ import type { Effect } from "./effects.ts";
 import { cancelRun, startRetry, timeOutRun } from "./lifecycle.ts";
 import { awaitsTask, currentAttempt, withAttempt, type Run, type RunPolicy } from "./model.ts";
 import { isActive, isQueued, isTerminal, isWaitingForRetry } from "./status.ts";
-import { recordTaskState, type EcsTaskState, type TaskStateResult } from "./task-state.ts";
+import { recordTaskState, type TaskStateResult } from "./task-state.ts";
+import { type EcsTaskState } from "../events/ecs-task.ts";
 import { touch } from "./transitions.ts";
 
 export interface SweepOptions {

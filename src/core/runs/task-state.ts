@@ -16,37 +16,12 @@
  * decides: a sidecar that ECS stopped with a non-zero code then fails the
  * run, which is the safe side of the trade.
  */
+import type { EcsContainerState, EcsTaskState } from "../events/ecs-task.ts";
 import { publishEffect, type Effect } from "./effects.ts";
 import { settleRun } from "./attempts.ts";
 import { currentAttempt, withAttempt, type Attempt, type FailureClass, type Run, type RunPolicy } from "./model.ts";
 import { isActive, isTerminal, type AttemptStatus, canTransition } from "./status.ts";
 import { touch, transition } from "./transitions.ts";
-
-export interface EcsContainerState {
-  readonly name: string;
-  readonly exitCode?: number;
-  readonly lastStatus?: string;
-  readonly reason?: string;
-}
-
-/** The fields of an `ECS Task State Change` detail (or a DescribeTasks task) berth reads. */
-export interface EcsTaskState {
-  readonly taskArn: string;
-  /** PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED. */
-  readonly lastStatus: string;
-  readonly version: number;
-  readonly desiredStatus?: string;
-  /** TaskFailedToStart, EssentialContainerExited, UserInitiated, ServiceSchedulerInitiated, SpotInterruption, TerminationNotice. */
-  readonly stopCode?: string;
-  readonly stoppedReason?: string;
-  /** ISO-8601 timestamps. */
-  readonly startedAt?: string;
-  readonly stoppedAt?: string;
-  readonly capacityProviderName?: string;
-  readonly launchType?: string;
-  readonly startedBy?: string;
-  readonly containers?: readonly EcsContainerState[];
-}
 
 export type TaskStateOutcome =
   /** The run record changed: store it, then execute the effects. */

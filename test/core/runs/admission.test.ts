@@ -89,15 +89,15 @@ describe("pendingLaunch", () => {
 describe("launchResultOf", () => {
   it.each([
     [{ ok: true, taskArn: TASK_ARN } as const, { ok: true, taskArn: TASK_ARN }],
-    [{ ok: false, failure: { kind: "capacity", message: "RESOURCE:CPU" } } as const, { ok: false, reason: "RESOURCE:CPU", failureClass: "capacity" }],
-    [{ ok: false, failure: { kind: "invalid", message: "bad subnet" } } as const, { ok: false, reason: "bad subnet", failureClass: "invalid" }],
-    [{ ok: false, failure: { kind: "access-denied", message: "no iam:PassRole" } } as const, { ok: false, reason: "no iam:PassRole", failureClass: "invalid" }],
+    [{ ok: false, failure: { kind: "capacity", retryable: true, message: "RESOURCE:CPU" } } as const, { ok: false, reason: "RESOURCE:CPU", failureClass: "capacity" }],
+    [{ ok: false, failure: { kind: "invalid", retryable: false, message: "bad subnet" } } as const, { ok: false, reason: "bad subnet", failureClass: "invalid" }],
+    [{ ok: false, failure: { kind: "access-denied", retryable: false, message: "no iam:PassRole" } } as const, { ok: false, reason: "no iam:PassRole", failureClass: "invalid" }],
   ])("%j is recorded as %j", (answer, result) => {
     expect(launchResultOf(answer)).toEqual(result);
   });
 
   it("a throttled launch decides nothing: nothing was launched, the run waits for a re-send", () => {
-    expect(launchResultOf({ ok: false, failure: { kind: "throttled", message: "Rate exceeded" } })).toBeUndefined();
+    expect(launchResultOf({ ok: false, failure: { kind: "throttled", retryable: true, message: "Rate exceeded" } })).toBeUndefined();
   });
 });
 

@@ -2,7 +2,7 @@ import type { Launch, RetryPolicy } from "../../../src/core/catalog/types.ts";
 import { newRunId } from "../../../src/core/ids.ts";
 import { createRun } from "../../../src/core/runs/lifecycle.ts";
 import type { Run, RunPolicy } from "../../../src/core/runs/model.ts";
-import type { EcsContainerState, EcsTaskState } from "../../../src/core/runs/task-state.ts";
+import type { EcsContainerState, EcsTaskState } from "../../../src/core/events/ecs-task.ts";
 
 export const T0 = Date.parse("2025-03-01T12:00:00.000Z");
 export const SEC = 1000;

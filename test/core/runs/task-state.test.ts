@@ -3,7 +3,8 @@ import { clientTokenFor } from "../../../src/core/ids.ts";
 import type { Effect } from "../../../src/core/runs/effects.ts";
 import { cancelRun, recordLaunch, startRetry } from "../../../src/core/runs/lifecycle.ts";
 import type { Run, RunPolicy } from "../../../src/core/runs/model.ts";
-import { classifyStop, recordTaskState, type EcsTaskState, type TaskStateOutcome } from "../../../src/core/runs/task-state.ts";
+import { classifyStop, recordTaskState, type TaskStateOutcome } from "../../../src/core/runs/task-state.ts";
+import { type EcsTaskState } from "../../../src/core/events/ecs-task.ts";
 import {
   MIN,
   SEC,
