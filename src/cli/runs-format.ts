@@ -1,27 +1,21 @@
 /** How runs look in the terminal: one table row per run, and a detail view. */
 import type { Run } from "../core/runs/model.ts";
-import { isRunStatus, type RunStatus } from "../core/runs/status.ts";
+import { isActive, isRunStatus, outcomeOf, type RunStatus } from "../core/runs/status.ts";
 import { c, table } from "./output.ts";
 
 const plain = (s: string) => s;
 
-/** One colour per status: a new status in the lifecycle table needs one here. */
-const STATUS_COLOUR: Readonly<Record<RunStatus, (s: string) => string>> = {
-  QUEUED: plain,
-  STARTING: c.cyan,
-  PROVISIONING: c.cyan,
-  PENDING: c.cyan,
-  RUNNING: c.cyan,
-  RETRY_WAIT: plain,
-  SUCCEEDED: c.green,
-  FAILED: c.red,
-  TIMED_OUT: c.red,
-  CANCELLED: c.yellow,
-  SKIPPED: c.yellow,
-};
+const OUTCOME_COLOUR = { success: c.green, failure: c.red, neither: c.yellow } as const;
+
+/** Active runs in cyan; ended ones by how they came out; waiting ones plain. */
+function colourOf(status: RunStatus): (s: string) => string {
+  const outcome = outcomeOf(status);
+  if (outcome !== undefined) return OUTCOME_COLOUR[outcome];
+  return isActive(status) ? c.cyan : plain;
+}
 
 export function statusText(status: string): string {
-  return isRunStatus(status) ? STATUS_COLOUR[status](status) : status;
+  return isRunStatus(status) ? colourOf(status)(status) : status;
 }
 
 export function formatTime(ms: number | undefined): string {

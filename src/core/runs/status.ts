@@ -18,6 +18,9 @@
  */
 export type Phase = "queued" | "active" | "waiting" | "ended";
 
+/** How an ended run came out: what it did is a success or a failure; a cancelled or skipped run is neither. */
+export type Outcome = "success" | "failure" | "neither";
+
 const ENDINGS = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"] as const;
 
 const LIFECYCLE = {
@@ -28,13 +31,13 @@ const LIFECYCLE = {
   PENDING: { phase: "active", next: ["RUNNING", "RETRY_WAIT", ...ENDINGS] },
   RUNNING: { phase: "active", next: ["RETRY_WAIT", ...ENDINGS] },
   RETRY_WAIT: { phase: "waiting", next: ["STARTING", "CANCELLED"] },
-  SUCCEEDED: { phase: "ended", next: [] },
-  FAILED: { phase: "ended", next: [] },
-  TIMED_OUT: { phase: "ended", next: [] },
-  CANCELLED: { phase: "ended", next: [] },
+  SUCCEEDED: { phase: "ended", next: [], outcome: "success" },
+  FAILED: { phase: "ended", next: [], outcome: "failure" },
+  TIMED_OUT: { phase: "ended", next: [], outcome: "failure" },
+  CANCELLED: { phase: "ended", next: [], outcome: "neither" },
   // Overlap forbidden: the run never had an attempt.
-  SKIPPED: { phase: "ended", next: [], attempts: false },
-} as const satisfies Record<string, { readonly phase: Phase; readonly next: readonly string[]; readonly attempts?: false }>;
+  SKIPPED: { phase: "ended", next: [], outcome: "neither", attempts: false },
+} as const satisfies Record<string, { readonly phase: Phase; readonly next: readonly string[]; readonly outcome?: Outcome; readonly attempts?: false }>;
 
 type Table = typeof LIFECYCLE;
 
@@ -62,6 +65,12 @@ export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = ((
 
 export function phaseOf(status: RunStatus): Phase {
   return LIFECYCLE[status].phase;
+}
+
+/** How an ended run came out; undefined while it has not ended. */
+export function outcomeOf(status: RunStatus): Outcome | undefined {
+  const row = LIFECYCLE[status];
+  return "outcome" in row ? row.outcome : undefined;
 }
 
 export function isRunStatus(value: unknown): value is RunStatus {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidTransitionError } from "../../../src/core/errors.ts";
 import type { Run } from "../../../src/core/runs/model.ts";
-import { RUN_STATUSES, TRANSITIONS, canTransition, isActive, isTerminal, isWaitingForRetry, phaseOf, type RunStatus } from "../../../src/core/runs/status.ts";
+import { RUN_STATUSES, TRANSITIONS, canTransition, isActive, isTerminal, isWaitingForRetry, outcomeOf, phaseOf, type RunStatus } from "../../../src/core/runs/status.ts";
 import { touch, transition } from "../../../src/core/runs/transitions.ts";
 import { spelledStatus } from "../../../src/core/catalog/patterns.ts";
 import { UPSTREAM_STATUSES } from "../../../src/core/catalog/schema.ts";
@@ -24,6 +24,12 @@ describe("the transition table", () => {
   it("its rows are empty exactly for the ended statuses", () => {
     for (const status of ALL) expect(TRANSITIONS[status].length === 0).toBe(phaseOf(status) === "ended");
     expect(ALL.filter(isTerminal)).toEqual(["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED"]);
+  });
+
+  it("says how every ended status came out, and nothing for the others", () => {
+    for (const status of ALL) expect(outcomeOf(status) !== undefined).toBe(isTerminal(status));
+    expect(outcomeOf("SUCCEEDED")).toBe("success");
+    expect(ALL.filter((s) => outcomeOf(s) === "failure")).toEqual(["FAILED", "TIMED_OUT"]);
   });
 
   it("reaches every status from QUEUED, where every run starts", () => {
