@@ -7,7 +7,7 @@ import { compileCatalog } from "../../core/catalog/compiled.ts";
 export function registerCompile(program: Command): void {
   program
     .command("compile")
-    .description("write the compiled catalog (resolved jobs and one EventBridge rule per trigger) that the Lambda handlers load")
+    .description("write the compiled catalog (resolved jobs, one EventBridge rule per trigger and the track rule) that the Lambda handlers and berth dev route with")
     .addOption(configOption())
     .option("-o, --out <file>", "write here instead of standard output")
     .action((opts: { config?: string; out?: string }) => {
