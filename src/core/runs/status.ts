@@ -81,25 +81,30 @@ export function canTransition(from: RunStatus, to: RunStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** Ended: nothing may follow. */
-export function isTerminal(status: RunStatus): boolean {
-  return TRANSITIONS[status].length === 0;
+/**
+ * A predicate for the statuses of one phase, read off the table once. Stores
+ * call these over every run they scan, so they cost a comparison, not a
+ * table lookup.
+ */
+function inPhase(phase: Phase): (status: RunStatus) => boolean {
+  const members = RUN_STATUSES.filter((s) => LIFECYCLE[s].phase === phase);
+  const [only] = members;
+  if (members.length === 1) return (status) => status === only;
+  const set: ReadonlySet<RunStatus> = new Set(members);
+  return (status) => set.has(status);
 }
+
+/** Ended: nothing may follow (the test of the table holds the ended phase to its empty rows). */
+export const isTerminal: (status: RunStatus) => boolean = inPhase("ended");
 
 /** A task (or deployment) may exist for the current attempt. */
-export function isActive(status: RunStatus): boolean {
-  return phaseOf(status) === "active";
-}
+export const isActive: (status: RunStatus) => boolean = inPhase("active");
 
 /** Waiting for a concurrency slot. */
-export function isQueued(status: RunStatus): boolean {
-  return phaseOf(status) === "queued";
-}
+export const isQueued: (status: RunStatus) => boolean = inPhase("queued");
 
 /** Between attempts, until the next one is due. */
-export function isWaitingForRetry(status: RunStatus): boolean {
-  return phaseOf(status) === "waiting";
-}
+export const isWaitingForRetry: (status: RunStatus) => boolean = inPhase("waiting");
 
 /** The statuses a run ends in, in table order. */
 export const ENDED_STATUSES: readonly RunStatus[] = Object.freeze(RUN_STATUSES.filter(isTerminal));
