@@ -139,6 +139,11 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
     report(["tags"], `${Object.keys(tags).length} tags with the defaults merged; ECS allows 50 per task and berth adds 2, so at most ${MAX_USER_TAGS}`);
   }
 
+  // A deploy registers a new revision of the service's task definition, whose roles berth must pass too.
+  const rawRoles = (raw.run ?? raw.deploy)?.roles;
+  const roles = stripUndefined({ ...(d.roles ?? {}), ...(rawRoles ?? {}) });
+  const notify = (raw.notify ?? d.notify ?? []).map((n) => ({ on: [...new Set(asList(n.on))] as UpstreamStatus[], sns: n.sns }));
+
   if (action) checkTemplates(action, triggers, report);
   if (!action) return undefined;
   return {
@@ -150,6 +155,8 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
     ...(timeoutRaw !== undefined && parseDuration(timeoutRaw) > 0 ? { timeout: parseDuration(timeoutRaw) } : {}),
     concurrency,
     tags,
+    roles,
+    notify,
   };
 }
 

@@ -174,6 +174,32 @@ const concurrencySchema = fields({
   overlap: oneOf(["allow", "forbid", "replace", "queue"], "overlap").optional(),
 });
 
+/** IAM role ARN: partition, 12-digit account, optional path, name of letters, digits and +=,.@_- (IAM's rules). */
+const roleArn = (what: string) =>
+  z
+    .string({ error: `${what} must be an IAM role ARN` })
+    .regex(/^arn:aws(-[a-z]+)*:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/, `${what} must be an IAM role ARN, e.g. arn:aws:iam::123456789012:role/jobs-task`);
+
+const rolesSchema = fields({
+  task: roleArn("roles.task").optional().meta({ description: "the task role (taskRoleArn) of the job's task definition" }),
+  execution: roleArn("roles.execution").optional().meta({ description: "the execution role (executionRoleArn) of the job's task definition" }),
+}).meta({ description: "roles berth may pass to ECS for this job (iam:PassRole is granted on exactly these)" });
+
+/** A standard SNS topic: EventBridge needs a message group for FIFO topics, which notifications do not have. */
+const snsTopicArn = z
+  .string({ error: "sns must be an SNS topic ARN" })
+  .regex(/^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$/, "sns must be the ARN of a standard SNS topic, e.g. arn:aws:sns:us-east-1:123456789012:jobs-alerts");
+
+const notifySchema = z
+  .array(
+    fields({
+      on: z.union([upstreamStatus, z.array(upstreamStatus).min(1)], { error: () => `on must be one of: ${UPSTREAM_STATUSES.join(", ")} (or a list)` }),
+      sns: snsTopicArn,
+    }),
+    { error: () => "notify must be a list of { on: [statuses], sns: <topic ARN> }" },
+  )
+  .meta({ description: "send run state changes to SNS topics: [{ on: [failed, timed-out], sns: arn:aws:sns:… }]; a job's list replaces the defaults' ([] for none)" });
+
 const tagsSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: () => "tag values must be strings" }));
 
 const runSchema = fields({
@@ -186,6 +212,7 @@ const runSchema = fields({
   cluster: nonEmpty("cluster").optional(),
   launch: launchSchema.optional(),
   network: networkSchema.optional(),
+  roles: rolesSchema.optional(),
 });
 
 const deploySchema = fields({
@@ -194,6 +221,7 @@ const deploySchema = fields({
   container: nonEmpty("container"),
   image: nonEmpty("image"),
   rollback: z.boolean().optional(),
+  roles: rolesSchema.optional(),
 });
 
 const jobSchema = fields({
@@ -208,6 +236,7 @@ const jobSchema = fields({
   retry: retrySchema.optional(),
   timeout: durationSchema.optional(),
   tags: tagsSchema.optional(),
+  notify: notifySchema.optional(),
 });
 
 const defaultsSchema = fields({
@@ -218,6 +247,8 @@ const defaultsSchema = fields({
   timeout: durationSchema.optional(),
   concurrency: concurrencySchema.optional(),
   tags: tagsSchema.optional(),
+  roles: rolesSchema.optional(),
+  notify: notifySchema.optional(),
 });
 
 const localCommand = z.array(z.string()).min(1, "command needs at least one item");

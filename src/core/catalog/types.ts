@@ -163,6 +163,24 @@ export interface Job {
   readonly timeout?: number;
   readonly concurrency: ConcurrencyPolicy;
   readonly tags: Readonly<Record<string, string>>;
+  /** Roles berth may pass to ECS for this job: iam:PassRole is granted on exactly these. */
+  readonly roles: JobRoles;
+  /** Run state changes sent to SNS topics. */
+  readonly notify: readonly Notification[];
+}
+
+export interface JobRoles {
+  /** The task role (taskRoleArn) of the job's task definition. */
+  readonly task?: string;
+  /** The execution role (executionRoleArn) of the job's task definition. */
+  readonly execution?: string;
+}
+
+export interface Notification {
+  /** The statuses that notify, spelled as a job trigger's `status:`. */
+  readonly on: readonly UpstreamStatus[];
+  /** A standard SNS topic ARN. */
+  readonly sns: string;
 }
 
 export interface LocalTaskDefinition {

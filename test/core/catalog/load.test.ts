@@ -53,13 +53,13 @@ describe("a broken catalog", () => {
       expect.stringMatching(/^berth\.yml:10:33 jobs\.thumbnails\.run\.command\[2\]: unknown template variable \$\{s3\.kee\}: s3 provides \$\{s3\.bucket\} \$\{s3\.key\}/),
       expect.stringMatching(/^berth\.yml:13:25 jobs\.nightly\.on\.schedule\.cron: cron needs 6 fields/),
       "berth.yml:17:7 jobs.a.on.job: trigger cycle: a → b → a; remove one of these job triggers",
-      'berth.yml:26:5 jobs.typo.retries: unknown field "retries"; allowed: description, on, run, deploy, batch, concurrency, retry, timeout, tags',
+      'berth.yml:26:5 jobs.typo.retries: unknown field "retries"; allowed: description, on, run, deploy, batch, concurrency, retry, timeout, tags, notify',
     ]);
   });
 
   it("points an unknown field at its key", () => {
     expect(issuesOf(`${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    retries: 3\n`)).toEqual([
-      'berth.yml:9:5 jobs.j.retries: unknown field "retries"; allowed: description, on, run, deploy, batch, concurrency, retry, timeout, tags',
+      'berth.yml:9:5 jobs.j.retries: unknown field "retries"; allowed: description, on, run, deploy, batch, concurrency, retry, timeout, tags, notify',
     ]);
   });
 
@@ -150,4 +150,76 @@ describe("durations", () => {
     [7200, "2h"],
     [61, "61s"],
   ])("%i seconds prints as %s", (s, text) => expect(formatDuration(s)).toBe(text));
+});
+
+describe("roles berth may pass to ECS", () => {
+  const TASK = "arn:aws:iam::123456789012:role/jobs-task";
+  const EXEC = "arn:aws:iam::123456789012:role/service-role/ecsTaskExecutionRole";
+
+  it("merges defaults.roles into every job; a job's run.roles or deploy.roles wins field by field", () => {
+    const c = load(`${base.replace("defaults:\n", `defaults:\n  roles: { task: ${TASK}, execution: ${EXEC} }\n`)}
+  a: { on: { manual: true }, run: { taskDefinition: t } }
+  b: { on: { manual: true }, run: { taskDefinition: t, roles: { task: "arn:aws:iam::123456789012:role/b-task" } } }
+  c: { on: { git: { repo: acme/web } }, deploy: { service: web, container: app, image: "web:\${git.sha}", roles: { execution: "arn:aws-us-gov:iam::123456789012:role/gov-exec" } } }
+`);
+    expect(c.jobs.a!.roles).toEqual({ task: TASK, execution: EXEC });
+    expect(c.jobs.b!.roles).toEqual({ task: "arn:aws:iam::123456789012:role/b-task", execution: EXEC });
+    expect(c.jobs.c!.roles).toEqual({ task: TASK, execution: "arn:aws-us-gov:iam::123456789012:role/gov-exec" });
+  });
+
+  it("a job without roles anywhere may pass none", () => {
+    expect(load(`${base}  a: { on: { manual: true }, run: { taskDefinition: t } }\n`).jobs.a!.roles).toEqual({});
+  });
+
+  it.each([
+    ["a role name instead of an ARN", "jobs-task"],
+    ["a user ARN", "arn:aws:iam::123456789012:user/alice"],
+    ["a short account id", "arn:aws:iam::12345:role/jobs-task"],
+  ])("rejects %s, naming the field", (_what, value) => {
+    const issues = issuesOf(`${base}  a: { on: { manual: true }, run: { taskDefinition: t, roles: { task: "${value}" } } }\n`);
+    expect(issues).toEqual([expect.stringMatching(/jobs\.a\.run\.roles\.task: roles\.task must be an IAM role ARN, e\.g\. arn:aws:iam::123456789012:role\/jobs-task/)]);
+  });
+
+  it("rejects an unknown role kind with the allowed ones", () => {
+    expect(issuesOf(`${base}  a: { on: { manual: true }, run: { taskDefinition: t, roles: { instance: ${TASK} } } }\n`)).toEqual([
+      expect.stringMatching(/jobs\.a\.run\.roles\.instance: unknown field "instance"; allowed: task, execution/),
+    ]);
+  });
+});
+
+describe("notify", () => {
+  const ALERTS = "arn:aws:sns:us-east-1:123456789012:jobs-alerts";
+  const DONE = "arn:aws:sns:eu-west-1:123456789012:done";
+
+  it("applies defaults.notify to every job; a job's list replaces it, and [] turns it off", () => {
+    const c = load(`${base.replace("defaults:\n", `defaults:\n  notify: [{ on: [failed, timed-out], sns: ${ALERTS} }]\n`)}
+  a: { on: { manual: true }, run: { taskDefinition: t } }
+  b: { on: { manual: true }, run: { taskDefinition: t }, notify: [{ on: succeeded, sns: ${DONE} }] }
+  c: { on: { manual: true }, run: { taskDefinition: t }, notify: [] }
+`);
+    expect(c.jobs.a!.notify).toEqual([{ on: ["failed", "timed-out"], sns: ALERTS }]);
+    expect(c.jobs.b!.notify).toEqual([{ on: ["succeeded"], sns: DONE }]);
+    expect(c.jobs.c!.notify).toEqual([]);
+  });
+
+  it("lists a status once however often it is written", () => {
+    const c = load(`${base}  a: { on: { manual: true }, run: { taskDefinition: t }, notify: [{ on: [failed, failed], sns: ${ALERTS} }] }\n`);
+    expect(c.jobs.a!.notify).toEqual([{ on: ["failed"], sns: ALERTS }]);
+  });
+
+  it("rejects a status a run cannot end in", () => {
+    expect(issuesOf(`${base}  a: { on: { manual: true }, run: { taskDefinition: t }, notify: [{ on: [exploded], sns: ${ALERTS} }] }\n`)).toEqual([
+      expect.stringMatching(/jobs\.a\.notify\[0\]\.on: on must be one of: succeeded, failed, timed-out, cancelled \(or a list\)/),
+    ]);
+  });
+
+  it.each([
+    ["a FIFO topic (EventBridge needs a message group for it)", "arn:aws:sns:us-east-1:123456789012:alerts.fifo"],
+    ["a queue ARN", "arn:aws:sqs:us-east-1:123456789012:alerts"],
+    ["a topic name", "jobs-alerts"],
+  ])("rejects %s", (_what, value) => {
+    expect(issuesOf(`${base}  a: { on: { manual: true }, run: { taskDefinition: t }, notify: [{ on: failed, sns: "${value}" }] }\n`)).toEqual([
+      expect.stringMatching(/jobs\.a\.notify\[0\]\.sns: sns must be the ARN of a standard SNS topic/),
+    ]);
+  });
 });

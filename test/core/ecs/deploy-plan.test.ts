@@ -24,6 +24,8 @@ function job(deploy: Partial<DeployAction> = {}): Job {
     retry: { attempts: 1, backoff: { initial: 30, factor: 2, max: 600 }, on: [] },
     concurrency: { overlap: "queue" },
     tags: {},
+    roles: {},
+    notify: [],
   };
 }
 

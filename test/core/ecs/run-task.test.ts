@@ -29,6 +29,8 @@ function job(run: Partial<RunAction> = {}, extra: Partial<Job> = {}): Job {
     retry: { attempts: 3, backoff: { initial: 30, factor: 2, max: 600 }, on: [] },
     concurrency: { overlap: "allow" },
     tags: {},
+    roles: {},
+    notify: [],
     ...extra,
   };
 }

@@ -212,6 +212,8 @@ describe("runPolicyFor", () => {
       timeout: 900,
       concurrency: { overlap: "allow" },
       tags: {},
+      roles: {},
+      notify: [],
     } satisfies Job;
     expect(runPolicyFor(job)).toEqual({ retry: job.retry, timeout: 900, launch: { type: "fargate-spot", fallback: "fargate" } });
   });
@@ -224,6 +226,8 @@ describe("runPolicyFor", () => {
       retry: retryPolicy(),
       concurrency: { overlap: "queue" },
       tags: {},
+      roles: {},
+      notify: [],
     } satisfies Job;
     expect(runPolicyFor(job)).toEqual({ retry: job.retry });
   });
