@@ -1,53 +1,254 @@
 /**
- * Per Lambda handler: bundle size and cold-start init — the time to import
- * the bundle in a fresh Node process (SDK clients built, compiled catalog
- * loaded), less the time to import an empty module.
+ * The Lambda handlers, side by side in one run: each bundle's size (minified, gzip) and cold module
+ * init — the time to import the bundle in a fresh Node process with its configuration (SDK clients
+ * built, compiled catalog of the example loaded) — for the build of a base commit (default HEAD:
+ * the bundles as committed; `npm run bench -- handlers --base <ref>`), built in a temporary git
+ * worktree, beside the build of the working tree, an empty module and Powertools Logger alone.
+ * Every measurement is a fresh process, and all of them take turns, so a busy moment slows them alike.
+ *
+ * Then what the new import is made of: Node's built-ins, V8's compilation of the bundle, the
+ * evaluation of its modules, the cold start proper (each measured on its own, in fresh processes),
+ * and, from CPU profiles of an unminified build of the same bundles (whose esbuild comments name
+ * every module), which modules the evaluation and the cold start spend their time in.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
 import { loadCatalog } from "../src/core/catalog/load.ts";
 import { compileCatalog } from "../src/core/catalog/compiled.ts";
 import { percentile, recordBenchmark, table } from "./report.ts";
 
-const RUNS = 15;
-execFileSync(process.execPath, ["scripts/build.mjs", "--quiet"]);
+const RUNS = 21;
+const PROFILE_RUNS = 5;
+const HANDLERS = ["dispatch", "track", "sweep"] as const;
+const baseAt = process.argv.indexOf("--base");
+const BASE_REF = baseAt >= 0 ? process.argv[baseAt + 1]! : "HEAD";
+
+const root = process.cwd();
+const dir = mkdtempSync(join(tmpdir(), "berth-handlers-bench-"));
+const git = (...args: string[]) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
+const baseCommit = git("rev-parse", "--short", BASE_REF);
+
+// The example catalog, compiled, as the functions get it.
 const loaded = loadCatalog(readFileSync("berth.yml", "utf8"), "berth.yml");
 if (!loaded.ok) throw new Error("berth.yml must load");
-const dir = mkdtempSync(join(tmpdir(), "berth-cold-"));
 writeFileSync(join(dir, "catalog.json"), JSON.stringify(compileCatalog(loaded.catalog)));
 writeFileSync(join(dir, "empty.mjs"), "export {};\n");
-const env = { ...process.env, BERTH_TABLE: "berth-runs", BERTH_BUS: "berth", BERTH_CATALOG: join(dir, "catalog.json"), AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x" };
+// What the Logger imports of Node, loaded by the handlers anyway (node:crypto by the SDK and berth).
+writeFileSync(join(dir, "logger-builtins.mjs"), 'import "node:async_hooks"; import "node:console"; import "node:crypto";\n');
+const env = {
+  ...process.env,
+  BERTH_TABLE: "berth-runs",
+  BERTH_BUS: "berth",
+  BERTH_CATALOG: join(dir, "catalog.json"),
+  BERTH_REJECTED_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/berth-rejected",
+  POWERTOOLS_SERVICE_NAME: "berth-acme-jobs",
+  AWS_REGION: "us-east-1",
+  AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+  AWS_SECRET_ACCESS_KEY: "secret",
+  AWS_SESSION_TOKEN: "token",
+};
 
-/** Milliseconds to import `file`, measured inside a fresh process. */
-function importMs(file: string): number {
-  const script = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`;
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return Number(r.stdout.trim());
+// The working tree's bundles, and the same unminified for the profile.
+execFileSync(process.execPath, ["scripts/build.mjs", "--quiet"], { stdio: "inherit" });
+execFileSync(process.execPath, ["scripts/build.mjs", "--quiet", "--unminified", join(dir, "unminified")], { stdio: "inherit" });
+
+// The base commit's bundles, built by its own build script in a worktree that shares node_modules.
+const worktree = join(dir, "base");
+git("worktree", "add", "--detach", worktree, BASE_REF);
+try {
+  symlinkSync(join(root, "node_modules"), join(worktree, "node_modules"), "dir");
+  execFileSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: worktree, stdio: "inherit" });
+  mkdirSync(join(dir, "base-handlers"));
+  for (const name of HANDLERS) writeFileSync(join(dir, "base-handlers", `${name}.mjs`), readFileSync(join(worktree, "dist/handlers", `${name}.mjs`)));
+} finally {
+  git("worktree", "remove", "--force", worktree);
 }
 
-function median(file: string): number {
-  const xs = Array.from({ length: RUNS }, () => importMs(file)).sort((a, b) => a - b);
-  return percentile(xs, 50);
+// Powertools Logger alone, bundled as the handlers bundle it.
+await build({
+  stdin: { contents: 'import { Logger } from "@aws-lambda-powertools/logger"; export const logger = new Logger({ serviceName: "berth" });', resolveDir: root, loader: "js" },
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  minify: true,
+  legalComments: "none",
+  mainFields: ["module", "main"],
+  outfile: join(dir, "logger.mjs"),
+  logLevel: "error",
+});
+
+/** Runs `script` (an ES module printing a number of milliseconds last) in a fresh Node process. */
+function timed(script: string, options: { readonly env?: NodeJS.ProcessEnv; readonly flags?: readonly string[] } = {}): number {
+  const r = spawnSync(process.execPath, [...(options.flags ?? []), "--input-type=module", "-e", script], { env: options.env ?? env, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`a measurement failed: ${r.stderr}`);
+  return Number(r.stdout.trim().split("\n").at(-1));
 }
 
-const base = median(join(dir, "empty.mjs"));
-const rows: (string | number)[][] = [];
-for (const name of ["dispatch", "track", "sweep"]) {
-  const file = join(process.cwd(), "dist/handlers", `${name}.mjs`);
-  const bytes = readFileSync(file);
-  rows.push([name, `${(statSync(file).size / 1024).toFixed(0)} KiB`, `${(gzipSync(bytes).length / 1024).toFixed(0)} KiB`, (median(file) - base).toFixed(0)]);
+/** ms to import `file`; with `failing`, until the import fails (its cold start throws). */
+const importing = (file: string, failing = false) =>
+  `const t = performance.now(); try { await import(${JSON.stringify(pathToFileURL(file).href)}); } catch (e) { if (!${failing}) throw e; } console.log(performance.now() - t);`;
+/** ms for V8 to compile `file` as a module, without linking or evaluating it. */
+const compiling = (file: string) =>
+  `import { readFileSync } from "node:fs"; import { SourceTextModule } from "node:vm"; const source = readFileSync(${JSON.stringify(file)}, "utf8"); const t = performance.now(); new SourceTextModule(source); console.log(performance.now() - t);`;
+
+/** A module importing the Node built-ins `bundle` imports, and nothing else. */
+function builtinsOf(bundle: string, out: string): string {
+  const names = [...new Set([...readFileSync(bundle, "utf8").matchAll(/(?:from|import)\s*"(node:[a-z_/]+)"/g)].map((m) => m[1]!))];
+  writeFileSync(out, names.map((n) => `import "${n}";`).join("\n") + "\n");
+  return out;
 }
+
+interface Probe {
+  readonly key: string;
+  readonly measure: () => number;
+  readonly times: number[];
+}
+const probes = new Map<string, Probe>();
+const probe = (key: string, measure: () => number) => probes.set(key, { key, measure, times: [] });
+const newBundle = (name: string) => join(root, "dist/handlers", `${name}.mjs`);
+const baseBundle = (name: string) => join(dir, "base-handlers", `${name}.mjs`);
+const { BERTH_TABLE: _table, BERTH_BUS: _bus, ...unconfigured } = env;
+
+probe("empty", () => timed(importing(join(dir, "empty.mjs"))));
+probe("logger", () => timed(importing(join(dir, "logger.mjs"))));
+probe("logger-builtins", () => timed(importing(join(dir, "logger-builtins.mjs"))));
+for (const name of HANDLERS) {
+  const builtins = builtinsOf(newBundle(name), join(dir, `${name}-builtins.mjs`));
+  probe(`${name} base`, () => timed(importing(baseBundle(name))));
+  probe(`${name} new`, () => timed(importing(newBundle(name))));
+  probe(`${name} builtins`, () => timed(importing(builtins)));
+  probe(`${name} compile`, () => timed(compiling(newBundle(name)), { flags: ["--experimental-vm-modules", "--no-warnings"] }));
+  probe(`${name} unconfigured`, () => timed(importing(newBundle(name), true), { env: unconfigured }));
+}
+// Every probe once per round, so a busy moment slows them all alike.
+for (let i = 0; i < RUNS; i++) for (const p of probes.values()) p.times.push(p.measure());
+
+const sorted = (key: string) => [...probes.get(key)!.times].sort((a, b) => a - b);
+const median = (key: string) => percentile(sorted(key), 50);
+const spread = (key: string) => `${median(key).toFixed(0)} [${sorted(key)[0]!.toFixed(0)}, ${sorted(key).at(-1)!.toFixed(0)}]`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+const empty = median("empty");
+const net = (key: string) => median(key) - empty;
+const sizes = (file: string) => [kib(statSync(file).size), kib(gzipSync(readFileSync(file)).length)];
+
+const rows: (string | number)[][] = [
+  ["(empty module)", "", ...sizes(join(dir, "empty.mjs")), spread("empty"), "", ""],
+  ["(Powertools Logger alone)", "", ...sizes(join(dir, "logger.mjs")), spread("logger"), net("logger").toFixed(0), ""],
+  ["(the Node built-ins it imports)", "", "", "", spread("logger-builtins"), net("logger-builtins").toFixed(0), ""],
+  ...HANDLERS.flatMap((name) => [
+    [name, `base ${baseCommit}`, ...sizes(baseBundle(name)), spread(`${name} base`), net(`${name} base`).toFixed(0), ""],
+    [name, "new", ...sizes(newBundle(name)), spread(`${name} new`), net(`${name} new`).toFixed(0), `${(net(`${name} new`) / net(`${name} base`)).toFixed(2)}×`],
+  ]),
+];
+
+// The new import, cut into what each step adds (medians of the probes above).
+const budget = HANDLERS.map((name) => {
+  const builtins = median(`${name} builtins`) - empty;
+  const compile = median(`${name} compile`);
+  const evaluation = Math.max(0, median(`${name} unconfigured`) - empty - builtins - compile);
+  const init = median(`${name} new`) - median(`${name} unconfigured`);
+  return { builtins, compile, evaluation, init };
+});
+const budgetRows = [
+  ["Node's built-in modules the bundle imports (https, crypto, fs…)", ...budget.map((b) => b.builtins.toFixed(1))],
+  ["V8 compiling the bundle", ...budget.map((b) => b.compile.toFixed(1))],
+  ["evaluating its modules, the logger", ...budget.map((b) => b.evaluation.toFixed(1))],
+  ["cold start: configuration, compiled catalog, SDK clients, router", ...budget.map((b) => b.init.toFixed(1))],
+  ["net init (the table above)", ...HANDLERS.map((name) => net(`${name} new`).toFixed(1))],
+];
+
+// Where the import spends its time, from V8's CPU profiles.
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string };
+  readonly hitCount?: number;
+  readonly positionTicks?: readonly { readonly line: number; readonly ticks: number }[];
+}
+interface Profile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly startTime: number;
+  readonly endTime: number;
+}
+
+/** Milliseconds of samples per bucket, over `PROFILE_RUNS` fresh processes importing `file` (mean per run). */
+function profile(file: string, bucketOf: (node: ProfileNode, line: number | undefined) => string): Map<string, number> {
+  const out = join(dir, "cpu", file.split("/").slice(-2).join("-"));
+  mkdirSync(out, { recursive: true });
+  for (let i = 0; i < PROFILE_RUNS; i++) {
+    const r = spawnSync(process.execPath, ["--cpu-prof", "--cpu-prof-dir", out, "--cpu-prof-interval", "100", "--input-type=module", "-e", `await import(${JSON.stringify(file)});`], { env });
+    if (r.status !== 0) throw new Error(`profiling ${file} failed: ${String(r.stderr)}`);
+  }
+  const ms = new Map<string, number>();
+  for (const f of readdirSync(out)) {
+    const p = JSON.parse(readFileSync(join(out, f), "utf8")) as Profile;
+    const tick = (p.endTime - p.startTime) / p.samples.length / 1000 / PROFILE_RUNS;
+    const add = (k: string, n: number) => ms.set(k, (ms.get(k) ?? 0) + n * tick);
+    for (const n of p.nodes) {
+      if (n.callFrame.url.startsWith("file:") && n.positionTicks) for (const t of n.positionTicks) add(bucketOf(n, t.line), t.ticks);
+      else if (n.hitCount) add(bucketOf(n, undefined), n.hitCount);
+    }
+  }
+  return ms;
+}
+
+function phaseOf(node: ProfileNode): string {
+  if (node.callFrame.url.startsWith("file:")) return "bundle";
+  return node.callFrame.url.startsWith("node:") ? "Node" : "V8";
+}
+
+/** The module each line of an unminified esbuild bundle came from (its `// path` comments), grouped by package or source folder. */
+function moduleLines(file: string): string[] {
+  const owner: string[] = [];
+  let current = "esbuild runtime";
+  readFileSync(file, "utf8")
+    .split("\n")
+    .forEach((text, i) => {
+      const m = /^\/\/ ((?:node_modules|src|handlers)\/\S+)$/.exec(text);
+      if (m) {
+        const path = m[1]!;
+        const pkg = /^node_modules\/((?:@[^/]+\/)?[^/]+)(?:\/dist-es\/submodules\/([^/]+))?/.exec(path);
+        current = pkg ? `${pkg[1]}${pkg[2] ? `/${pkg[2]}` : ""}` : path.split("/").slice(0, path.startsWith("src/") ? 3 : 1).join("/");
+      }
+      owner[i + 1] = current;
+    });
+  return owner;
+}
+
+const byModule = HANDLERS.map((name) => {
+  const file = join(dir, "unminified", `${name}.mjs`);
+  const owner = moduleLines(file);
+  return profile(file, (node, line) => (line !== undefined ? owner[line] ?? "esbuild runtime" : phaseOf(node)));
+});
+const inBundle = (k: string) => k !== "V8" && k !== "Node";
+const moduleNames = [...new Set(byModule.flatMap((p) => [...p.keys()].filter(inBundle)))].sort((a, b) => (byModule[0]!.get(b) ?? 0) - (byModule[0]!.get(a) ?? 0));
+const moduleRows = moduleNames.slice(0, 15).map((k) => [k, ...byModule.map((p) => (p.get(k) ?? 0).toFixed(1))]);
 
 const md = `## Lambda handlers: bundle size and cold-start init
 
-esbuild ESM bundles (minified, \`mainFields: module,main\`, AWS SDK v3 bundled: ECS, EventBridge, DynamoDB document client).
-Init is the median of ${RUNS} fresh processes importing the bundle with its configuration (clients built, compiled
-catalog of the example loaded), less the import of an empty module (${base.toFixed(0)} ms).
+esbuild ESM bundles (minified, \`mainFields: module,main\`, AWS SDK v3 bundled), the working tree's beside those of
+commit ${baseCommit}. Import: ms to import the bundle in a fresh Node process with its configuration (SDK clients built,
+the example's compiled catalog loaded), median [min, max] of ${RUNS} processes per row, all rows taking turns; "net" is
+the median less the empty module's; "× base" compares the net medians.
 
-${table(["handler", "bundle", "gzip", "init ms"], rows)}`;
+${table(["handler", "build", "bundle", "gzip", "import ms", "net ms", "× base"], rows)}
+
+What the new net init is made of, ms (medians of as many fresh processes each: a module importing only the bundle's
+Node built-ins; V8 compiling the bundle as a module and nothing more; the bundle imported without BERTH_TABLE and
+BERTH_BUS, so its cold start stops at the configuration; the whole import):
+
+${table(["step", ...HANDLERS], budgetRows)}
+
+Where evaluation and cold start spend their time, by module: ms per process in CPU profiles of an unminified build of
+the same bundles (${PROFILE_RUNS} processes each, sampled every 100 µs, which slows them):
+
+${table(["module", ...HANDLERS], moduleRows)}`;
 console.log(md);
 recordBenchmark("handlers", md);
+rmSync(dir, { recursive: true, force: true });

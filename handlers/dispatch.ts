@@ -2,9 +2,14 @@
  * EventBridge rule target: an event for one job becomes a run and an ECS task.
  * Input: `{ "job": "<name>", "event": <the event> }` (the rule's input
  * transformer names the job), or a bare event, which every matching job gets.
+ * An event it rejects goes to the rejected-events queue with the reason, and
+ * the invocation succeeds: a retry would fail the same way.
  */
-import { composeEngine } from "../src/aws/compose.ts";
+import { composeDispatch } from "../src/aws/compose.ts";
 import { lambdaHandler } from "../src/aws/handler.ts";
+import type { Log } from "../src/aws/log.ts";
+import type { RejectedEvents, Rejection } from "../src/aws/rejected-queue.ts";
+import { ValidationError } from "../src/core/errors.ts";
 import type { DispatchOutcome } from "../src/core/engine/engine.ts";
 
 function unwrap(input: unknown): { job?: string; event: unknown } {
@@ -12,21 +17,32 @@ function unwrap(input: unknown): { job?: string; event: unknown } {
   return i !== null && typeof i === "object" && typeof i.job === "string" && "event" in i ? { job: i.job, event: i.event } : { event: input };
 }
 
+async function reject(queue: RejectedEvents | undefined, rejection: Rejection, log: Log): Promise<void> {
+  const messageId = queue ? await queue.put(rejection) : undefined;
+  const fields = { ...(rejection.job !== undefined ? { job: rejection.job } : {}), reason: rejection.reason };
+  log("error", `event rejected: ${rejection.reason}`, queue ? { ...fields, rejectedQueue: queue.queueUrl, messageId } : fields);
+}
+
 export const handler = lambdaHandler({
-  init: () => composeEngine(),
-  describe: (input: unknown) => ({ eventId: (unwrap(input).event as { id?: unknown } | null)?.id }),
-  async handle(engine, input, log): Promise<{ outcomes: DispatchOutcome[] }> {
+  init: (log) => composeDispatch(process.env, log),
+  describe: (input: unknown) => {
+    const { job, event } = unwrap(input);
+    return { eventId: (event as { id?: unknown } | null)?.id, ...(job !== undefined ? { job } : {}) };
+  },
+  async handle({ engine, rejected }, input, log): Promise<{ outcomes: DispatchOutcome[] }> {
     const { job, event } = unwrap(input);
     const outcomes = await engine.dispatch(event, job);
     for (const o of outcomes) {
-      if (o.kind === "rejected") log("error", `event rejected: ${o.reason}`, o);
-      else if (o.kind === "accepted" && o.deferred) log("warn", "ECS throttled the launch; it will be re-sent with the same clientToken", o);
-      else log("info", o.kind === "duplicate" ? "duplicate delivery: nothing launched" : `run ${o.status.toLowerCase()}`, o);
+      if (o.kind === "rejected") await reject(rejected, { reason: o.reason, ...(o.job !== undefined ? { job: o.job } : {}), event }, log);
+      else if (o.kind === "accepted" && o.deferred) log("warn", "ECS throttled the launch; it will be re-sent with the same clientToken", { ...o });
+      else log("info", o.kind === "duplicate" ? "duplicate delivery: nothing launched" : `run accepted: ${o.status}`, { ...o });
     }
     return { outcomes };
   },
-  answer: (error, input): { outcomes: DispatchOutcome[] } => {
-    const { job } = unwrap(input);
+  async answer(error, input, { rejected }, log): Promise<{ outcomes: DispatchOutcome[] }> {
+    const { job, event } = unwrap(input);
+    // Only a ValidationError says the event itself can never succeed; the other answered errors mean the work is done.
+    if (error instanceof ValidationError) await reject(rejected, { reason: error.message, ...(job !== undefined ? { job } : {}), event }, log);
     return { outcomes: [{ kind: "rejected", ...(job !== undefined ? { job } : {}), reason: error.message }] };
   },
 });

@@ -4,10 +4,12 @@ import { lambdaHandler } from "../src/aws/handler.ts";
 import type { SweepReport } from "../src/core/engine/engine.ts";
 
 export const handler = lambdaHandler({
-  init: () => composeEngine(),
+  init: (log) => composeEngine(process.env, log),
   async handle(engine, _input: unknown, log): Promise<SweepReport> {
     const report = await engine.sweep();
-    log(report.changed + report.relaunched + report.reconciled + report.slotsFreed > 0 ? "info" : "debug", "sweep done", { ...report });
+    // Quiet at INFO when nothing changed: a line a minute that says nothing would drown the ones that do.
+    const acted = report.changed + report.relaunched + report.reconciled + report.announced + report.slotsFreed > 0;
+    log(acted ? "info" : "debug", "sweep done", { ...report });
     return report;
   },
   // The next sweep, a minute later, looks at everything again.

@@ -4,7 +4,7 @@ import { lambdaHandler } from "../src/aws/handler.ts";
 import type { TrackOutcome } from "../src/core/engine/engine.ts";
 
 export const handler = lambdaHandler({
-  init: () => composeEngine(),
+  init: (log) => composeEngine(process.env, log),
   describe: (event: unknown) => ({ taskArn: (event as { detail?: { taskArn?: unknown } } | null)?.detail?.taskArn }),
   async handle(engine, event, log): Promise<TrackOutcome> {
     const outcome = await engine.recordTaskEvent(event);

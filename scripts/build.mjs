@@ -1,9 +1,28 @@
 // Builds one ESM bundle per Lambda handler (dist/handlers/<name>.mjs) and one for the CLI (dist/cli.mjs).
+//
+// A handler bundle holds what its own code reaches and nothing else (measured by bench/handlers.bench.ts):
+// - the SDK's ESM builds (`mainFields: module,main`), minified and tree-shaken: only the clients the
+//   handler's composition creates (src/aws/compose.ts) end up in it;
+// - credentials from the environment only. Lambda sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+//   AWS_SESSION_TOKEN from the execution role, so the SDK's default chain (profiles, SSO, IMDS, ECS
+//   container credentials, web identity, with the STS and SSO clients they bring, about a quarter of the
+//   bundle) is replaced by the SDK's own environment provider. The CLI keeps the whole chain;
+// - no event-stream support: the SDK loads it lazily (`import("@smithy/core/event-streams")`) for
+//   operations that stream events, and no berth handler calls one;
+// - of each client's package.json, the version its user agent reports.
 import { build } from "esbuild";
-import { readdirSync, existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, readdirSync, existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
 
 const quiet = process.argv.includes("--quiet");
+// `--unminified <dir>`: only the handler bundles, unminified, into <dir>, for profiling which modules
+// their evaluation spends its time in (bench/handlers.bench.ts); otherwise the same build.
+const unminifiedAt = process.argv.indexOf("--unminified");
+const profileDir = unminifiedAt >= 0 ? process.argv[unminifiedAt + 1] : undefined;
+const require = createRequire(import.meta.url);
+
 // The AWS SDK's dynamic `require("node:https")` needs a real `require` inside an ESM bundle.
 const banner = { js: 'import { createRequire as __berthCreateRequire } from "node:module"; const require = __berthCreateRequire(import.meta.url);' };
 const common = {
@@ -19,21 +38,56 @@ const common = {
   mainFields: ["module", "main"],
 };
 
+/** `defaultProvider` of @aws-sdk/credential-provider-node, as the clients import it, is the SDK's `fromEnv`. */
+const environmentCredentials = {
+  name: "environment-credentials",
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: "environment-credentials", namespace: "berth" }));
+    b.onLoad({ filter: /^environment-credentials$/, namespace: "berth" }, () => ({
+      contents: 'export { fromEnv as defaultProvider } from "@aws-sdk/credential-provider-env";',
+      // Resolved where the replaced package resolves its own dependency on it.
+      resolveDir: dirname(require.resolve("@aws-sdk/credential-provider-node/package.json")),
+    }));
+  },
+};
+
+/** The clients read `version` of their package.json (runtimeConfig.js, the user agent) and nothing else of it. */
+const clientVersionOnly = {
+  name: "client-version-only",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[a-z0-9-]+[\\/]package\.json$/ }, (args) => ({
+      contents: JSON.stringify({ version: JSON.parse(readFileSync(args.path, "utf8")).version }),
+      loader: "json",
+    }));
+  },
+};
+
 const handlers = existsSync("handlers")
   ? readdirSync("handlers").filter((f) => f.endsWith(".ts")).map((f) => join("handlers", f))
   : [];
 
-const results = await Promise.all([
+const handlerBuild = {
+  ...common,
+  entryPoints: handlers,
+  outExtension: { ".js": ".mjs" },
+  external: ["@smithy/core/event-streams"],
+  plugins: [environmentCredentials, clientVersionOnly],
+};
+
+if (profileDir !== undefined) {
+  await build({ ...handlerBuild, outdir: profileDir, sourcemap: false });
+  process.exit(0);
+}
+
+await Promise.all([
   build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.mjs", external: ["better-sqlite3"] }),
-  ...(handlers.length
-    ? [build({ ...common, entryPoints: handlers, outdir: "dist/handlers", outExtension: { ".js": ".mjs" }, minify: true, metafile: true })]
-    : []),
+  build({ ...common, format: "cjs", banner: {}, entryPoints: ["src/aws/stack/serverless-source.ts"], outfile: "dist/serverless-source.cjs" }),
+  ...(handlers.length ? [build({ ...handlerBuild, outdir: "dist/handlers", minify: true })] : []),
 ]);
 if (!quiet) {
   for (const h of handlers) {
     const name = h.replace(/^handlers\//, "").replace(/\.ts$/, "");
-    const size = statSync(`dist/handlers/${name}.mjs`).size;
-    console.log(`  ${name.padEnd(12)} ${(size / 1024).toFixed(1)} KiB`);
+    const file = `dist/handlers/${name}.mjs`;
+    console.log(`  ${name.padEnd(12)} ${(statSync(file).size / 1024).toFixed(1)} KiB, ${(gzipSync(readFileSync(file)).length / 1024).toFixed(1)} KiB gzip`);
   }
 }
-void results;

@@ -1,11 +1,20 @@
 /**
- * The settings every berth SDK client (ECS, EventBridge, DynamoDB) shares.
+ * The one place berth creates AWS SDK clients, for the Lambda handlers and the CLI. One factory
+ * per client, each importing only its own SDK package: a handler bundle holds the clients its
+ * composition calls for (compose.ts) and no other, since the SDK packages are free of side effects
+ * and esbuild drops every factory a bundle does not call.
+ *
+ * Credentials and region come from where the SDK looks by default. In the Lambda bundles that is
+ * the environment only: Lambda puts the execution role's credentials in AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, so scripts/build.mjs gives the SDK the environment
+ * provider instead of its whole chain (profiles, SSO, IMDS, containers, web identity). The CLI
+ * bundle keeps the whole chain.
  *
  * Deliberately small: the SDK already reads AWS_REGION, credentials,
  * AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> (AWS_ENDPOINT_URL_ECS,
- * AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL_DYNAMODB) from the
- * environment on its own, so this only adds berth's retry policy, and
- * leaves it to AWS_MAX_ATTEMPTS / AWS_RETRY_MODE when those are set.
+ * AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS)
+ * from the environment on its own, so this only adds berth's retry policy,
+ * and leaves it to AWS_MAX_ATTEMPTS / AWS_RETRY_MODE when those are set.
  *
  * Retry mode "standard", not "adaptive": adaptive keeps one client-side
  * rate limiter per client, so throttled RunTask calls would also slow the
@@ -15,6 +24,13 @@
  * that outlasts the SDK's retries comes back to core as a retryable
  * launch failure, and core retries on its own schedule.
  */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Attempts per call, counting the first. The SDK default is 3; one more
@@ -29,10 +45,27 @@ export interface AwsClientConfig {
   readonly retryMode?: "standard";
 }
 
-/** Spread into `new ECSClient({...})`, `new EventBridgeClient({...})`, `new DynamoDBClient({...})`. */
-export function awsClientConfig(env: Readonly<Record<string, string | undefined>>): AwsClientConfig {
+/** The settings every berth SDK client shares; spread into a client's constructor. */
+export function awsClientConfig(env: Env): AwsClientConfig {
   return {
     ...(env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: DEFAULT_MAX_ATTEMPTS }),
     ...(env.AWS_RETRY_MODE ? {} : { retryMode: "standard" }),
   };
+}
+
+export function ecsClient(env: Env): ECSClient {
+  return new ECSClient(awsClientConfig(env));
+}
+
+export function eventBridgeClient(env: Env): EventBridgeClient {
+  return new EventBridgeClient(awsClientConfig(env));
+}
+
+/** The document client over DynamoDB, as the run store uses it: attributes left undefined are not written. */
+export function dynamoDocumentClient(env: Env): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig(env)), { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function sqsClient(env: Env): SQSClient {
+  return new SQSClient(awsClientConfig(env));
 }

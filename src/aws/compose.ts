@@ -1,24 +1,37 @@
 /**
- * The one place AWS SDK clients are created (for the handlers and the CLI). Each Lambda container builds
- * the engine once, at cold start, and reuses it for every invocation.
+ * What each Lambda function is built from, once per container at cold start, and the CLI's view
+ * of a stage. Each composition builds exactly the adapters its flows call, from the SDK clients of
+ * clients.ts, so a handler bundle holds those clients and no other:
+ *
+ * - dispatch: DynamoDB; ECS RunTask, and StopTask (a run replaced under `overlap: replace`, a duplicate
+ *   task); EventBridge PutEvents; SQS SendMessage (the events it rejects);
+ * - track: DynamoDB; ECS RunTask (a retry's next attempt, the next queued run once a slot frees), and
+ *   StopTask (a task whose run already ended); EventBridge PutEvents;
+ * - sweep: DynamoDB; ECS RunTask, StopTask and DescribeTasks (tasks whose events stopped coming);
+ *   EventBridge PutEvents.
+ *
+ * Only dispatch matches events: track's and sweep's router compiles the catalog's patterns only if asked.
  */
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { ECSClient } from "@aws-sdk/client-ecs";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { ECSClient } from "@aws-sdk/client-ecs";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { ConfigurationError } from "../core/errors.ts";
 import { readCompiledCatalog } from "../core/catalog/compiled.ts";
-import { buildRouter } from "../core/router.ts";
+import { buildRouter, type Router } from "../core/router.ts";
 import { Engine } from "../core/engine/engine.ts";
-import { awsClientConfig } from "./clients.ts";
-import { readHandlerConfig } from "./config.ts";
 import type { Catalog } from "../core/catalog/types.ts";
+import { dynamoDocumentClient, ecsClient, eventBridgeClient, sqsClient } from "./clients.ts";
+import { readHandlerConfig } from "./config.ts";
 import { EcsTaskLauncher } from "./ecs-task-launcher.ts";
 import { EventBridgePublisher } from "./eventbridge-publisher.ts";
 import { DynamoRunStore } from "./dynamo-run-store.ts";
+import { loggingPublisher, type Log } from "./log.ts";
+import { SqsRejectedQueue, type RejectedEvents } from "./rejected-queue.ts";
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 export function loadCompiledCatalog(path: string) {
   const file = isAbsolute(path) ? path : join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), path);
@@ -33,39 +46,87 @@ export function loadCompiledCatalog(path: string) {
   return r.catalog;
 }
 
+/** The clients the engine's adapters use. */
 export interface AwsClients {
   readonly ecs: ECSClient;
   readonly eventBridge: EventBridgeClient;
   readonly dynamo: DynamoDBDocumentClient;
 }
 
-export function createClients(env: Readonly<Record<string, string | undefined>> = process.env): AwsClients {
-  const config = awsClientConfig(env);
-  return {
-    ecs: new ECSClient(config),
-    eventBridge: new EventBridgeClient(config),
-    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(config), { marshallOptions: { removeUndefinedValues: true } }),
-  };
+export function createClients(env: Env = process.env): AwsClients {
+  return { ecs: ecsClient(env), eventBridge: eventBridgeClient(env), dynamo: dynamoDocumentClient(env) };
 }
 
 export function runStore(clients: AwsClients, table: string, retentionDays?: number): DynamoRunStore {
   return new DynamoRunStore({ client: clients.dynamo, tableName: table, ...(retentionDays !== undefined ? { retentionDays } : {}) });
 }
 
-export function buildEngine(catalog: Catalog, clients: AwsClients, config: { readonly table: string; readonly bus: string; readonly retentionDays?: number }): Engine {
+interface EngineConfig {
+  readonly table: string;
+  readonly bus: string;
+  readonly retentionDays?: number;
+}
+
+/** The engine over a stage's table, bus and ECS. */
+export function buildEngine(catalog: Catalog, clients: AwsClients, config: EngineConfig): Engine {
+  return engineOver(buildRouter(catalog), clients, config);
+}
+
+/** With `log`, every run state change the engine publishes is also logged. */
+function engineOver(router: Router, clients: AwsClients, config: EngineConfig, log?: Log): Engine {
+  const publisher = new EventBridgePublisher(clients.eventBridge, config.bus);
   return new Engine({
-    router: buildRouter(catalog),
+    router,
     store: runStore(clients, config.table, config.retentionDays),
     launcher: new EcsTaskLauncher(clients.ecs),
-    publisher: new EventBridgePublisher(clients.eventBridge, config.bus),
+    publisher: log ? loggingPublisher(publisher, log) : publisher,
     clock: { now: () => Date.now() },
     randomBytes: (n) => randomBytes(n),
     sha256: (data) => createHash("sha256").update(data).digest(),
   });
 }
 
-/** The handlers' engine: configuration from the environment, the compiled catalog from BERTH_CATALOG. */
-export function composeEngine(env: Readonly<Record<string, string | undefined>> = process.env): Engine {
+/**
+ * A router that compiles the catalog's patterns when first asked to match. track and sweep never
+ * match an event: compiling every pattern of a large catalog would only lengthen their cold start.
+ */
+function routerOnFirstUse(catalog: Catalog): Router {
+  let router: Router | undefined;
+  const built = (): Router => (router ??= buildRouter(catalog));
+  return {
+    catalog,
+    get routes() {
+      return built().routes;
+    },
+    match: (event) => built().match(event),
+    whyNot: (route, event) => built().whyNot(route, event),
+  };
+}
+
+/** track's and sweep's engine: configuration from the environment, the compiled catalog from BERTH_CATALOG. */
+export function composeEngine(env: Env, log: Log): Engine {
   const config = readHandlerConfig(env);
-  return buildEngine(loadCompiledCatalog(config.catalogPath), createClients(env), config);
+  return engineOver(routerOnFirstUse(loadCompiledCatalog(config.catalogPath)), createClients(env), config, log);
+}
+
+export interface Dispatcher {
+  readonly engine: Engine;
+  /** Where rejected events go; undefined when BERTH_REJECTED_QUEUE_URL is not set, and they are only logged. */
+  readonly rejected: RejectedEvents | undefined;
+}
+
+/** dispatch's engine, and the queue it sends the events it rejects to. */
+export function composeDispatch(env: Env, log: Log): Dispatcher {
+  const config = readHandlerConfig(env);
+  const engine = engineOver(buildRouter(loadCompiledCatalog(config.catalogPath)), createClients(env), config, log);
+  return { engine, rejected: config.rejectedQueueUrl !== undefined ? rejectedQueue(env, config.rejectedQueueUrl) : undefined };
+}
+
+/**
+ * The rejected-events queue, its SDK client built at the first rejection and kept for the
+ * container's life: most containers never reject an event, so building it is not on the cold start.
+ */
+function rejectedQueue(env: Env, queueUrl: string): RejectedEvents {
+  let queue: SqsRejectedQueue | undefined;
+  return { queueUrl, put: (rejection) => (queue ??= new SqsRejectedQueue(sqsClient(env), queueUrl)).put(rejection) };
 }

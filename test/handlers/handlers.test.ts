@@ -1,10 +1,11 @@
 /**
- * The Lambda handlers as deployed: real SDK clients, configured only through
- * the environment, talking over HTTP to a DynamoDB-compatible server, a local
- * ECS endpoint and a local EventBridge endpoint, fed the sample events.
+ * The Lambda handlers as deployed: the built bundles, alone in a package directory with the compiled
+ * catalog, each run in a fresh process as a Lambda execution environment (./lambda.ts), configured only
+ * through the environment, their real SDK clients talking over HTTP to a DynamoDB-compatible server and
+ * local ECS, EventBridge and SQS endpoints, fed the sample events.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCatalog } from "../../src/core/catalog/load.ts";
@@ -12,122 +13,228 @@ import { compileCatalog } from "../../src/core/catalog/compiled.ts";
 import { runTableDefinition } from "../../src/aws/dynamo-run-store.ts";
 import { createTable, startDynalite, type LocalDynamo } from "../contract/dynalite.ts";
 import { startFakeEcs, type FakeEcs } from "../support/fake-ecs.ts";
-import { startFakeEventBridge } from "../support/fake-eventbridge.ts";
+import { startFakeEventBridge, type FakeEventBridge } from "../support/fake-eventbridge.ts";
+import { startFakeSqs, type FakeSqs } from "../support/fake-sqs.ts";
+import { functionPackage, type FunctionPackage, type Invocation } from "./lambda.ts";
 
 const root = new URL("../../", import.meta.url);
 const sample = (name: string) => JSON.parse(readFileSync(new URL(`events/${name}`, root), "utf8"));
+const TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793";
 
 let dynamo: LocalDynamo;
 let ecs: FakeEcs;
-let bus: Awaited<ReturnType<typeof startFakeEventBridge>>;
+let bus: FakeEventBridge;
+let sqs: FakeSqs;
+let rejectedQueue: string;
+let pkg: FunctionPackage;
 let env: Record<string, string>;
-const saved = { ...process.env };
 
 beforeAll(async () => {
-  dynamo = await startDynalite();
+  [dynamo, ecs, bus, sqs] = await Promise.all([startDynalite(), startFakeEcs(), startFakeEventBridge(), startFakeSqs()]);
   await createTable(dynamo.client(), runTableDefinition("berth-runs"));
-  ecs = await startFakeEcs();
-  bus = await startFakeEventBridge();
+  await createTable(dynamo.client(), runTableDefinition("berth-runs-idle"));
+  rejectedQueue = sqs.createQueue("berth-rejected");
   const loaded = loadCatalog(readFileSync(new URL("berth.yml", root), "utf8"), "berth.yml");
   if (!loaded.ok) throw new Error("example catalog must load");
-  const dir = mkdtempSync(join(tmpdir(), "berth-handlers-"));
-  writeFileSync(join(dir, "catalog.json"), JSON.stringify(compileCatalog(loaded.catalog)));
+  pkg = functionPackage(compileCatalog(loaded.catalog));
   env = {
     BERTH_TABLE: "berth-runs",
     BERTH_BUS: "berth",
-    BERTH_CATALOG: join(dir, "catalog.json"),
+    BERTH_REJECTED_QUEUE_URL: rejectedQueue,
+    POWERTOOLS_SERVICE_NAME: "berth-acme-jobs",
+    _X_AMZN_TRACE_ID: `Root=${TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1`,
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
+    AWS_SESSION_TOKEN: "test-session",
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_ECS: ecs.url,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+    AWS_ENDPOINT_URL_SQS: sqs.url,
   };
 });
 
 afterAll(async () => {
-  process.env = saved;
-  await Promise.all([dynamo?.close(), ecs?.close(), bus?.close()]);
+  await Promise.all([dynamo?.close(), ecs?.close(), bus?.close(), sqs?.close()]);
+  if (pkg) rmSync(pkg.dir, { recursive: true, force: true });
 });
 
-async function load<T>(name: string, overrides: Record<string, string | undefined> = {}): Promise<T> {
-  process.env = { ...saved, ...env, ...overrides };
-  for (const [k, v] of Object.entries(overrides)) if (v === undefined) delete process.env[k];
-  vi.resetModules();
-  vi.spyOn(console, "log").mockImplementation(() => {});
-  return (await import(`../../handlers/${name}.ts`)) as T;
-}
-
-type Handler = { handler: (e?: unknown) => Promise<Record<string, unknown>> };
+const run = (name: "dispatch" | "track" | "sweep", events: readonly unknown[], overrides: Record<string, string | undefined> = {}) => pkg.run(name, events, { ...env, ...overrides });
+const value = (i: Invocation | undefined) => (i?.ok ? i.value : { failed: i?.error });
+/** An upload of `key` to the example's bucket: a distinct event (id, key) each time. */
+const upload = (id: string, key: string) => {
+  const base = sample("s3-object-created.json");
+  return { ...base, id, detail: { ...base.detail, object: { ...base.detail.object, key } } };
+};
 
 describe("handlers", () => {
   it("dispatch → track: an upload becomes one task, and its end becomes SUCCEEDED on the bus", async () => {
-    const dispatch = await load<Handler>("dispatch");
     const event = sample("s3-object-created.json");
-    const first = await dispatch.handler({ job: "thumbnails", event });
-    expect(first).toMatchObject({ outcomes: [{ kind: "accepted", job: "thumbnails", status: "STARTING" }] });
-    const again = await dispatch.handler({ job: "thumbnails", event });
-    expect(again).toMatchObject({ outcomes: [{ kind: "duplicate" }] });
+    const dispatched = await run("dispatch", [{ job: "thumbnails", event }, { job: "thumbnails", event }]);
+    expect(dispatched.invocations.map(value)).toMatchObject([
+      { outcomes: [{ kind: "accepted", job: "thumbnails", status: "STARTING" }] },
+      { outcomes: [{ kind: "duplicate" }] },
+    ]);
     expect(ecs.stats.tasksLaunched).toBe(1);
 
     const [task] = [...ecs.tasks.values()];
-    const track = await load<Handler>("track");
     const stopped = sample("ecs-task-state-change-stopped-exit-0.json");
     const taskEvent = { ...stopped, detail: { ...stopped.detail, taskArn: task!.taskArn, startedBy: task!.startedBy } };
-    expect(await track.handler(taskEvent)).toMatchObject({ kind: "updated", status: "SUCCEEDED" });
-    expect(await track.handler(taskEvent)).toMatchObject({ kind: "duplicate" });
+    const tracked = await run("track", [taskEvent, taskEvent]);
+    expect(tracked.invocations.map(value)).toMatchObject([{ kind: "updated", status: "SUCCEEDED" }, { kind: "duplicate" }]);
 
     const published = bus.entries.map((e) => ({ bus: e.EventBusName, type: e.DetailType, ...JSON.parse(e.Detail) }));
     expect(published.map((p) => p.status)).toEqual(["STARTING", "SUCCEEDED"]);
     expect(published[1]).toMatchObject({ bus: "berth", type: "Berth Run State Change", job: "thumbnails", service: "acme-jobs", exitCode: 0, taskArn: task!.taskArn });
+
+    // The log lines platform teams search: Powertools' keys on every line, the run id and job on every line about the run.
+    const runId = published[0].runId as string;
+    const lambda = (fn: string, request: string, coldStart: boolean) => ({
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      service: "berth-acme-jobs",
+      cold_start: coldStart,
+      function_arn: `arn:aws:lambda:us-east-1:123456789012:function:berth-test-${fn}`,
+      function_memory_size: "1024",
+      function_name: `berth-test-${fn}`,
+      function_request_id: request,
+      sampling_rate: 0,
+      xray_trace_id: TRACE_ROOT,
+    });
+    expect(dispatched.lines).toEqual([
+      { level: "INFO", message: "run STARTING", ...lambda("dispatch", "request-1", true), eventId: event.id, job: "thumbnails", runId, status: "STARTING", attempt: 1 },
+      { level: "INFO", message: "run accepted: STARTING", ...lambda("dispatch", "request-1", true), eventId: event.id, job: "thumbnails", runId, status: "STARTING", kind: "accepted" },
+      { level: "INFO", message: "duplicate delivery: nothing launched", ...lambda("dispatch", "request-2", false), eventId: event.id, job: "thumbnails", runId, status: "STARTING", kind: "duplicate" },
+    ]);
+    expect(tracked.lines).toEqual([
+      { level: "INFO", message: "run SUCCEEDED", ...lambda("track", "request-1", true), taskArn: task!.taskArn, runId, job: "thumbnails", status: "SUCCEEDED", attempt: 1, exitCode: 0 },
+      { level: "INFO", message: "task event updated", ...lambda("track", "request-1", true), taskArn: task!.taskArn, runId, status: "SUCCEEDED", kind: "updated" },
+    ]);
   });
 
   it("track drops foreign and malformed events without throwing", async () => {
-    const track = await load<Handler>("track");
-    expect(await track.handler(sample("ecs-task-state-change-running.json"))).toMatchObject({ kind: "ignored" });
-    expect(await track.handler({ source: "aws.ecs", "detail-type": "ECS Task State Change", detail: {} })).toMatchObject({ kind: "rejected" });
-    expect(await track.handler("garbage")).toMatchObject({ kind: "rejected" });
+    const tracked = await run("track", [sample("ecs-task-state-change-running.json"), { source: "aws.ecs", "detail-type": "ECS Task State Change", detail: {} }, "garbage"]);
+    expect(tracked.invocations.map(value)).toMatchObject([{ kind: "ignored" }, { kind: "rejected" }, { kind: "rejected" }]);
   });
 
-  it("sweep reports what it looked at", async () => {
-    const sweep = await load<Handler>("sweep");
-    expect(await sweep.handler()).toMatchObject({ open: expect.any(Number), changed: expect.any(Number) });
+  it("sweep reports what it looked at, and says nothing at the default level when it changed nothing", async () => {
+    const quiet = await run("sweep", [undefined], { BERTH_TABLE: "berth-runs-idle" });
+    expect(quiet.invocations.map(value)).toEqual([{ open: 0, changed: 0, relaunched: 0, reconciled: 0, announced: 0, slotsFreed: 0 }]);
+    expect(quiet.lines).toEqual([]);
+
+    const debug = await run("sweep", [undefined], { BERTH_TABLE: "berth-runs-idle", POWERTOOLS_LOG_LEVEL: "DEBUG" });
+    expect(debug.lines).toEqual([expect.objectContaining({ level: "DEBUG", message: "sweep done", service: "berth-acme-jobs", function_name: "berth-test-sweep", open: 0, changed: 0 })]);
   });
 
-  it("a run table that does not exist: dispatch throws, so the event waits in the dead-letter queue, logs a configuration error and launches nothing", async () => {
-    const dispatch = await load<Handler>("dispatch", { BERTH_TABLE: "no-such-table" });
-    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+  it("a run table that does not exist: dispatch logs a configuration error, then throws it, so the event waits in the dead-letter queue, and launches nothing", async () => {
     const launched = ecs.stats.tasksLaunched;
-    await expect(dispatch.handler({ job: "thumbnails", event: sample("s3-object-created.json") })).rejects.toMatchObject({ name: "ConfigurationError", message: expect.stringContaining("ResourceNotFoundException") });
+    const failed = await run("dispatch", [{ job: "thumbnails", event: sample("s3-object-created.json") }], { BERTH_TABLE: "no-such-table" });
+    expect(failed.invocations).toEqual([{ ok: false, error: { name: "ConfigurationError", message: expect.stringContaining("ResourceNotFoundException"), retryable: false } }]);
     expect(ecs.stats.tasksLaunched).toBe(launched);
-    expect(JSON.parse(String(errors.mock.calls[0]?.[0]))).toMatchObject({ level: "error", error: "ConfigurationError", code: "CONFIGURATION", retryable: false });
-    errors.mockRestore();
+    expect(failed.lines).toEqual([expect.objectContaining({ level: "ERROR", function_request_id: "request-1", error: expect.objectContaining({ name: "ConfigurationError", code: "CONFIGURATION", retryable: false }) })]);
   });
 
   it("a bus that cannot be reached: dispatch throws a TransientError for Lambda to retry, and the retry launches nothing more", async () => {
-    const base = sample("s3-object-created.json");
-    const event = { ...base, id: "retry-after-unreachable-bus", detail: { ...base.detail, object: { ...base.detail.object, key: "incoming/unreachable-bus.png" } } };
-    // Port 1 on loopback: nothing listens there, so every PutEvents is refused at once.
-    const unreachable = await load<Handler>("dispatch", { AWS_ENDPOINT_URL_EVENTBRIDGE: "http://127.0.0.1:1", AWS_MAX_ATTEMPTS: "1" });
-    const warnings = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const event = upload("retry-after-unreachable-bus", "incoming/unreachable-bus.png");
     const launched = ecs.stats.tasksLaunched;
-    await expect(unreachable.handler({ job: "thumbnails", event })).rejects.toMatchObject({ name: "TransientError", retryable: true });
-    expect(JSON.parse(String(warnings.mock.calls.at(-1)?.[0]))).toMatchObject({ level: "warn", error: "TransientError", eventId: "retry-after-unreachable-bus" });
-    warnings.mockRestore();
+    // Port 1 on loopback: nothing listens there, so every PutEvents is refused at once.
+    const unreachable = await run("dispatch", [{ job: "thumbnails", event }], { AWS_ENDPOINT_URL_EVENTBRIDGE: "http://127.0.0.1:1", AWS_MAX_ATTEMPTS: "1" });
+    expect(unreachable.invocations).toEqual([{ ok: false, error: expect.objectContaining({ name: "TransientError", retryable: true }) }]);
+    expect(unreachable.lines.at(-1)).toMatchObject({ level: "WARN", error: { name: "TransientError" }, eventId: "retry-after-unreachable-bus", job: "thumbnails" });
 
-    const retried = await load<Handler>("dispatch");
-    expect(await retried.handler({ job: "thumbnails", event })).toMatchObject({ outcomes: [{ kind: "duplicate", job: "thumbnails" }] });
+    const retried = await run("dispatch", [{ job: "thumbnails", event }]);
+    expect(retried.invocations.map(value)).toMatchObject([{ outcomes: [{ kind: "duplicate", job: "thumbnails" }] }]);
     expect(ecs.stats.tasksLaunched).toBe(launched + 1);
   });
 
   it.each([
     ["BERTH_TABLE", /BERTH_TABLE is not set/],
     ["BERTH_BUS", /BERTH_BUS is not set/],
-  ])("a cold start without %s fails with a message naming it", async (name, message) => {
-    await expect(load("dispatch", { [name]: undefined })).rejects.toThrow(message);
+    ["BERTH_REJECTED_QUEUE_URL", /BERTH_REJECTED_QUEUE_URL "sqs:berth-rejected" is not an SQS queue URL/],
+  ])("a cold start with %s missing or wrong fails with a message naming it, logged", async (name, message) => {
+    const failed = await run("dispatch", [{}], { [name]: name === "BERTH_REJECTED_QUEUE_URL" ? "sqs:berth-rejected" : undefined });
+    expect(failed.initError?.message).toMatch(message);
+    expect(failed.lines).toEqual([expect.objectContaining({ level: "ERROR", message: expect.stringMatching(message), function_name: "berth-test-dispatch" })]);
   });
 
   it("a cold start with a catalog that is not compiled fails naming BERTH_CATALOG", async () => {
-    await expect(load("track", { BERTH_CATALOG: new URL("berth.yml", root).pathname })).rejects.toThrow(/BERTH_CATALOG: cannot read .*berth\.yml|BERTH_CATALOG: .*not a compiled berth catalog/);
+    const failed = await run("track", [{}], { BERTH_CATALOG: new URL("berth.yml", root).pathname });
+    expect(failed.initError?.message).toMatch(/BERTH_CATALOG: cannot read .*berth\.yml|BERTH_CATALOG: .*not a compiled berth catalog/);
+  });
+
+  it("credentials come from the environment only: a profile in the shared files is not used, the call fails as a configuration error and launches nothing", async () => {
+    const home = mkdtempSync(join(tmpdir(), "berth-home-"));
+    writeFileSync(join(home, "credentials"), "[default]\naws_access_key_id = AKIDFROMFILE\naws_secret_access_key = secret\n");
+    writeFileSync(join(home, "config"), "[default]\nregion = us-east-1\n");
+    const launched = ecs.stats.tasksLaunched;
+    const failed = await run("dispatch", [{ job: "thumbnails", event: upload("no-env-credentials", "incoming/no-credentials.png") }], {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined,
+      HOME: home,
+      AWS_SHARED_CREDENTIALS_FILE: join(home, "credentials"),
+      AWS_CONFIG_FILE: join(home, "config"),
+    });
+    expect(failed.invocations).toEqual([{ ok: false, error: expect.objectContaining({ name: "ConfigurationError", message: expect.stringContaining("no AWS credentials were found") }) }]);
+    expect(ecs.stats.tasksLaunched).toBe(launched);
+  });
+});
+
+describe("dispatch's rejected events", () => {
+  const messages = () => sqs.messages(rejectedQueue).map((m) => ({ body: JSON.parse(m.Body) as Record<string, unknown>, attributes: m.MessageAttributes }));
+
+  it.each([
+    {
+      what: "an event for a job the catalog does not have",
+      input: { job: "no-such-job", event: upload("unknown-job", "incoming/a.png") },
+      reason: /no job named "no-such-job"/,
+      job: "no-such-job",
+    },
+    {
+      what: "an object key S3 would never send (not valid URL encoding)",
+      input: { job: "thumbnails", event: upload("bad-key", "incoming/%E0%A4%A.png") },
+      reason: /not valid URL encoding/,
+      job: "thumbnails",
+    },
+    {
+      what: "an event no trigger of the job matches",
+      input: { job: "thumbnails", event: upload("no-match", "elsewhere/a.txt") },
+      reason: /does not match any trigger of job "thumbnails"/,
+      job: "thumbnails",
+    },
+    { what: "input that is no event", input: { job: "thumbnails", event: "garbage" }, reason: /an event is a JSON object/, job: "thumbnails" },
+  ])("$what goes to the rejected-events queue once, with the reason, and is answered: no retry, nothing launched", async ({ input, reason, job }) => {
+    const before = messages().length;
+    const launched = ecs.stats.tasksLaunched;
+    const dispatched = await run("dispatch", [input]);
+    expect(dispatched.invocations.map(value)).toEqual([{ outcomes: [{ kind: "rejected", job, reason: expect.stringMatching(reason) }] }]);
+    expect(ecs.stats.tasksLaunched).toBe(launched);
+    const sent = messages().slice(before);
+    expect(sent).toEqual([{ body: { reason: expect.stringMatching(reason), job, event: input.event }, attributes: expect.objectContaining({ job: { DataType: "String", StringValue: job } }) }]);
+    expect(dispatched.lines).toEqual([
+      expect.objectContaining({ level: "ERROR", message: expect.stringMatching(reason), job, reason: expect.stringMatching(reason), rejectedQueue, messageId: sqs.messages(rejectedQueue).at(-1)!.MessageId, function_request_id: "request-1" }),
+    ]);
+  });
+
+  it("without BERTH_REJECTED_QUEUE_URL a rejected event is only logged, and answered", async () => {
+    const before = messages().length;
+    const dispatched = await run("dispatch", [{ job: "no-such-job", event: upload("unknown-job-local", "incoming/b.png") }], { BERTH_REJECTED_QUEUE_URL: undefined });
+    expect(dispatched.invocations.map(value)).toEqual([{ outcomes: [{ kind: "rejected", job: "no-such-job", reason: expect.stringContaining("no-such-job") }] }]);
+    expect(messages().length).toBe(before);
+    expect(dispatched.lines).toEqual([expect.objectContaining({ level: "ERROR", job: "no-such-job", reason: expect.stringContaining("no-such-job") })]);
+    expect(dispatched.lines[0]).not.toHaveProperty("messageId");
+  });
+
+  it("a rejected event SQS does not take is thrown for Lambda to retry, and the retry sends it once", async () => {
+    const before = messages().length;
+    const input = { job: "no-such-job", event: upload("unknown-job-retried", "incoming/c.png") };
+    sqs.inject({ serverErrors: 2 });
+    const failed = await run("dispatch", [input], { AWS_MAX_ATTEMPTS: "2" });
+    expect(failed.invocations).toEqual([{ ok: false, error: expect.objectContaining({ name: "TransientError", retryable: true, message: expect.stringContaining(rejectedQueue) }) }]);
+    expect(failed.lines.at(-1)).toMatchObject({ level: "WARN", error: { name: "TransientError" }, job: "no-such-job" });
+    expect(messages().length).toBe(before);
+
+    const retried = await run("dispatch", [input]);
+    expect(retried.invocations.map(value)).toMatchObject([{ outcomes: [{ kind: "rejected" }] }]);
+    expect(messages().slice(before)).toEqual([expect.objectContaining({ body: expect.objectContaining({ job: "no-such-job", event: input.event }) })]);
   });
 });

@@ -1,0 +1,182 @@
+/**
+ * A local SQS endpoint speaking the wire protocol the SDK v3 SQSClient uses, AWS JSON 1.0
+ * (`POST /`, `X-Amz-Target: AmazonSQS.SendMessage`, `Content-Type: application/x-amz-json-1.0`;
+ * errors as `{"__type": "com.amazonaws.sqs#<Error>", "message"}` with the query-compatible code in
+ * `x-amzn-query-error`), so the real client — signing, serialisation, its MD5 check of the body,
+ * error parsing, retries — runs against it unchanged
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-making-api-requests-json.html,
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-api-responses.html).
+ *
+ * It models SendMessage as the API reference states it: the queue must exist (QueueDoesNotExist);
+ * the body holds 1 character to 1 MiB, only of the W3C XML character ranges (InvalidMessageContents);
+ * at most 10 message attributes with valid names, types and non-empty values; the answer carries
+ * MD5OfMessageBody and MD5OfMessageAttributes, the latter computed as "Calculating the MD5 message
+ * digest for message attributes" describes. Requests must be SigV4-signed for the `sqs` service.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface SqsMessageAttribute {
+  readonly DataType: string;
+  readonly StringValue?: string;
+  readonly BinaryValue?: string;
+}
+
+export interface SqsMessage {
+  readonly MessageId: string;
+  readonly Body: string;
+  readonly MessageAttributes: Readonly<Record<string, SqsMessageAttribute>>;
+}
+
+export interface FakeSqsCall {
+  readonly target: string;
+  readonly contentType: string;
+}
+
+export interface FakeSqs {
+  /** `http://127.0.0.1:<port>`: pass as AWS_ENDPOINT_URL_SQS (queue URLs are on it too). */
+  readonly url: string;
+  /** Every request that reached the endpoint, answered or not. */
+  readonly calls: FakeSqsCall[];
+  /** Creates a queue (idempotent) and returns its URL. */
+  createQueue(name: string): string;
+  /** The messages sent to the queue at `queueUrl`, oldest first. */
+  messages(queueUrl: string): readonly SqsMessage[];
+  /** The next n requests answer HTTP 500 InternalFailure before doing anything. */
+  inject(faults: { readonly serverErrors: number }): void;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_ATTRIBUTES = 10;
+const XML_CHARS = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
+
+class SqsError extends Error {
+  constructor(
+    readonly type: string,
+    readonly queryCode: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** The MD5 SQS returns for message attributes: per attribute, in name order, length-prefixed name, type, transport byte and value. */
+export function md5OfMessageAttributes(attributes: Readonly<Record<string, SqsMessageAttribute>>): string {
+  const hash = createHash("md5");
+  const prefixed = (bytes: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    hash.update(length).update(bytes);
+  };
+  for (const name of Object.keys(attributes).sort()) {
+    const a = attributes[name]!;
+    prefixed(Buffer.from(name, "utf8"));
+    prefixed(Buffer.from(a.DataType, "utf8"));
+    if (a.StringValue !== undefined) {
+      hash.update(Buffer.from([1]));
+      prefixed(Buffer.from(a.StringValue, "utf8"));
+    } else {
+      hash.update(Buffer.from([2]));
+      prefixed(Buffer.from(a.BinaryValue ?? "", "base64"));
+    }
+  }
+  return hash.digest("hex");
+}
+
+function checkAttributes(attributes: Record<string, SqsMessageAttribute>): number {
+  const names = Object.keys(attributes);
+  if (names.length > MAX_ATTRIBUTES) throw new SqsError("InvalidParameterValue", "InvalidParameterValue", `Number of message attributes [${names.length}] exceeds the allowed maximum [${MAX_ATTRIBUTES}].`);
+  let bytes = 0;
+  for (const name of names) {
+    const a = attributes[name]!;
+    const reserved = /^(aws\.|amazon\.)/i.test(name) || name.startsWith(".") || name.endsWith(".") || name.includes("..");
+    if (!ATTRIBUTE_NAME.test(name) || reserved) throw new SqsError("InvalidAttributeName", "InvalidAttributeName", `Message attribute name '${name}' is invalid.`);
+    if (!/^(String|Number|Binary)(\..+)?$/.test(a.DataType ?? "")) throw new SqsError("InvalidParameterValue", "InvalidParameterValue", `The type of message attribute '${name}' is invalid.`);
+    const value = a.DataType.startsWith("Binary") ? a.BinaryValue : a.StringValue;
+    if (value === undefined || value === "") throw new SqsError("InvalidParameterValue", "InvalidParameterValue", `Message attribute '${name}' must contain a non-empty value of type '${a.DataType}'.`);
+    if (!a.DataType.startsWith("Binary") && !XML_CHARS.test(value)) throw new SqsError("InvalidParameterValue", "InvalidParameterValue", `Message attribute '${name}' contains invalid characters.`);
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(a.DataType) + (a.DataType.startsWith("Binary") ? Buffer.from(value, "base64").length : Buffer.byteLength(value));
+  }
+  return bytes;
+}
+
+function isSigned(headers: IncomingHttpHeaders): boolean {
+  return /^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/[a-z0-9-]+\/sqs\/aws4_request, SignedHeaders=.+, Signature=[0-9a-f]{64}$/.test(headers.authorization ?? "");
+}
+
+export async function startFakeSqs(options: { readonly accountId?: string } = {}): Promise<FakeSqs> {
+  const accountId = options.accountId ?? "123456789012";
+  const queues = new Map<string, SqsMessage[]>();
+  const calls: FakeSqsCall[] = [];
+  let serverErrors = 0;
+  let url = "";
+
+  const sendMessage = (input: { QueueUrl?: string; MessageBody?: string; MessageAttributes?: Record<string, SqsMessageAttribute> }) => {
+    const queue = input.QueueUrl === undefined ? undefined : queues.get(input.QueueUrl);
+    if (!queue) throw new SqsError("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.");
+    const body = input.MessageBody ?? "";
+    if (body.length === 0) throw new SqsError("InvalidParameterValue", "InvalidParameterValue", "The request must contain the parameter MessageBody.");
+    if (!XML_CHARS.test(body)) throw new SqsError("InvalidMessageContents", "InvalidMessageContents", "Invalid binary character in message body.");
+    const attributes = input.MessageAttributes ?? {};
+    const size = Buffer.byteLength(body) + checkAttributes(attributes);
+    if (size > MAX_BODY_BYTES) throw new SqsError("InvalidParameterValue", "InvalidParameterValue", `One or more parameters are invalid. Reason: Message must be shorter than ${MAX_BODY_BYTES} bytes.`);
+    const message: SqsMessage = { MessageId: randomUUID(), Body: body, MessageAttributes: attributes };
+    queue.push(message);
+    return {
+      MessageId: message.MessageId,
+      MD5OfMessageBody: createHash("md5").update(body, "utf8").digest("hex"),
+      ...(Object.keys(attributes).length > 0 ? { MD5OfMessageAttributes: md5OfMessageAttributes(attributes) } : {}),
+    };
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const target = String(req.headers["x-amz-target"] ?? "");
+      const contentType = String(req.headers["content-type"] ?? "");
+      calls.push({ target, contentType });
+      const headers = { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": randomUUID() };
+      const fail = (e: SqsError) =>
+        res.writeHead(e.status, { ...headers, "x-amzn-query-error": `${e.queryCode};Sender` }).end(JSON.stringify({ __type: `com.amazonaws.sqs#${e.type}`, message: e.message }));
+      try {
+        if (serverErrors > 0) {
+          serverErrors--;
+          throw new SqsError("InternalFailure", "InternalFailure", "We encountered an internal error. Please try again.", 500);
+        }
+        if (!isSigned(req.headers)) throw new SqsError("MissingAuthenticationToken", "MissingAuthenticationToken", "Request is missing Authentication Token", 403);
+        if (req.method !== "POST" || contentType !== "application/x-amz-json-1.0") throw new SqsError("InvalidAction", "InvalidAction", `not an AWS JSON 1.0 request (${req.method} ${contentType})`);
+        if (target !== "AmazonSQS.SendMessage") throw new SqsError("UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", `${target} is not implemented by this fake`);
+        const answer = JSON.stringify(sendMessage(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
+        res.writeHead(200, headers).end(answer);
+      } catch (e) {
+        if (!(e instanceof SqsError)) throw e;
+        fail(e);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    calls,
+    createQueue(name) {
+      const queueUrl = `${url}/${accountId}/${name}`;
+      if (!queues.has(queueUrl)) queues.set(queueUrl, []);
+      return queueUrl;
+    },
+    messages: (queueUrl) => queues.get(queueUrl) ?? [],
+    inject(faults) {
+      serverErrors += faults.serverErrors;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
