@@ -1,0 +1,236 @@
+/**
+ * Least privilege, per function: each role allows what that function's code
+ * calls, on exactly the catalog's clusters, task-definition families,
+ * services, roles, berth's bus and table, and its own queues.
+ *
+ * What the functions call (src/core/engine): every flow ends in `apply`,
+ * whose effects launch (RunTask, or a deployment), stop (StopTask) and
+ * publish (PutEvents); admission reads the `queued` index. Only the sweep
+ * lists open runs (the `open` index) and asks ECS about quiet tasks
+ * (DescribeTasks). Only dispatch sends rejected events to the rejected queue.
+ *
+ * IAM actions, resource types and condition keys:
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
+ * tagging at creation (ecs:CreateAction):
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html
+ * iam:PassedToService: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_PassedToService
+ * an inline role policy holds 10,240 characters: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+ */
+import type { Catalog } from "../../core/catalog/types.ts";
+import { ConfigurationError } from "../../core/errors.ts";
+import { arnOf, localArn, policy, ref, resolvedSize, sub, trustPolicy, type CfnString, type Resource, type Resources, type Statement } from "./cfn.ts";
+import { clusterArn, clusterTasksArn, FUNCTIONS, logGroupArn, scheduleGroupArn, serviceArn, taskDefinitionFamilyArn, type FunctionName, type StackNames } from "./names.ts";
+import { catalogEcs } from "./routing.ts";
+import { LOGICAL } from "./logical-ids.ts";
+
+/** IAM's quotas on a role's inline policies (10,240 characters together) and on one managed policy (6,144), less some room. */
+const INLINE_BUDGET = 10_240 - 400;
+const MANAGED_BUDGET = 6_144 - 200;
+/** Managed policies IAM attaches to a role by default. */
+const MANAGED_PER_ROLE = 10;
+
+const unique = <T>(items: readonly T[]): T[] => {
+  const seen = new Map<string, T>();
+  for (const item of items) seen.set(JSON.stringify(item), item);
+  return [...seen.values()];
+};
+
+/** The roles berth may pass to ECS: a run job's task definition's, or the new revision a deploy job registers. */
+function passedRoles(catalog: Catalog): string[] {
+  return [...new Set(Object.values(catalog.jobs).flatMap((j) => [j.roles.task, j.roles.execution].filter((r): r is string => r !== undefined)))].sort();
+}
+
+/**
+ * The statements that grow with the catalog and are the same for every function: RunTask on each
+ * task-definition family, PassRole on each role. A large catalog's do not fit a role's inline policy;
+ * they then go to managed policies that every function's role shares.
+ */
+function catalogStatements(catalog: Catalog): Statement[] {
+  const { runClusters } = catalogEcs(catalog);
+  const families = unique(Object.values(catalog.jobs).flatMap((j) => (j.action.kind === "run" ? [taskDefinitionFamilyArn(j.action.taskDefinition)] : [])));
+  const roles = passedRoles(catalog);
+  return [
+    ...(runClusters.length > 0
+      ? [
+          {
+            Sid: "RunCatalogTaskDefinitionsOnCatalogClusters",
+            Effect: "Allow" as const,
+            Action: ["ecs:RunTask"],
+            Resource: families,
+            Condition: { ArnEquals: { "ecs:cluster": runClusters.map(clusterArn) } },
+          },
+        ]
+      : []),
+    ...(roles.length > 0
+      ? [{ Sid: "PassCatalogRolesToEcsTasks", Effect: "Allow" as const, Action: ["iam:PassRole"], Resource: roles, Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } } }]
+      : []),
+  ];
+}
+
+function taskStatements(catalog: Catalog, fn: FunctionName): Statement[] {
+  const { runClusters } = catalogEcs(catalog);
+  if (runClusters.length === 0) return [];
+  const tasks = runClusters.map(clusterTasksArn);
+  return [
+    // RunTask sends tags (berth's run and job ids, the job's tags); tagging is allowed only as part of that call.
+    { Sid: "TagTasksOnlyAtLaunch", Effect: "Allow", Action: ["ecs:TagResource"], Resource: tasks, Condition: { StringEquals: { "ecs:CreateAction": "RunTask" } } },
+    { Sid: "StopTasksOfCatalogClusters", Effect: "Allow", Action: ["ecs:StopTask"], Resource: tasks },
+    ...(fn === "sweep" ? [{ Sid: "DescribeTasksOfCatalogClusters", Effect: "Allow" as const, Action: ["ecs:DescribeTasks"], Resource: tasks }] : []),
+  ];
+}
+
+function deployStatements(catalog: Catalog): Statement[] {
+  const { services } = catalogEcs(catalog);
+  if (services.length === 0) return [];
+  return [
+    {
+      Sid: "DeployCatalogServices",
+      Effect: "Allow",
+      Action: ["ecs:DescribeServices", "ecs:UpdateService"],
+      Resource: services.map((s) => serviceArn(s.cluster, s.service)),
+    },
+    {
+      // AWS defines no resource type for these two actions: "*" is the only resource IAM accepts (see UNSCOPED_NOTE).
+      Sid: "TaskDefinitionsAwsAllowsNoResourceScoping",
+      Effect: "Allow",
+      Action: ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+      Resource: ["*"],
+    },
+    {
+      Sid: "TagTaskDefinitionsOnlyAtRegistration",
+      Effect: "Allow",
+      Action: ["ecs:TagResource"],
+      Resource: [localArn("ecs", "task-definition/*")],
+      Condition: { StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" } },
+    },
+  ];
+}
+
+export const UNSCOPED_NOTE =
+  "ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition have no resource type in the Service Authorization Reference " +
+  "(https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html), so IAM accepts only " +
+  'Resource "*" for them; a deploy reads the service\'s current task definition and registers its next revision.';
+
+/** What only this function calls, on what only it uses. */
+function ownStatements(catalog: Catalog, names: StackNames, fn: FunctionName): Statement[] {
+  const indexes: CfnString[] = (fn === "sweep" ? ["open", "queued"] : ["queued"]).map((i) => sub(`\${${LOGICAL.table}.Arn}/index/${i}`));
+  return [
+    { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [logGroupArn(names.logGroup(fn))] },
+    { Sid: "ReadWriteRuns", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [arnOf(LOGICAL.table)] },
+    { Sid: "QueryRunIndexes", Effect: "Allow", Action: ["dynamodb:Query"], Resource: indexes },
+    { Sid: "PublishRunStateChangesToBerthBus", Effect: "Allow", Action: ["events:PutEvents"], Resource: [arnOf(LOGICAL.bus)] },
+    // The on-failure destination is written with the function's own role.
+    { Sid: "SendFailedInvocationsToOwnQueue", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arnOf(LOGICAL.failureQueue(fn))] },
+    ...(fn === "dispatch" ? [{ Sid: "SendRejectedEvents", Effect: "Allow" as const, Action: ["sqs:SendMessage"], Resource: [arnOf(LOGICAL.rejectedQueue)] }] : []),
+    ...taskStatements(catalog, fn),
+    ...deployStatements(catalog),
+  ];
+}
+
+/** Splits statements, and the resource lists inside them, into policies that each fit `budget`. */
+function packPolicies(statements: readonly Statement[], budget: number): Statement[][] {
+  const pieces: Statement[] = [];
+  for (const statement of statements) {
+    let part: CfnString[] = [];
+    const flush = () => {
+      if (part.length > 0) pieces.push({ ...statement, Sid: `${statement.Sid}${pieces.filter((p) => p.Sid.startsWith(statement.Sid)).length + 1}`, Resource: part });
+      part = [];
+    };
+    for (const resource of statement.Resource) {
+      if (part.length > 0 && resolvedSize(policy([{ ...statement, Resource: [...part, resource] }])) > budget) flush();
+      part.push(resource);
+    }
+    flush();
+  }
+  const policies: Statement[][] = [];
+  for (const piece of pieces) {
+    const last = policies[policies.length - 1];
+    if (last && resolvedSize(policy([...last, piece])) <= budget) last.push(piece);
+    else policies.push([piece]);
+  }
+  return policies;
+}
+
+/**
+ * One role per function. Its inline policy holds everything when the catalog's statements fit it (the
+ * usual case); otherwise they move, split by IAM's policy size quota, to managed policies attached to all
+ * three roles, and a catalog too large even for those is refused rather than granted more.
+ */
+export function functionRoles(catalog: Catalog, names: StackNames): Resources {
+  const shared = catalogStatements(catalog);
+  const own = Object.fromEntries(FUNCTIONS.map((fn) => [fn, ownStatements(catalog, names, fn)])) as Record<FunctionName, Statement[]>;
+  const inline = FUNCTIONS.every((fn) => resolvedSize(policy([...own[fn], ...shared])) <= INLINE_BUDGET);
+  const managed = inline ? [] : packPolicies(shared, MANAGED_BUDGET);
+  if (managed.length > MANAGED_PER_ROLE) {
+    throw new ConfigurationError(
+      `the catalog names more task-definition families and roles than ${MANAGED_PER_ROLE} IAM managed policies of 6,144 characters can list ` +
+        `(berth grants RunTask and PassRole on exactly those): split it into two services`,
+    );
+  }
+  const resources: Resources = {};
+  for (const fn of FUNCTIONS) {
+    const statements = inline ? [...own[fn], ...shared] : own[fn];
+    const size = resolvedSize(policy(statements));
+    if (size > INLINE_BUDGET) {
+      throw new ConfigurationError(`the ${fn} function's policy would be about ${size} characters, more than IAM allows a role (10,240): the catalog names too many clusters or services for one stack`);
+    }
+    resources[LOGICAL.role(fn)] = {
+      Type: "AWS::IAM::Role",
+      Properties: {
+        Description: `berth ${names.prefix}: the ${fn} function`,
+        AssumeRolePolicyDocument: trustPolicy("lambda.amazonaws.com"),
+        Policies: [{ PolicyName: `berth-${fn}`, PolicyDocument: policy(statements) }],
+      },
+      ...(deployStatements(catalog).length > 0 ? { Metadata: { "berth:unscoped-statements": { TaskDefinitionsAwsAllowsNoResourceScoping: UNSCOPED_NOTE } } } : {}),
+    };
+  }
+  managed.forEach((statements, i) => {
+    resources[`CatalogPolicy${i + 1}`] = {
+      Type: "AWS::IAM::ManagedPolicy",
+      Properties: {
+        Description: `berth ${names.prefix}: RunTask and PassRole on the catalog's task definitions and roles, part ${i + 1} of ${managed.length}`,
+        PolicyDocument: policy(statements),
+        Roles: FUNCTIONS.map((fn) => ref(LOGICAL.role(fn))),
+      },
+    };
+  });
+  return resources;
+}
+
+/**
+ * EventBridge Scheduler assumes these roles, only for schedules of berth's schedule group in this account
+ * (confused-deputy protection: https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role),
+ * and writes undeliverable firings to the dead-letter queue with the same role
+ * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html).
+ */
+function schedulerRole(names: StackNames, purpose: string, statement: Statement): Resource {
+  return {
+    Type: "AWS::IAM::Role",
+    Properties: {
+      Description: `berth ${names.prefix}: EventBridge Scheduler, ${purpose}`,
+      AssumeRolePolicyDocument: trustPolicy("scheduler.amazonaws.com", {
+        StringEquals: { "aws:SourceAccount": sub("${AWS::AccountId}") },
+        ArnEquals: { "aws:SourceArn": scheduleGroupArn(names.scheduleGroup) },
+      }),
+      Policies: [
+        {
+          PolicyName: "berth-scheduler",
+          PolicyDocument: policy([
+            statement,
+            { Sid: "SendUndeliveredFiringsToDeadLetterQueue", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arnOf(LOGICAL.schedulesDeadLetterQueue)] },
+          ]),
+        },
+      ],
+    },
+  };
+}
+
+/** Job schedules put `Berth Schedule Fired` on berth's bus. */
+export function jobSchedulerRole(names: StackNames): Resource {
+  return schedulerRole(names, "job schedules", { Sid: "PutScheduleFiredOnBerthBus", Effect: "Allow", Action: ["events:PutEvents"], Resource: [arnOf(LOGICAL.bus)] });
+}
+
+/** The sweep schedule invokes the sweep function. */
+export function sweepSchedulerRole(names: StackNames): Resource {
+  return schedulerRole(names, "the sweep", { Sid: "InvokeSweep", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [arnOf(LOGICAL.lambda("sweep"))] });
+}
