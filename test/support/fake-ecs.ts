@@ -105,6 +105,8 @@ export interface FakeTask {
   stoppedReason?: string;
   containers: FakeContainer[];
   tags: { key: string; value: string }[];
+  /** The RunTask request's overrides, which ECS reports back on the task (DescribeTasks, task state change events). */
+  overrides?: unknown;
 }
 
 export interface FakeEcs {
@@ -128,7 +130,7 @@ interface RunTaskBody {
   taskDefinition?: string;
   launchType?: string;
   capacityProviderStrategy?: { capacityProvider: string }[];
-  overrides?: { containerOverrides?: { name: string }[] };
+  overrides?: { containerOverrides?: { name: string }[]; [field: string]: unknown };
   tags?: { key: string; value: string }[];
   startedBy?: string;
   clientToken?: string;
@@ -295,6 +297,7 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
       createdAt: Date.now(),
       containers: (names.length > 0 ? names : [family]).map((name) => ({ name, lastStatus: "PENDING" })),
       tags: body.tags ?? [],
+      ...(body.overrides !== undefined ? { overrides: body.overrides } : {}),
       ...(body.clientToken !== undefined ? { clientToken: body.clientToken } : {}),
       ...(body.startedBy !== undefined ? { startedBy: body.startedBy } : {}),
       ...(provider !== undefined ? { capacityProviderName: provider } : { launchType: body.launchType ?? "EC2" }),

@@ -1,0 +1,219 @@
+/**
+ * The packaged stack, wired end to end: each rule and schedule of the
+ * template that the real `serverless package` makes of the example catalog,
+ * given a real-shaped event (events/*.json adapted to the catalog's buckets,
+ * repos and jobs), delivered with its target input applied exactly as
+ * EventBridge and EventBridge Scheduler document it
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html,
+ * https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html;
+ * test/support/event-inputs.ts) to the built handler bundle in the function's
+ * own deployment package, with the environment the template gives that
+ * function, against dynalite, the local ECS endpoint and the local
+ * EventBridge endpoint (test/support/stack-harness.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { loadCatalog } from "../../src/core/catalog/load.ts";
+import type { Catalog, Trigger } from "../../src/core/catalog/types.ts";
+import { nextFireTimes, parseSchedule } from "../../src/core/schedule/index.ts";
+import { schedulerTime } from "../support/event-inputs.ts";
+import type { FakeTask } from "../support/fake-ecs.ts";
+import { deepMerge, WiredStack, type Invocation, type RunCost, type Template } from "../support/stack-harness.ts";
+import { packageCatalog } from "./package.ts";
+
+const root = new URL("../../", import.meta.url);
+const catalogText = readFileSync(new URL("berth.yml", root), "utf8");
+const STAGE = "dev";
+
+const loaded = loadCatalog(catalogText, "berth.yml");
+if (!loaded.ok) throw new Error(`the example catalog must load: ${loaded.error.message}`);
+const catalog: Catalog = loaded.catalog;
+let wired: WiredStack;
+
+beforeAll(async () => {
+  const { template, packageDir } = await packageCatalog(catalogText, { stage: STAGE });
+  wired = await WiredStack.start({ template: template as Template, artifacts: packageDir, catalog, stage: STAGE, samples: new URL("events/", root) });
+}, 120_000);
+
+afterAll(async () => {
+  await wired?.close();
+});
+
+const functionOf = (i: Invocation) => wired.stack.functions.get(i.functionId)?.name ?? i.functionId;
+const handlerOf = (i: Invocation) => wired.stack.functions.get(i.functionId)?.handler;
+
+/** Fails with the function's own log lines when an invocation threw. */
+function expectNoFailures(invocations: readonly Invocation[]): void {
+  expect(invocations.filter((i) => i.error !== undefined).map((i) => `${functionOf(i)} (${i.cause}) threw ${String(i.error)}\n${i.logs}`)).toEqual([]);
+}
+
+async function newInvocations(action: () => Promise<unknown>): Promise<Invocation[]> {
+  const before = wired.cloud.invocations.length;
+  await action();
+  return wired.cloud.invocations.slice(before);
+}
+
+const ruleTriggers = Object.values(catalog.jobs).flatMap((job) => job.triggers.filter((t) => t.kind !== "schedule").map((trigger) => ({ job, trigger })));
+
+describe("the packaged example stack, wired", () => {
+  it("has dispatch, track and sweep, and each starts from its own package with the environment its template gives it", async () => {
+    const handlers = [...wired.stack.functions.values()].map((f) => f.handler);
+    expect(handlers).toEqual(expect.arrayContaining(["dist/handlers/dispatch.handler", "dist/handlers/track.handler", "dist/handlers/sweep.handler"]));
+    const sweep = [...wired.stack.functions.values()].find((f) => f.handler === "dist/handlers/sweep.handler")!;
+    const invocation = await wired.cloud.invoke(sweep.logicalId, {}, "a direct call");
+    expectNoFailures([invocation]);
+    expect(invocation.result).toMatchObject({ open: expect.any(Number) });
+  });
+
+  it.each(ruleTriggers.map(({ job, trigger }) => [job.name, trigger.kind, job, trigger] as const))(
+    "%s: its %s event fires its rule, and that job's run starts (a run record for it, RunTask for a run job)",
+    async (_name, _kind, job, trigger) => {
+      const built = wired.eventFor(job.name, trigger)!;
+      const bus = wired.busNamed(built.bus);
+      expect(wired.stack.matchingRules(bus, built.event).map((r) => r.name), `a ${trigger.kind} event on bus ${bus} fires a rule`).not.toEqual([]);
+      const before = await wired.runs();
+      const launched = wired.ecs.stats.tasksLaunched;
+      const invocations = await newInvocations(() => wired.cloud.putEvent(bus, built.event, `${trigger.kind} event`));
+      expectNoFailures(invocations);
+      const dispatched = invocations.filter((i) => i.cause.endsWith(`(${trigger.kind} event)`));
+      expect(dispatched.map(handlerOf), "what the event invoked").toEqual(["dist/handlers/dispatch.handler"]);
+      expect(dispatched[0]!.result, "dispatch's answer").toMatchObject({ outcomes: [expect.objectContaining({ kind: "accepted", job: job.name })] });
+      const started = (await wired.runs()).filter((r) => !before.some((b) => b.id === r.id) && r.job === job.name);
+      expect(started.map((r) => r.trigger.kind), "one new run of the job").toEqual([trigger.kind]);
+      if (job.action.kind === "run") {
+        expect(wired.ecs.stats.tasksLaunched, "RunTask started its task").toBe(launched + 1);
+        const task = wired.ecs.tasks.get(started[0]!.attempts[0]!.taskArn!) as FakeTask;
+        expect(task.startedBy).toBe(`berth/${started[0]!.id}`);
+        expect(task.taskDefinitionArn).toContain(`task-definition/${job.action.taskDefinition}:`);
+      }
+    },
+  );
+
+  it.each<[string, string, () => Record<string, unknown>]>([
+    ["an upload to a bucket no job watches", "default", () => wired.sample("s3-object-created-other-bucket.json")],
+    ["an upload outside the watched key prefix", "default", () => deepMerge(wired.sample("s3-object-created.json"), { detail: { object: { key: "elsewhere/cat.png" } } })],
+    ["a push to a branch no job deploys", "berth", () => deepMerge(wired.sample("git-push.json"), { detail: { ref: "refs/heads/feature", branch: "feature" } })],
+    ["a run state change no job chains to", "berth", () => deepMerge(wired.sample("run-succeeded.json"), { detail: { job: "reindex" } })],
+    ["a manual run of a job with no manual trigger", "berth", () => deepMerge(wired.sample("manual-run.json"), { detail: { job: "thumbnails" } })],
+    ["an ECR push of a repository no job scans", "default", () => deepMerge(wired.sample("ecr-image-push.json"), { detail: { "repository-name": "billing" } })],
+    ["a task state change of a task someone else started", "default", () => deepMerge(wired.sample("ecs-task-state-change-running.json"), { detail: { startedBy: "ecs-svc/1234567890" } })],
+  ])("%s invokes nothing and starts nothing", async (_what, kind, build) => {
+    const event = build();
+    const bus = wired.busNamed(kind);
+    const runs = (await wired.runs()).length;
+    const calls = wired.ecs.stats.runTaskCalls;
+    const invocations = await newInvocations(() => wired.cloud.putEvent(bus, event));
+    expect(invocations.map((i) => `${functionOf(i)} via ${i.cause}`)).toEqual([]);
+    expect((await wired.runs()).length).toBe(runs);
+    expect(wired.ecs.stats.runTaskCalls).toBe(calls);
+  });
+
+  it("each schedule runs its job at the scheduled time in the job's time zone, with that time as the run's idempotency key, and a Scheduler retry of the same time starts nothing new", async () => {
+    const scheduled = Object.values(catalog.jobs).flatMap((job) => job.triggers.filter((t): t is Extract<Trigger, { kind: "schedule" }> => t.kind === "schedule").map((trigger) => ({ job, trigger })));
+    expect(scheduled.map((s) => s.job.name)).toContain("nightly-backup");
+    for (const { job, trigger } of scheduled) {
+      const candidates = wired.stack.schedules.filter((s) => s.expression === trigger.awsExpression && (s.timezone ?? "UTC") === trigger.timezone);
+      expect(candidates.length, `${job.name}: a schedule ${trigger.awsExpression} in ${trigger.timezone}`).toBeGreaterThan(0);
+      const parsed = parseSchedule(trigger.awsExpression);
+      if (!parsed.ok) throw new Error(parsed.error.message);
+      const [due] = nextFireTimes(parsed.schedule, { timezone: trigger.timezone, after: Date.parse("2024-11-26T00:00:00Z"), count: 1 });
+      const scheduledTime = schedulerTime(new Date(due!));
+      const before = await wired.runs();
+      const launched = wired.ecs.stats.tasksLaunched;
+      // Only the job's own schedule may start a run of it; find it by firing each candidate.
+      let fired: (typeof candidates)[number] | undefined;
+      for (const schedule of candidates) {
+        expectNoFailures(await newInvocations(() => wired.cloud.fireSchedule(schedule, { scheduledTime, executionId: "d32c5kddcf5bb8c3", attemptNumber: 1 })));
+        if ((await wired.runs()).some((r) => !before.some((b) => b.id === r.id) && r.job === job.name)) {
+          fired = schedule;
+          break;
+        }
+      }
+      expect(fired, `${job.name}: its schedule started a run`).toBeDefined();
+      const started = (await wired.runs()).filter((r) => !before.some((b) => b.id === r.id));
+      expect(started.map((r) => [r.job, r.trigger.kind, r.trigger.idempotencyKey])).toEqual([[job.name, "schedule", `${job.name}#schedule:${scheduledTime}`]]);
+      if (job.action.kind === "run") expect(wired.ecs.stats.tasksLaunched).toBe(launched + 1);
+
+      const retry = await newInvocations(() => wired.cloud.fireSchedule(fired!, { scheduledTime, executionId: "e43d6leedg6cc9d4", attemptNumber: 2 }));
+      expectNoFailures(retry);
+      expect(retry.map((i) => i.result)).toContainEqual({ outcomes: [expect.objectContaining({ kind: "duplicate", job: job.name })] });
+      expect((await wired.runs()).length).toBe(before.length + 1);
+      expect(wired.ecs.stats.tasksLaunched).toBe(launched + (job.action.kind === "run" ? 1 : 0));
+    }
+  });
+
+  it("the one-minute sweep schedule invokes the sweep function", async () => {
+    const sweeps = wired.stack.schedules.filter((s) => s.expression === "rate(1 minute)");
+    expect(sweeps).toHaveLength(1);
+    const invocations = await newInvocations(() => wired.cloud.fireSchedule(sweeps[0]!, { scheduledTime: "2024-11-26T18:01:00Z", executionId: "f1a2b3c4d5e6f7a8", attemptNumber: 1 }));
+    expectNoFailures(invocations);
+    expect(invocations.map(handlerOf)).toEqual(["dist/handlers/sweep.handler"]);
+  });
+
+  it("a task's state changes reach track through the task state rule, its run ends SUCCEEDED, and the job chained to it starts from the run state change track publishes", async () => {
+    const chained = Object.values(catalog.jobs).flatMap((d) => d.triggers.flatMap((t) => (t.kind === "job" && catalog.jobs[t.job]?.action.kind === "run" ? [{ upstream: t.job, downstream: d.name }] : [])));
+    expect(chained.length, "the example catalog chains a job to a run job").toBeGreaterThan(0);
+    const { upstream, downstream } = chained[0]!;
+    const open = (await wired.runs()).find((r) => r.job === upstream && r.attempts[0]?.taskArn !== undefined && r.status !== "SUCCEEDED");
+    expect(open, `an open ${upstream} run from the schedule test`).toBeDefined();
+    const invocations = await newInvocations(() => wired.driveTaskToEnd(wired.ecs.tasks.get(open!.attempts[0]!.taskArn!)!, 0));
+    expectNoFailures(invocations);
+    const tracked = invocations.filter((i) => i.cause.endsWith("(ECS Task State Change)"));
+    expect(tracked.map(handlerOf)).toEqual(Array(3).fill("dist/handlers/track.handler"));
+    expect(tracked.map((i) => (i.result as { kind?: string }).kind)).toEqual(["updated", "updated", "updated"]);
+    expect((await wired.runs()).find((r) => r.id === open!.id)?.status).toBe("SUCCEEDED");
+    const next = (await wired.runs()).filter((r) => r.job === downstream && r.trigger.idempotencyKey.includes(open!.id));
+    expect(next.map((r) => r.trigger.kind), `${downstream} runs once after ${upstream} succeeded`).toEqual(["job"]);
+  });
+
+  it("a run that fails reaches the job's notify topic through the notify rule, with the job, run and status in the message", async () => {
+    const notifying = Object.values(catalog.jobs).find((j) => j.action.kind === "run" && j.notify.some((n) => n.on.includes("failed")) && j.triggers.some((t) => t.kind === "s3"));
+    expect(notifying, "the example catalog notifies on a failed upload job").toBeDefined();
+    const topic = notifying!.notify.find((n) => n.on.includes("failed"))!.sns;
+    const built = wired.eventFor(notifying!.name, notifying!.triggers.find((t) => t.kind === "s3")!)!;
+    await wired.cloud.putEvent(wired.busNamed(built.bus), built.event, "upload");
+    const run = (await wired.runs()).find((r) => r.trigger.idempotencyKey.includes(String(built.event.detail.object.key)));
+    expect(run?.attempts[0]?.taskArn).toBeDefined();
+    const delivered = wired.cloud.deliveries.length;
+    const invocations = await newInvocations(() => wired.driveTaskToEnd(wired.ecs.tasks.get(run!.attempts[0]!.taskArn!)!, 1));
+    expectNoFailures(invocations);
+    expect((await wired.runs()).find((r) => r.id === run!.id)?.status).toBe("FAILED");
+    const messages = wired.cloud.deliveries.slice(delivered).filter((d) => d.to.kind === "sns" && d.to.topicArn === topic);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.payload).toContain(notifying!.name);
+    expect(messages[0]!.payload).toContain(run!.id);
+    expect(messages[0]!.payload).toContain("FAILED");
+    console.log(`SNS message for a failed ${notifying!.name} run, as EventBridge fills the notify rule's template:\n${messages[0]!.payload}`);
+  });
+
+  it("counts what one plain task run costs, tracked to its end (printed for BENCHMARKS.md)", async () => {
+    const plain = Object.values(catalog.jobs).find((j) => j.action.kind === "run" && j.concurrency.overlap === "allow" && !("max" in j.concurrency) && j.triggers.some((t) => t.kind === "s3" || t.kind === "event"));
+    expect(plain, "a run job without a concurrency limit, triggered by an AWS event").toBeDefined();
+    const cost = await wired.measureTrackedRun(plain!.name);
+    expect(cost.status).toBe("SUCCEEDED");
+    expect(cost.runTask).toBe(1);
+    expect(Object.values(cost.invocations).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(4);
+    expect(cost.dynamo.tableWriteUnits).toBeGreaterThan(0);
+    expect(cost.dynamo.unpriced).toEqual([]);
+    console.log(formatCost(cost));
+    console.log(cost.dynamo.trace.join("\n"));
+  });
+});
+
+function formatCost(cost: RunCost): string {
+  const d = cost.dynamo;
+  const rows: [string, string | number][] = [
+    ...Object.entries(cost.invocations).map(([fn, n]) => [`Lambda invocations: ${fn}`, n] as [string, number]),
+    ["Lambda GB-s (wall time here × memory)", cost.gbSeconds.toFixed(4)],
+    ...Object.entries(d.requests).map(([op, n]) => [`DynamoDB ${op} requests`, n] as [string, number]),
+    ["DynamoDB read request units", d.readUnits],
+    ["DynamoDB write request units: table", d.tableWriteUnits],
+    ...Object.entries(d.indexWriteUnitsByIndex).map(([ix, n]) => [`DynamoDB write request units: index ${ix}`, n] as [string, number]),
+    ["DynamoDB conditional writes refused", d.conditionalFailures],
+    ["EventBridge PutEvents calls / entries", `${cost.putEventsCalls} / ${cost.putEventsEntries}`],
+    ["ECS RunTask / DescribeTasks / StopTask", `${cost.runTask} / ${cost.describeTasks} / ${cost.stopTask}`],
+    ["Other target deliveries (SNS)", cost.otherDeliveries],
+    ["Scheduler invocations", cost.schedulerInvocations],
+  ];
+  return [`Requests for one run of ${cost.job} (${cost.status}):`, "| what | per run |", "| --- | --- |", ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join("\n");
+}
