@@ -1,44 +1,191 @@
-/** The CLI's view of a deployed stage: its run table, its bus, and ECS for cancels and log streams. */
-import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
-import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { buildEngine, createClients, runStore, type AwsClients } from "../aws/compose.ts";
+/**
+ * The CLI's view of a deployed stage: its run table, its bus, and ECS for cancels and log streams.
+ *
+ * The table and the bus are BERTH_TABLE and BERTH_BUS when set; otherwise the outputs
+ * `BerthRunsTable` and `BerthBus` of the stage's stack `<service>-<stage>` (CloudFormation
+ * DescribeStacks, asked at most once, and only for what the environment does not say). The
+ * region is stage.ts's; credentials are the SDK's chain, for `--profile` when given.
+ */
+import { existsSync } from "node:fs";
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { buildEngine, runStore, type AwsClients } from "../aws/compose.ts";
+import { awsClientConfig } from "../aws/clients.ts";
+import { translateAwsError } from "../aws/errors.ts";
 import type { DynamoRunStore } from "../aws/dynamo-run-store.ts";
 import type { Engine } from "../core/engine/engine.ts";
 import type { Catalog } from "../core/catalog/types.ts";
 import type { BusEvent } from "../core/events/envelope.ts";
-import { ConfigurationError, TransientError } from "../core/errors.ts";
+import { ConfigurationError, NotFoundError, TransientError } from "../core/errors.ts";
+import { configPath, requireCatalog } from "./catalog-file.ts";
 import { UsageError } from "./output.ts";
+import { requireProfile, resolveRegion, stackName, type AwsOptions, type ResolvedRegion } from "./stage.ts";
 
-function env(name: string, what: string): string {
-  const v = process.env[name];
-  if (!v) throw new UsageError(`${name} is not set: it names ${what} of the deployed stage`);
-  return v;
+/** What a command knows about the stage it works on: the global options and its --config. */
+export interface StageRequest extends AwsOptions {
+  readonly config?: string;
 }
 
-let clients: AwsClients | undefined;
-const aws = (): AwsClients => (clients ??= createClients(process.env));
-
-export function awsStore(): DynamoRunStore {
-  return runStore(aws(), env("BERTH_TABLE", "the DynamoDB run table"));
+interface StageClients extends AwsClients {
+  readonly cloudFormation: CloudFormationClient;
 }
 
-export function awsEngine(catalog: Catalog): Engine {
-  return buildEngine(catalog, aws(), { table: env("BERTH_TABLE", "the DynamoDB run table"), bus: env("BERTH_BUS", "the event bus") });
+/**
+ * The stage's clients, with the settings every berth client shares (awsClientConfig) plus the
+ * region and profile. Made here only until the factories of src/aws/clients.ts, the one place
+ * clients are made, take a region and a profile and include CloudFormation.
+ */
+function stageClients(region: string | undefined, profile: string | undefined): StageClients {
+  // On Node 20 the SDK warns, once per process, that its releases after January 2027 need Node 22.
+  // The CLI ships with its SDK built in, so that advice is for berth's maintainers; it would only
+  // bury berth's own message. This process starts no children, so the setting stays here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const config = { ...awsClientConfig(process.env), ...(region !== undefined ? { region } : {}), ...(profile !== undefined ? { profile } : {}) };
+  return {
+    ecs: new ECSClient(config),
+    eventBridge: new EventBridgeClient(config),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(config), { marshallOptions: { removeUndefinedValues: true } }),
+    cloudFormation: new CloudFormationClient(config),
+  };
+}
+
+/** The stack outputs the wing's template declares for the CLI, by what they name. */
+const OUTPUTS = { table: "BerthRunsTable", bus: "BerthBus" } as const;
+const VARIABLES = { table: "BERTH_TABLE", bus: "BERTH_BUS" } as const;
+const WHAT = { table: "the DynamoDB run table", bus: "the event bus" } as const;
+type Resource = keyof typeof OUTPUTS;
+
+interface Stack {
+  readonly name: string;
+  readonly status: string;
+  readonly outputs: ReadonlyMap<string, string>;
+}
+
+function unnamed(what: Resource): UsageError {
+  return new UsageError(
+    `${VARIABLES[what]} is not set and no stage is named: pass --stage <stage> (a stage deployed with \`berth deploy --stage <stage>\`), or set ${VARIABLES[what]} to ${WHAT[what]} of the deployed stage`,
+  );
+}
+
+/** Fails before anything is resolved when neither the environment nor a stage can say where `what` is. */
+function requireNamed(request: StageRequest, ...what: Resource[]): void {
+  for (const w of what) if (!process.env[VARIABLES[w]] && request.stage === undefined) throw unnamed(w);
+}
+
+class DeployedStage {
+  readonly #stack: { readonly stage: string; readonly name: string } | undefined;
+  readonly #region: ResolvedRegion;
+  #described: Promise<Stack> | undefined;
+
+  constructor(
+    readonly clients: StageClients,
+    region: ResolvedRegion,
+    stack: { readonly stage: string; readonly name: string } | undefined,
+  ) {
+    this.#region = region;
+    this.#stack = stack;
+  }
+
+  /** The table or bus: the environment's when set, else the stack's output. */
+  async resolve(what: Resource): Promise<{ name: string; from: string }> {
+    const fromEnv = process.env[VARIABLES[what]];
+    if (fromEnv) return { name: fromEnv, from: VARIABLES[what] };
+    if (this.#stack === undefined) throw unnamed(what);
+    const { stage } = this.#stack;
+    const stack = await (this.#described ??= this.#describe(this.#stack.name, stage));
+    const value = stack.outputs.get(OUTPUTS[what]);
+    if (!value) {
+      throw new ConfigurationError(
+        `stack ${stack.name} in ${this.#region.region} (${stack.status}) has no output ${OUTPUTS[what]}: it was not deployed by berth, or its deployment has not finished; \`berth deploy --stage ${stage}\` deploys it`,
+      );
+    }
+    return { name: value, from: `stack ${stack.name}` };
+  }
+
+  async #describe(name: string, stage: string): Promise<Stack> {
+    const where = `${this.#region.region} (region from ${this.#region.source})`;
+    const missing = () =>
+      new NotFoundError(`no stack ${name} in ${where}: \`berth deploy --stage ${stage}\` creates it; for a stage deployed elsewhere, pass its --region (or --profile)`);
+    let stacks;
+    try {
+      stacks = (await this.clients.cloudFormation.send(new DescribeStacksCommand({ StackName: name }))).Stacks;
+    } catch (e) {
+      // DescribeStacks answers a name no live stack has (never created, or deleted) with
+      // ValidationError "Stack with id <name> does not exist" (API reference, DescribeStacks).
+      if ((e as Error).name === "ValidationError" && /does not exist/.test((e as Error).message)) throw missing();
+      throw translateAwsError(e, `describe stack ${name} in ${where}`, { hint: "the credentials in use need cloudformation:DescribeStacks on the stage's stack" }) ?? e;
+    }
+    const stack = stacks?.[0];
+    if (stack === undefined) throw missing();
+    const outputs = new Map((stack.Outputs ?? []).flatMap((o) => (o.OutputKey && o.OutputValue ? [[o.OutputKey, o.OutputValue] as const] : [])));
+    return { name, status: stack.StackStatus ?? "status unknown", outputs };
+  }
+}
+
+let opened: Promise<DeployedStage> | undefined;
+
+/**
+ * The stage the command line names, opened once per process. The catalog is read only when it is
+ * needed: for the stack's name when a stage is named, or for its `region:` when nothing else says.
+ */
+function stage(request: StageRequest, loaded?: Catalog): Promise<DeployedStage> {
+  return (opened ??= (async () => {
+    let catalog = loaded;
+    const readCatalog = (): Catalog | undefined => {
+      // Without a stage the catalog can only supply a region: no berth.yml here is no reason to fail.
+      if (catalog === undefined && (request.stage !== undefined || request.config !== undefined || existsSync(configPath(undefined)))) catalog = requireCatalog(request.config);
+      return catalog;
+    };
+    const stack = request.stage === undefined ? undefined : { stage: request.stage, name: stackName((catalog ??= requireCatalog(request.config)).service, request.stage) };
+    await requireProfile(request, process.env);
+    const found = await resolveRegion(request, process.env, () => {
+      const c = readCatalog();
+      return c === undefined ? undefined : { ...(c.region !== undefined ? { region: c.region } : {}), file: c.file };
+    });
+    const clients = stageClients(found?.region, request.profile);
+    let region = found;
+    if (region === undefined) {
+      // Nothing berth reads says: the SDK's last resort (an EC2 instance's metadata), or its "Region is missing".
+      try {
+        region = { region: await clients.cloudFormation.config.region(), source: "the instance metadata" };
+      } catch (e) {
+        throw translateAwsError(e) ?? e;
+      }
+    }
+    return new DeployedStage(clients, region, stack);
+  })());
+}
+
+export async function awsStore(request: StageRequest): Promise<DynamoRunStore> {
+  requireNamed(request, "table");
+  const s = await stage(request);
+  return runStore(s.clients, (await s.resolve("table")).name);
+}
+
+export async function awsEngine(catalog: Catalog, request: StageRequest): Promise<Engine> {
+  requireNamed(request, "table", "bus");
+  const s = await stage(request, catalog);
+  const [table, bus] = await Promise.all([s.resolve("table"), s.resolve("bus")]);
+  return buildEngine(catalog, s.clients, { table: table.name, bus: bus.name });
 }
 
 /** Puts a berth event (a manual run request) on the stage's bus, where the dispatch rule picks it up. */
-export async function putOnBus(event: BusEvent): Promise<void> {
-  const out = await aws().eventBridge.send(
-    new PutEventsCommand({
-      Entries: [{ EventBusName: env("BERTH_BUS", "the event bus"), Source: event.source, DetailType: event["detail-type"], Detail: JSON.stringify(event.detail) }],
-    }),
+export async function putOnBus(event: BusEvent, catalog: Catalog, request: StageRequest): Promise<void> {
+  requireNamed(request, "bus");
+  const s = await stage(request, catalog);
+  const bus = await s.resolve("bus");
+  const out = await s.clients.eventBridge.send(
+    new PutEventsCommand({ Entries: [{ EventBusName: bus.name, Source: event.source, DetailType: event["detail-type"], Detail: JSON.stringify(event.detail) }] }),
   );
   const failed = out.Entries?.[0];
   if ((out.FailedEntryCount ?? 0) > 0) {
     const refused = `EventBridge refused the request: ${failed?.ErrorCode} ${failed?.ErrorMessage}`;
     // The two entry error codes EventBridge documents as retryable.
     if (failed?.ErrorCode === "InternalFailure" || failed?.ErrorCode === "ThrottlingException") throw new TransientError(`${refused}; try again`);
-    throw new ConfigurationError(`${refused} (check BERTH_BUS and the permissions of the credentials in use)`);
+    throw new ConfigurationError(`${refused} (check the bus ${bus.name}, from ${bus.from}, and the permissions of the credentials in use)`);
   }
 }
 
@@ -46,8 +193,9 @@ export async function putOnBus(event: BusEvent): Promise<void> {
  * The CloudWatch Logs stream of a task's container, when its task definition
  * uses the awslogs driver with a stream prefix: `<prefix>/<container>/<task id>`.
  */
-export async function logStreams(taskDefinition: string, taskArn: string): Promise<{ group: string; stream: string }[]> {
-  const out = await aws().ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }));
+export async function logStreams(request: StageRequest, taskDefinition: string, taskArn: string): Promise<{ group: string; stream: string }[]> {
+  const s = await stage(request);
+  const out = await s.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }));
   const taskId = taskArn.split("/").pop() ?? taskArn;
   return (out.taskDefinition?.containerDefinitions ?? []).flatMap((c) => {
     const o = c.logConfiguration?.logDriver === "awslogs" ? c.logConfiguration.options : undefined;

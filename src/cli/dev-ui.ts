@@ -8,6 +8,7 @@ import type { RunStateChangeDetail } from "../core/runs/effects.ts";
 import { isTerminal } from "../core/runs/status.ts";
 import { c, table } from "./output.ts";
 import { formatElapsed, statusText } from "./runs-format.ts";
+import { isoInZone } from "./times.ts";
 
 export type UiMode = "live" | "lines" | "json";
 
@@ -74,7 +75,7 @@ export class DevUi {
 }
 
 function clock(): string {
-  return new Date().toTimeString().slice(0, 8);
+  return isoInZone(Date.now());
 }
 
 function truncate(s: string, n: number): string {

@@ -14,6 +14,11 @@ import { registerTrigger } from "./commands/trigger.ts";
 import { registerPut } from "./commands/put.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerSchedule } from "./commands/schedule.ts";
+import { registerPackage } from "./commands/package.ts";
+import { registerDeploy } from "./commands/deploy.ts";
+import { registerRemove } from "./commands/remove.ts";
+import { registerInit } from "./commands/init.ts";
+import { addAwsOptions } from "./stage.ts";
 
 // Output piped into a reader that went away (`berth runs | head`): stop like any CLI would. SIGTERM lets
 // `berth dev` stop its tasks first; other commands simply end.
@@ -29,7 +34,9 @@ const program = new Command("berth")
   .version("0.1.0")
   .showHelpAfterError("(run berth --help for usage)")
   .exitOverride();
+addAwsOptions(program);
 
+registerInit(program);
 registerValidate(program);
 registerExplain(program);
 registerSchema(program);
@@ -42,6 +49,9 @@ registerTrigger(program);
 registerPut(program);
 registerLogs(program);
 registerSchedule(program);
+registerPackage(program);
+registerDeploy(program);
+registerRemove(program);
 
 /**
  * The CLI side of the error taxonomy, in one place: the exit code by class.
@@ -61,8 +71,8 @@ registerSchedule(program);
  * explain's decision), so only the exit code is left to give.
  */
 const FIX: Record<AwsSetupError["setting"], string> = {
-  region: "set AWS_REGION (e.g. AWS_REGION=eu-west-1), or give your AWS profile a region with `aws configure set region <region>`",
-  credentials: "configure credentials with `aws configure` or AWS_PROFILE (for an SSO profile, `aws sso login`), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+  region: "pass --region (e.g. --region eu-west-1), set AWS_REGION, give your AWS profile a region with `aws configure set region <region>`, or write region: in berth.yml",
+  credentials: "configure credentials with `aws configure`, pick a profile with --profile or AWS_PROFILE (for an SSO profile, `aws sso login`), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
 };
 
 function exitCode(error: BerthError): number {

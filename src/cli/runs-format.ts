@@ -1,7 +1,8 @@
 /** How runs look in the terminal: one table row per run, and a detail view. */
-import type { Run } from "../core/runs/model.ts";
+import type { Attempt, Run } from "../core/runs/model.ts";
 import { isActive, isRunStatus, outcomeOf, type RunStatus } from "../core/runs/status.ts";
 import { c, table } from "./output.ts";
+import { isoInZone, isoUtcMs } from "./times.ts";
 
 const plain = (s: string) => s;
 
@@ -18,21 +19,24 @@ export function statusText(status: string): string {
   return isRunStatus(status) ? colourOf(status)(status) : status;
 }
 
+/** A run's time as people read it: ISO 8601 in this machine's zone, with the offset. */
 export function formatTime(ms: number | undefined): string {
-  if (ms === undefined) return "";
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return ms === undefined ? "" : isoInZone(ms);
 }
 
-/** `2026-11-27 03:00 Asia/Seoul`: a wall-clock time in the given IANA zone. */
-export function formatInZone(ms: number, timeZone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
-      .formatToParts(ms)
-      .map((p) => [p.type, p.value]),
-  );
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${timeZone}`;
+type TimeFields<T> = Exclude<{ [K in keyof T]-?: NonNullable<T[K]> extends number ? K : never }[keyof T], "version" | "exitCode" | "number" | "lastEventVersion">;
+
+// Records rather than lists, so a time field added to the model fails to compile until it is listed here.
+const RUN_TIMES: Record<TimeFields<Run>, true> = { createdAt: true, updatedAt: true, queuedAt: true, startedAt: true, endedAt: true, nextAttemptAt: true, timeoutAt: true, checkedAt: true };
+const ATTEMPT_TIMES: Record<TimeFields<Attempt>, true> = { requestedAt: true, startedAt: true, stoppedAt: true };
+
+function withIsoTimes<T extends object>(value: T, fields: Record<string, true>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, Object.hasOwn(fields, k) && typeof v === "number" ? isoUtcMs(v) : v]));
+}
+
+/** A run for --json: the record as stored, its epoch-millisecond times as ISO 8601 UTC. */
+export function runJson(run: Run): Record<string, unknown> {
+  return { ...withIsoTimes(run, RUN_TIMES), attempts: run.attempts.map((a) => withIsoTimes(a, ATTEMPT_TIMES)) };
 }
 
 export function formatElapsed(ms: number): string {

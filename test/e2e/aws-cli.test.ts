@@ -4,6 +4,8 @@
  * standard endpoint variable pointing at it.
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -32,11 +34,11 @@ beforeAll(async () => {
 afterAll(() => dynamo?.close());
 
 /** Async, so the in-process DynamoDB server keeps answering while the CLI runs. `unset` removes variables from the stage's environment. */
-function berth(args: string[], overrides: NodeJS.ProcessEnv = {}, unset: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function berth(args: string[], overrides: NodeJS.ProcessEnv = {}, unset: readonly string[] = [], cwd = root): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const childEnv = { ...env, ...overrides };
   for (const name of unset) delete childEnv[name];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, "bin/berth.js"), ...args], { cwd: root, env: childEnv });
+    const child = spawn(process.execPath, [join(root, "bin/berth.js"), ...args], { cwd, env: childEnv });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -57,6 +59,7 @@ describe("berth runs against a deployed stage", () => {
     const all = await berth(["runs", "--json"]);
     expect(all.code).toBe(0);
     expect(JSON.parse(all.stdout).map((r: { id: string }) => r.id).sort()).toEqual([ok.id, other.id].sort());
+    expect(JSON.parse(all.stdout).find((r: { id: string }) => r.id === ok.id)).toMatchObject({ createdAt: new Date(ok.createdAt).toISOString() });
 
     const done = await berth(["runs", "--job", "thumbnails", "--status", "succeeded", "--json"]);
     expect(JSON.parse(done.stdout)).toMatchObject([{ id: ok.id, status: "SUCCEEDED" }]);
@@ -81,18 +84,25 @@ describe("berth against AWS from a machine that is not set up for it", () => {
   const stack = /at .*\.m?[jt]s:\d+/;
 
   it("with no region configured, berth runs --aws exits 2 and says how to set one", async () => {
-    const r = await berth(["runs", "--aws"], bare, ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]);
+    // A folder without berth.yml: the catalog's region: would otherwise be used.
+    const r = await berth(["runs", "--aws"], bare, ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"], mkdtempSync(join(tmpdir(), "berth-")));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/berth: no AWS region is configured: set AWS_REGION/);
+    expect(r.stderr).toMatch(/berth: no AWS region is configured: pass --region .*set AWS_REGION.*or write region: in berth\.yml/);
     expect(r.stderr).not.toMatch(/please report/);
     expect(r.stderr).not.toMatch(stack);
+  });
+
+  it("with no region in the environment or a profile, the region: of berth.yml here is used", async () => {
+    const r = await berth(["runs", "--aws", "--json"], bare, ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
   });
 
   it("with no credentials, berth runs --aws exits 2 and says how to configure them", async () => {
     const credentials = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"];
     const r = await berth(["runs", "--aws"], bare, credentials);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/no AWS credentials were found .*configure credentials with `aws configure` or AWS_PROFILE/);
+    expect(r.stderr).toMatch(/no AWS credentials were found .*configure credentials with `aws configure`, pick a profile with --profile or AWS_PROFILE/);
     expect(r.stderr).not.toMatch(/please report/);
     expect(r.stderr).not.toMatch(stack);
   });

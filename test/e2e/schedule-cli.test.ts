@@ -32,12 +32,14 @@ describe("berth schedule", () => {
 
   it("skips 02:30 on New York's spring-forward day and says so in the table", () => {
     const args = ["schedule", "--cron", "30 2 * * ? *", "--timezone", "America/New_York", "--from", "2026-03-07T00:00:00Z", "--next", "3"];
-    expect(json(args)[0]?.times).toEqual(["2026-03-07T07:30:00Z", "2026-03-09T06:30:00Z", "2026-03-10T06:30:00Z"]);
+    const times = json(args)[0]!.times;
+    expect(times).toEqual(["2026-03-07T02:30:00-05:00", "2026-03-09T02:30:00-04:00", "2026-03-10T02:30:00-04:00"]);
+    expect(times.map((t) => new Date(t).toISOString())).toEqual(["2026-03-07T07:30:00.000Z", "2026-03-09T06:30:00.000Z", "2026-03-10T06:30:00.000Z"]);
     const r = berth(args);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/2026-03-07 02:30 -05:00\s+Sat 2026-03-07 07:30 UTC/);
-    expect(r.stdout).toMatch(/clocks change: UTC offset -05:00 → -04:00; 2026-03-08 02:30 does not exist/);
-    expect(r.stdout).toMatch(/2026-03-09 02:30 -04:00\s+Mon 2026-03-09 06:30 UTC/);
+    expect(r.stdout).toMatch(/Sat 2026-03-07T02:30:00-05:00\s+Sat 2026-03-07T07:30:00Z/);
+    expect(r.stdout).toMatch(/clocks change: UTC offset -05:00 → -04:00; 2026-03-08T02:30:00 America\/New_York does not exist/);
+    expect(r.stdout).toMatch(/Mon 2026-03-09T02:30:00-04:00\s+Mon 2026-03-09T06:30:00Z/);
   });
 
   it("shows the example catalog's nightly-backup at 03:00 Seoul time, 18:00 UTC the day before", () => {
@@ -48,11 +50,12 @@ describe("berth schedule", () => {
       expression: "cron(0 3 * * ? *)",
       timezone: "Asia/Seoul",
       description: "at 03:00 every day",
-      times: ["2026-11-26T18:00:00Z", "2026-11-27T18:00:00Z"],
+      times: ["2026-11-27T03:00:00+09:00", "2026-11-28T03:00:00+09:00"],
     });
+    expect(backup!.times.map((t) => new Date(t).toISOString())).toEqual(["2026-11-26T18:00:00.000Z", "2026-11-27T18:00:00.000Z"]);
     const r = berth(["schedule", "nightly-backup", "--from", "2026-11-26T00:00:00Z", "--next", "1"]);
     expect(r.stdout).toMatch(/^nightly-backup\s+cron\(0 3 \* \* \? \*\)\s+Asia\/Seoul\s+— at 03:00 every day$/m);
-    expect(r.stdout).toMatch(/2026-11-27 03:00 \+09:00\s+Thu 2026-11-26 18:00 UTC/);
+    expect(r.stdout).toMatch(/Fri 2026-11-27T03:00:00\+09:00\s+Thu 2026-11-26T18:00:00Z/);
   });
 
   it("lists every scheduled job when no job is named", () => {

@@ -6,7 +6,7 @@ import { DevUi, type UiMode } from "../dev-ui.ts";
 import { LocalRuntime, type Activity } from "../../local/runtime.ts";
 import { startControlServer, readDevInfo } from "../../local/control.ts";
 import { startWebhookServer } from "../../local/webhook-server.ts";
-import { formatInZone } from "../runs-format.ts";
+import { isoInZone } from "../times.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -48,7 +48,7 @@ export function registerDev(program: Command): void {
       const rel = (p: string) => relative(process.cwd(), p) || ".";
       const buckets = [...new Set(Object.values(catalog.jobs).flatMap((j) => j.triggers.flatMap((t) => (t.kind === "s3" ? t.buckets : []))))];
       const schedules = Object.values(catalog.jobs).flatMap((j) =>
-        runtime.scheduler.upcoming(j.name, 1).flatMap((u) => (u.times[0] !== undefined ? [`${j.name} at ${formatInZone(u.times[0], u.trigger.timezone)}`] : [])),
+        runtime.scheduler.upcoming(j.name, 1).flatMap((u) => (u.times[0] !== undefined ? [`${j.name} at ${isoInZone(u.times[0], u.trigger.timezone)} (${u.trigger.timezone})`] : [])),
       );
       const ui = new DevUi(mode, [
         `${c.bold("berth dev")} · service ${c.bold(catalog.service)} · ${Object.keys(catalog.jobs).length} jobs · history in ${rel(join(stateDir, "berth.db"))}`,

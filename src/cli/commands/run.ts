@@ -7,7 +7,7 @@ import { manualRunEvent } from "../../core/events/berth-events.ts";
 import { triggerContext } from "../../core/context/index.ts";
 import { newRunId } from "../../core/ids.ts";
 import type { Catalog } from "../../core/catalog/types.ts";
-import { chooseActionTarget } from "../backend.ts";
+import { chooseActionTarget, type Where } from "../backend.ts";
 import { devRequest } from "../dev-client.ts";
 import { whereOptions } from "./runs.ts";
 import type { BusOutcome } from "../../local/runtime.ts";
@@ -41,16 +41,17 @@ export function manualRequest(catalog: Catalog, jobName: string, params: Record<
 export function registerRun(program: Command): void {
   whereOptions(program
     .command("run")
-    .description("start a manual run of a job: in the running `berth dev`, or on the deployed stage (a Berth Manual Run event on BERTH_BUS)"))
+    .description("start a manual run of a job: in the running `berth dev`, or on a deployed stage (--stage: a Berth Manual Run event on the stage's bus)"))
     .argument("<job>", "the job; it needs a manual trigger")
     .option("-p, --param <name=value>", "a declared param (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option("-k, --key <key>", "idempotency key: requests with the same key start one run")
     .addOption(configOption())
     .option("--json", "machine-readable output")
-    .action(async (jobName: string, opts: { param: string[]; key?: string; config?: string; json?: boolean; aws?: boolean; local?: boolean }) => {
+    .action(async (jobName: string, opts: { param: string[]; key?: string; config?: string; json?: boolean }, command: Command) => {
+      const where = command.optsWithGlobals<Where>();
       const catalog = requireCatalog(opts.config);
       const event = manualRequest(catalog, jobName, parseParams(opts.param), opts.key ?? newRunId(Date.now(), randomBytes(10)));
-      if (chooseActionTarget(opts) === "local") {
+      if (chooseActionTarget(where) === "local") {
         const out = await devRequest<BusOutcome>("/events", event);
         const runs = "dispatched" in out ? out.dispatched : [];
         if (opts.json) printJson(runs);
@@ -59,7 +60,7 @@ export function registerRun(program: Command): void {
         return;
       }
       const { putOnBus } = await import("../aws-backend.ts");
-      await putOnBus(event);
+      await putOnBus(event, catalog, where);
       if (opts.json) printJson({ requested: true, job: jobName, idempotencyKey: event.detail.idempotencyKey, params: event.detail.params });
       else console.log(`${c.green("✔")} requested a run of ${c.bold(jobName)} (key ${event.detail.idempotencyKey}); follow it with \`berth runs --job ${jobName}\``);
     });

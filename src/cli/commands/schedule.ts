@@ -5,7 +5,7 @@ import { describeSchedule, isValidTimeZone, nextFireTimes, parseSchedule, toAwsE
 import type { Schedule } from "../../core/schedule/index.ts";
 import { instantsAt, utcOffset, wallTime } from "../../core/schedule/time-zone.ts";
 import type { Catalog } from "../../core/catalog/types.ts";
-import { isoUtc } from "../../local/scheduler.ts";
+import { isoInZone } from "../times.ts";
 
 const DEFAULT_COUNT = 5;
 const MAX_COUNT = 1000;
@@ -127,14 +127,15 @@ function formatOffset(ms: number): string {
   return `${ms < 0 ? "-" : "+"}${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`;
 }
 
-function formatWall(instant: number, zone: string, seconds: boolean): string {
+/** `Fri 2026-11-27T03:00:00+09:00`: the weekday helps read a schedule; the rest is ISO 8601 in `zone`. */
+function formatFireTime(instant: number, zone: string): string {
   const w = toWallClock(instant, zone);
-  const weekday = WEEKDAYS[new Date(Date.UTC(w.year, w.month - 1, w.day)).getUTCDay()] ?? "";
-  return `${weekday} ${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}${seconds ? `:${pad(w.second)}` : ""}`;
+  return `${WEEKDAYS[new Date(Date.UTC(w.year, w.month - 1, w.day)).getUTCDay()] ?? ""} ${isoInZone(instant, zone)}`;
 }
 
-function formatWallOnly(wall: number, seconds: boolean): string {
-  return formatWall(wall, "UTC", seconds).slice(4);
+/** A wall time that never happens in `zone` (a clock change skips it): no offset to give, so the zone is named. */
+function formatSkipped(wall: number, zone: string): string {
+  return `${new Date(wall).toISOString().slice(0, 19)} ${zone}`;
 }
 
 const isUtc = (zone: string): boolean => zone === "UTC" || zone === "Etc/UTC";
@@ -144,7 +145,7 @@ const isUtc = (zone: string): boolean => zone === "UTC" || zone === "Etc/UTC";
  * schedule: the wall times it matches that do not exist that day (skipped on
  * AWS too), or only the new offset.
  */
-function clockChangeNote(l: ScheduleListing, before: number, after: number, seconds: boolean): string {
+function clockChangeNote(l: ScheduleListing, before: number, after: number): string {
   const from = formatOffset(utcOffset(before, l.timezone));
   const to = formatOffset(utcOffset(after, l.timezone));
   const note = `clocks change: UTC offset ${from} → ${to}`;
@@ -156,7 +157,7 @@ function clockChangeNote(l: ScheduleListing, before: number, after: number, seco
   const [first] = skipped;
   const last = skipped.at(-1);
   if (first === undefined || last === undefined) return note;
-  const which = first === last ? `${formatWallOnly(first, seconds)} does` : `${skipped.length} times from ${formatWallOnly(first, seconds)} to ${formatWallOnly(last, seconds)} do`;
+  const which = first === last ? `${formatSkipped(first, l.timezone)} does` : `${skipped.length} times from ${formatSkipped(first, l.timezone)} to ${formatSkipped(last, l.timezone)} do`;
   return `${note}; ${which} not exist that day, so the schedule does not run then (as on AWS)`;
 }
 
@@ -165,21 +166,20 @@ function printListing(l: ScheduleListing, from: number, count: number): void {
   const head = [l.job === null ? undefined : c.bold(l.job), l.expression, zone].filter((s) => s !== undefined).join("  ");
   console.log(`${head}  ${c.dim(`— ${l.description}`)}`);
   if (l.times.length === 0) {
-    console.log(`  ${c.yellow(`never fires after ${isoUtc(from)}`)}\n`);
+    console.log(`  ${c.yellow(`never fires after ${isoInZone(from, zone)}`)}\n`);
     return;
   }
-  const seconds = l.times.some((t) => t % 60_000 !== 0);
   const rows: string[][] = [];
   const notes = new Map<number, string>();
   l.times.forEach((t, i) => {
     const prev = l.times[i - 1];
     if (!isUtc(zone) && prev !== undefined && utcOffset(prev, zone) !== utcOffset(t, zone)) {
-      notes.set(rows.length, clockChangeNote(l, prev, t, seconds));
+      notes.set(rows.length, clockChangeNote(l, prev, t));
       rows.push([]);
     }
-    const utc = `${formatWall(t, "UTC", seconds)} UTC`;
+    const utc = formatFireTime(t, "UTC");
     const repeated = l.schedule.kind === "cron" && !isUtc(zone) && instantsAt(wallTime(t, zone), zone).length > 1;
-    const local = `${formatWall(t, zone, seconds)} ${formatOffset(utcOffset(t, zone))}`;
+    const local = formatFireTime(t, zone);
     const row = isUtc(zone) ? [utc] : [local, utc];
     if (repeated) row.push(c.yellow("this local time happens twice today (clocks go back); runs once, at the first"));
     rows.push(row);
@@ -193,7 +193,7 @@ function printListing(l: ScheduleListing, from: number, count: number): void {
   });
   if (l.times.length < count) {
     const last = l.times.at(-1) ?? from;
-    console.log(`  ${c.dim(`no more fire times after ${isoUtc(last)}`)}`);
+    console.log(`  ${c.dim(`no more fire times after ${isoInZone(last, zone)}`)}`);
   }
   console.log("");
 }
@@ -209,11 +209,11 @@ export function registerSchedule(program: Command): void {
     .option("--timezone <zone>", "IANA time zone for --cron/--rate (default UTC)")
     .option("--from <time>", "list fire times after this ISO-8601 time, e.g. 2026-01-01T00:00:00Z (default: now)")
     .addOption(configOption())
-    .option("--json", "print [{ job, expression, timezone, description, times: [ISO UTC] }]")
+    .option("--json", "print [{ job, expression, timezone, description, times: [ISO 8601 in the schedule's time zone] }]")
     .action((jobName: string | undefined, opts: ScheduleOptions) => {
       const { listings, from, count } = scheduleListings(jobName, opts, Date.now());
       if (opts.json) {
-        printJson(listings.map((l) => ({ job: l.job, expression: l.expression, timezone: l.timezone, description: l.description, times: l.times.map(isoUtc) })));
+        printJson(listings.map((l) => ({ job: l.job, expression: l.expression, timezone: l.timezone, description: l.description, times: l.times.map((t) => isoInZone(t, l.timezone)) })));
         return;
       }
       if (listings.length === 0) {
