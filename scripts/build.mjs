@@ -11,7 +11,7 @@
 //   operations that stream events, and no berth handler calls one;
 // - of each client's package.json, the version its user agent reports.
 import { build } from "esbuild";
-import { readFileSync, readdirSync, existsSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -84,6 +84,17 @@ await Promise.all([
   build({ ...common, format: "cjs", banner: {}, entryPoints: ["src/aws/stack/serverless-source.ts"], outfile: "dist/serverless-source.cjs" }),
   ...(handlers.length ? [build({ ...handlerBuild, outdir: "dist/handlers", minify: true })] : []),
 ]);
+// `serverless invoke local` loads a handler with require(), trying `<path>` and `<path>.cjs` but never `.mjs`:
+// a two-line CommonJS door to each ESM bundle lets it run the real bundle. The functions' packages hold the
+// `.mjs` bundles only (src/aws/stack/functions.ts), so Lambda never sees these.
+for (const h of handlers) {
+  const name = h.replace(/^handlers\//, "").replace(/\.ts$/, "");
+  writeFileSync(
+    `dist/handlers/${name}.cjs`,
+    `// For \`serverless invoke local\` only: it cannot load ESM, so this loads ./${name}.mjs for it.\n` +
+      `exports.handler = async (event, context) => (await import("./${name}.mjs")).handler(event, context);\n`,
+  );
+}
 if (!quiet) {
   for (const h of handlers) {
     const name = h.replace(/^handlers\//, "").replace(/\.ts$/, "");

@@ -12,8 +12,9 @@
  *
  * Only dispatch matches events: track's and sweep's router compiles the catalog's patterns only if asked.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createHash, randomBytes } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { ECSClient } from "@aws-sdk/client-ecs";
@@ -33,8 +34,20 @@ import { SqsRejectedQueue, type RejectedEvents } from "./rejected-queue.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * BERTH_CATALOG is relative to the function's root: LAMBDA_TASK_ROOT on Lambda. `serverless invoke local`
+ * sets LAMBDA_TASK_ROOT to /var/task, which does not exist on the machine it runs on, so the root is then
+ * the package root the bundle sits in (dist/handlers/<fn>.mjs → two folders up), else the working folder.
+ */
+function catalogFile(path: string): string {
+  if (isAbsolute(path)) return path;
+  const roots = [process.env.LAMBDA_TASK_ROOT, fileURLToPath(new URL("../..", import.meta.url)), process.cwd()];
+  const candidates = roots.flatMap((root) => (root ? [join(root, path)] : []));
+  return candidates.find((file) => existsSync(file)) ?? candidates[0]!;
+}
+
 export function loadCompiledCatalog(path: string) {
-  const file = isAbsolute(path) ? path : join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), path);
+  const file = catalogFile(path);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, "utf8"));

@@ -107,7 +107,7 @@ describe("handlers", () => {
     ]);
     expect(tracked.lines).toEqual([
       { level: "INFO", message: "run SUCCEEDED", ...lambda("track", "request-1", true), taskArn: task!.taskArn, runId, job: "thumbnails", status: "SUCCEEDED", attempt: 1, exitCode: 0 },
-      { level: "INFO", message: "task event updated", ...lambda("track", "request-1", true), taskArn: task!.taskArn, runId, status: "SUCCEEDED", kind: "updated" },
+      { level: "INFO", message: "task event updated", ...lambda("track", "request-1", true), taskArn: task!.taskArn, runId, job: "thumbnails", status: "SUCCEEDED", kind: "updated" },
     ]);
   });
 

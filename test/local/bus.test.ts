@@ -59,7 +59,7 @@ function recording(answer: { dispatch?: (event: BusEvent, job: string) => Dispat
     },
     recordTaskEvent: async (event) => {
       deliveries.push({ target: "track", id: event.id });
-      return answer.track ? answer.track(event) : { kind: "updated", runId: "r", status: "RUNNING" };
+      return answer.track ? answer.track(event) : { kind: "updated", runId: "r", job: "j", status: "RUNNING" };
     },
   };
   return { deliveries, targets };
@@ -99,7 +99,7 @@ describe("LocalBus", () => {
     const { deliveries, targets } = recording();
     const { bus } = busWith(targets);
     const ours = berthTask();
-    expect(await bus.send(ours)).toEqual({ dispatched: [], tracked: { kind: "updated", runId: "r", status: "RUNNING" } });
+    expect(await bus.send(ours)).toEqual({ dispatched: [], tracked: { kind: "updated", runId: "r", job: "j", status: "RUNNING" } });
     expect(await bus.send(taskEvent("ecs-svc/123"))).toEqual({ dispatched: [] });
     expect(deliveries).toEqual([{ target: "track", id: ours.id }]);
   });

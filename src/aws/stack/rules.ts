@@ -23,7 +23,11 @@ export function jobInputTemplate(job: string): string {
 
 /**
  * A run state change as one line for a person: only fields every `Berth Run State Change` carries
- * (runs/effects.ts `RunStateChangeDetail`), and the command that shows the rest.
+ * (runs/effects.ts `RunStateChangeDetail`), and the command that shows the rest. The template is one
+ * quoted string, so EventBridge inserts each value as plain text; outside quotes it would insert them as
+ * JSON, each in quotes of its own (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html).
+ * Inside quotes values go in unescaped, so only values that cannot hold a quote are used: job names,
+ * run ids, statuses and attempt numbers (a trigger summary can: an S3 key may contain `"`).
  */
 export function notifyInputTransformer(names: StackNames): Json {
   return {
@@ -32,9 +36,8 @@ export function notifyInputTransformer(names: StackNames): Json {
       runId: "$.detail.runId",
       status: "$.detail.status",
       attempt: "$.detail.attempt",
-      trigger: "$.detail.trigger.summary",
     },
-    InputTemplate: `berth ${names.prefix}: job <job> run <runId> is <status> (attempt <attempt>, <trigger>). Details: berth runs show <runId> --stage ${names.stage}`,
+    InputTemplate: `"berth ${names.prefix}: job <job> run <runId> is <status> (attempt <attempt>). Details: berth runs show <runId> --stage ${names.stage}"`,
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { TransientError, type Failure } from "../errors.ts";
 import { clusterOfTaskArn } from "../events/ecs-task.ts";
-import { isTerminal, publishEffect, touch, type Effect, type Run } from "../runs/index.ts";
+import { isTerminal, limitsConcurrency, publishEffect, touch, type Effect, type Run } from "../runs/index.ts";
 import { deploysService, type EngineContext } from "./context.ts";
 
 /** A decision about the run as it is now: the run to store, then the effects to execute; or why it does not apply (any more). */
@@ -26,8 +26,9 @@ export async function apply(ctx: EngineContext, run: Run, decide: Decide): Promi
     const res = await ctx.deps.store.updateRun(step.run, current.version);
     if (res.ok) {
       if (!isTerminal(res.run.status)) return (await execute(ctx, res.run, step.effects)) ?? res.run;
-      // A slot is held from admission until the run ends.
-      await ctx.deps.store.releaseSlot(res.run.job, res.run.id);
+      // A slot is held from admission until the run ends; a job without a limit takes none.
+      const job = ctx.catalog.jobs[res.run.job];
+      if (job === undefined || limitsConcurrency(job.concurrency)) await ctx.deps.store.releaseSlot(res.run.job, res.run.id);
       await execute(ctx, res.run, step.effects);
       return markAnnounced(ctx, res.run);
     }

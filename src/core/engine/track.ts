@@ -8,7 +8,7 @@ import type { EngineContext } from "./context.ts";
 export type TrackOutcome =
   | { readonly kind: "rejected"; readonly reason: string }
   | { readonly kind: "ignored"; readonly reason: string }
-  | { readonly kind: TaskStateOutcome; readonly runId: string; readonly status: string };
+  | { readonly kind: TaskStateOutcome; readonly runId: string; readonly job: string; readonly status: string };
 
 export async function track(ctx: EngineContext, input: unknown): Promise<TrackOutcome> {
   const parsed = parseTaskStateEvent(input);
@@ -24,5 +24,5 @@ export async function track(ctx: EngineContext, input: unknown): Promise<TrackOu
     outcome = result.outcome;
     return { ok: true, run: result.run, effects: result.effects };
   });
-  return { kind: outcome, runId, status: (stored ?? run).status };
+  return { kind: outcome, runId, job: run.job, status: (stored ?? run).status };
 }

@@ -253,6 +253,21 @@ describe("concurrency", () => {
     expect(runs.filter((r) => r.status === "QUEUED")).toHaveLength(9);
   });
 
+  it("a run that ends frees its job's slot; a job without a limit has none to free (no write spent on it)", async () => {
+    const { engine, launcher, store } = setup();
+    const released: string[] = [];
+    const release = store.releaseSlot.bind(store);
+    store.releaseSlot = async (job, runId) => {
+      released.push(job);
+      return release(job, runId);
+    };
+    await engine.dispatch(upload());
+    await engine.dispatch(manual("one-at-a-time", "a"));
+    for (const task of launcher.tasks.values()) await engine.recordTaskEvent(taskEvent(task, "STOPPED", 2, { exitCode: 0 }));
+    expect(released).toEqual(["one-at-a-time"]);
+    expect(await store.slotHolders("one-at-a-time")).toEqual([]);
+  });
+
   it("overlap replace cancels the running run, stops its task and starts the new one", async () => {
     const { engine, launcher, store } = setup();
     const [a] = await engine.dispatch(manual("latest-wins", "a"));
