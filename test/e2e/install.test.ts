@@ -48,9 +48,9 @@ describe("from an empty folder", () => {
   const env = npmEnv();
   let dev: ChildProcess | undefined;
 
-  const npx = (args: string[]) => {
+  const npx = (args: string[], withEnv: NodeJS.ProcessEnv = env) => {
     try {
-      return { code: 0, stdout: execFileSync("npx", ["--no-install", "berth", ...args], { cwd: dir, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }), stderr: "" };
+      return { code: 0, stdout: execFileSync("npx", ["--no-install", "berth", ...args], { cwd: dir, env: withEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }), stderr: "" };
     } catch (e) {
       const x = e as { status: number | null; stdout: string; stderr: string };
       return { code: x.status, stdout: x.stdout, stderr: x.stderr };
@@ -139,6 +139,22 @@ describe("from an empty folder", () => {
       await until(() => !alive(pid), () => `berth dev (pid ${pid}) to stop:\n${output}`);
       expect(existsSync(join(dir, ".berth/dev.json"))).toBe(false);
       expect(output).not.toMatch(/forced exit|please report/);
+    },
+    3 * 60_000,
+  );
+
+  it(
+    "berth package --stage dev builds the stack of the starter catalog offline, with no AWS setup at all",
+    () => {
+      const bare: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("AWS_")));
+      const packaged = npx(["package", "--stage", "dev"], { ...bare, AWS_CONFIG_FILE: join(dir, "no-config"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials") });
+      expect(packaged.code, packaged.stdout + packaged.stderr).toBe(0);
+      const template = JSON.parse(readFileSync(join(dir, ".serverless", "cloudformation-template-update-stack.json"), "utf8")) as { Resources: Record<string, { Type: string }> };
+      const types = Object.values(template.Resources).map((r) => r.Type);
+      expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(3);
+      expect(types).toContain("AWS::DynamoDB::Table");
+      expect(types).toContain("AWS::Scheduler::Schedule");
+      for (const fn of ["dispatch", "track", "sweep"]) expect(existsSync(join(dir, ".serverless", `${fn}.zip`))).toBe(true);
     },
     3 * 60_000,
   );
