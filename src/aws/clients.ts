@@ -24,10 +24,13 @@
  * that outlasts the SDK's retries comes back to core as a retryable
  * launch failure, and core retries on its own schedule.
  */
+import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { STSClient } from "@aws-sdk/client-sts";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -53,19 +56,49 @@ export function awsClientConfig(env: Env): AwsClientConfig {
   };
 }
 
-export function ecsClient(env: Env): ECSClient {
-  return new ECSClient(awsClientConfig(env));
+/**
+ * Where a CLI client works: the region of the stage and the profile that `--profile` names. Left out,
+ * the SDK's own defaults apply, as they do for the Lambda handlers.
+ */
+export interface ClientPlace {
+  readonly region?: string;
+  readonly profile?: string;
 }
 
-export function eventBridgeClient(env: Env): EventBridgeClient {
-  return new EventBridgeClient(awsClientConfig(env));
+function placed(env: Env, place: ClientPlace): AwsClientConfig & ClientPlace {
+  return { ...awsClientConfig(env), ...(place.region !== undefined ? { region: place.region } : {}), ...(place.profile !== undefined ? { profile: place.profile } : {}) };
+}
+
+export function ecsClient(env: Env, place: ClientPlace = {}): ECSClient {
+  return new ECSClient(placed(env, place));
+}
+
+export function eventBridgeClient(env: Env, place: ClientPlace = {}): EventBridgeClient {
+  return new EventBridgeClient(placed(env, place));
 }
 
 /** The document client over DynamoDB, as the run store uses it: attributes left undefined are not written. */
-export function dynamoDocumentClient(env: Env): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig(env)), { marshallOptions: { removeUndefinedValues: true } });
+export function dynamoDocumentClient(env: Env, place: ClientPlace = {}): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(placed(env, place)), { marshallOptions: { removeUndefinedValues: true } });
 }
 
-export function sqsClient(env: Env): SQSClient {
-  return new SQSClient(awsClientConfig(env));
+export function sqsClient(env: Env, place: ClientPlace = {}): SQSClient {
+  return new SQSClient(placed(env, place));
+}
+
+/** DynamoDB's own client, for the table operations the document client does not wrap (DescribeTable). */
+export function dynamoClient(env: Env, place: ClientPlace = {}): DynamoDBClient {
+  return new DynamoDBClient(placed(env, place));
+}
+
+export function stsClient(env: Env, place: ClientPlace = {}): STSClient {
+  return new STSClient(placed(env, place));
+}
+
+export function s3Client(env: Env, place: ClientPlace = {}): S3Client {
+  return new S3Client(placed(env, place));
+}
+
+export function cloudFormationClient(env: Env, place: ClientPlace = {}): CloudFormationClient {
+  return new CloudFormationClient(placed(env, place));
 }

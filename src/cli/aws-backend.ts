@@ -7,13 +7,11 @@
  * region is stage.ts's; credentials are the SDK's chain, for `--profile` when given.
  */
 import { existsSync } from "node:fs";
-import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DescribeStacksCommand, type CloudFormationClient } from "@aws-sdk/client-cloudformation";
+import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { buildEngine, runStore, type AwsClients } from "../aws/compose.ts";
-import { awsClientConfig } from "../aws/clients.ts";
+import { cloudFormationClient, dynamoDocumentClient, ecsClient, eventBridgeClient } from "../aws/clients.ts";
 import { translateAwsError } from "../aws/errors.ts";
 import type { DynamoRunStore } from "../aws/dynamo-run-store.ts";
 import type { Engine } from "../core/engine/engine.ts";
@@ -33,22 +31,18 @@ interface StageClients extends AwsClients {
   readonly cloudFormation: CloudFormationClient;
 }
 
-/**
- * The stage's clients, with the settings every berth client shares (awsClientConfig) plus the
- * region and profile. Made here only until the factories of src/aws/clients.ts, the one place
- * clients are made, take a region and a profile and include CloudFormation.
- */
+/** The stage's clients: the one factory module's (src/aws/clients.ts), in the stage's region and for the profile. */
 function stageClients(region: string | undefined, profile: string | undefined): StageClients {
   // On Node 20 the SDK warns, once per process, that its releases after January 2027 need Node 22.
   // The CLI ships with its SDK built in, so that advice is for berth's maintainers; it would only
   // bury berth's own message. This process starts no children, so the setting stays here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const config = { ...awsClientConfig(process.env), ...(region !== undefined ? { region } : {}), ...(profile !== undefined ? { profile } : {}) };
+  const place = { ...(region !== undefined ? { region } : {}), ...(profile !== undefined ? { profile } : {}) };
   return {
-    ecs: new ECSClient(config),
-    eventBridge: new EventBridgeClient(config),
-    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(config), { marshallOptions: { removeUndefinedValues: true } }),
-    cloudFormation: new CloudFormationClient(config),
+    ecs: ecsClient(process.env, place),
+    eventBridge: eventBridgeClient(process.env, place),
+    dynamo: dynamoDocumentClient(process.env, place),
+    cloudFormation: cloudFormationClient(process.env, place),
   };
 }
 

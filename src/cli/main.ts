@@ -18,6 +18,7 @@ import { registerPackage } from "./commands/package.ts";
 import { registerDeploy } from "./commands/deploy.ts";
 import { registerRemove } from "./commands/remove.ts";
 import { registerInit } from "./commands/init.ts";
+import { registerDoctor } from "./commands/doctor.ts";
 import { addAwsOptions } from "./stage.ts";
 
 // Output piped into a reader that went away (`berth runs | head`): stop like any CLI would. SIGTERM lets
@@ -52,6 +53,7 @@ registerSchedule(program);
 registerPackage(program);
 registerDeploy(program);
 registerRemove(program);
+registerDoctor(program);
 
 /**
  * The CLI side of the error taxonomy, in one place: the exit code by class.

@@ -23,6 +23,23 @@
  * desiredStatus STOPPED (stop code UserInitiated, the reason as
  * stoppedReason) and stops the task a moment later, the containers exiting
  * on the SIGTERM of `docker stop`. Every change bumps `version`.
+ *
+ * It also answers the reads `berth doctor` makes, shaped as the API reference shows them:
+ * - DescribeClusters (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeClusters.html):
+ *   `clusters` (up to 100 names or ARNs; none means `default`) → `clusters` with `status` and
+ *   `capacityProviders`, and a `failures` entry `{ arn, reason: "MISSING" }` for each one the account
+ *   does not have (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/api_failures_messages.html).
+ *   With `clusters` given the account has exactly those; without, every cluster exists, ACTIVE and, as
+ *   `aws ecs create-cluster` leaves it, with no capacity providers.
+ * - DescribeTaskDefinition (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTaskDefinition.html):
+ *   a family answers its latest ACTIVE revision, `family:revision` or an ARN that revision; one the account
+ *   does not have is ClientException "Unable to describe task definition.", as RunTask answers it.
+ * - DescribeServices (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html):
+ *   1 to 10 `services` of one `cluster` → `services` with `status` and `taskDefinition` (an ARN), and a
+ *   MISSING failure for each one the cluster does not have; a cluster the account does not have is
+ *   ClusterNotFoundException.
+ * An operation named in `accessDenied` answers AccessDeniedException, as ECS does for a caller whose
+ * policies do not allow it.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -44,10 +61,34 @@ export interface FakeEcsFaults {
   readonly launchFailureReason?: string;
 }
 
-/** What the essential container of a task definition's tasks does. */
+/** What the essential container of a task definition's tasks does, and what DescribeTaskDefinition shows of it. */
 export interface FakeTaskDefinition {
   /** The container exits with this code a moment after it starts; without it, it runs until StopTask. */
   readonly exitCode?: number;
+  /** The names of its container definitions; default: one named after the family. */
+  readonly containers?: readonly string[];
+  readonly taskRoleArn?: string;
+  readonly executionRoleArn?: string;
+  /** Default ACTIVE; INACTIVE is a deregistered revision. */
+  readonly status?: "ACTIVE" | "INACTIVE";
+}
+
+/** A cluster as DescribeClusters shows it. */
+export interface FakeCluster {
+  /** Default ACTIVE; INACTIVE is a deleted cluster that DescribeClusters still lists for a while. */
+  readonly status?: string;
+  readonly capacityProviders?: readonly string[];
+  readonly defaultCapacityProviderStrategy?: readonly { readonly capacityProvider: string; readonly weight?: number; readonly base?: number }[];
+}
+
+/** A service as DescribeServices shows it. */
+export interface FakeService {
+  readonly cluster: string;
+  readonly name: string;
+  /** `family:revision` (or an ARN) of the service's task definition. */
+  readonly taskDefinition: string;
+  /** Default ACTIVE; DRAINING and INACTIVE are a deleted service. */
+  readonly status?: string;
 }
 
 export interface FakeEcsOptions {
@@ -62,6 +103,11 @@ export interface FakeEcsOptions {
   readonly faults?: FakeEcsFaults;
   readonly region?: string;
   readonly accountId?: string;
+  /** The clusters the account has, by name. Default: every cluster exists (see the header). */
+  readonly clusters?: Readonly<Record<string, FakeCluster>>;
+  readonly services?: readonly FakeService[];
+  /** Operations (`DescribeServices`, …) the caller may not call: they answer AccessDeniedException. */
+  readonly accessDenied?: readonly string[];
 }
 
 export interface FakeEcsStats {
@@ -424,10 +470,115 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     return { tasks: found, failures };
   };
 
+  const arn = (resource: string): string => `arn:aws:ecs:${region}:${accountId}:${resource}`;
+  const knownCluster = (name: string): FakeCluster | undefined =>
+    options.clusters === undefined ? {} : Object.hasOwn(options.clusters, name) ? options.clusters[name] : undefined;
+
+  const describeClusters = (body: { clusters?: string[] }): unknown => {
+    const found: unknown[] = [];
+    const failures: unknown[] = [];
+    for (const ref of body.clusters?.length ? body.clusters : ["default"]) {
+      const name = clusterName(ref);
+      const cluster = knownCluster(name);
+      if (cluster === undefined) {
+        failures.push({ arn: arn(`cluster/${name}`), reason: "MISSING" });
+        continue;
+      }
+      found.push({
+        clusterArn: arn(`cluster/${name}`),
+        clusterName: name,
+        status: cluster.status ?? "ACTIVE",
+        registeredContainerInstancesCount: 0,
+        runningTasksCount: [...tasks.values()].filter((t) => t.clusterArn === arn(`cluster/${name}`) && t.lastStatus === "RUNNING").length,
+        pendingTasksCount: 0,
+        activeServicesCount: (options.services ?? []).filter((sv) => clusterName(sv.cluster) === name).length,
+        statistics: [],
+        tags: [],
+        settings: [],
+        capacityProviders: [...(cluster.capacityProviders ?? [])],
+        defaultCapacityProviderStrategy: [...(cluster.defaultCapacityProviderStrategy ?? [])],
+      });
+    }
+    return { clusters: found, failures };
+  };
+
+  /** DescribeTaskDefinition's view: a family alone is its latest ACTIVE revision. */
+  const describedRevision = (ref: string): { family: string; revision: number; definition: FakeTaskDefinition } | undefined => {
+    const { family, revision } = parseTaskDefinition(ref);
+    const revisions = families.get(family);
+    if (revisions === undefined) return anyTaskDefinitionExists ? { family, revision: revision ?? 1, definition: {} } : undefined;
+    if (revision !== undefined) {
+      const definition = revisions[revision - 1];
+      return revision >= 1 && definition !== undefined ? { family, revision, definition } : undefined;
+    }
+    for (let n = revisions.length; n >= 1; n--) if ((revisions[n - 1]?.status ?? "ACTIVE") === "ACTIVE") return { family, revision: n, definition: revisions[n - 1]! };
+    return undefined;
+  };
+
+  const describeTaskDefinition = (body: { taskDefinition?: string }): unknown => {
+    if (!body.taskDefinition) throw new AwsError("InvalidParameterException", "taskDefinition cannot be empty.");
+    const found = describedRevision(body.taskDefinition);
+    if (found === undefined) throw new AwsError("ClientException", "Unable to describe task definition.");
+    const { family, revision, definition } = found;
+    return {
+      taskDefinition: {
+        taskDefinitionArn: arn(`task-definition/${family}:${revision}`),
+        family,
+        revision,
+        status: definition.status ?? "ACTIVE",
+        containerDefinitions: (definition.containers ?? [family]).map((name, i) => ({ name, image: `${family}:${revision}`, essential: i === 0 })),
+        ...(definition.taskRoleArn !== undefined ? { taskRoleArn: definition.taskRoleArn } : {}),
+        ...(definition.executionRoleArn !== undefined ? { executionRoleArn: definition.executionRoleArn } : {}),
+        networkMode: "awsvpc",
+        requiresCompatibilities: ["FARGATE"],
+        cpu: "256",
+        memory: "512",
+        registeredAt: Date.now() / 1000,
+      },
+      tags: [],
+    };
+  };
+
+  const describeServices = (body: { cluster?: string; services?: string[] }): unknown => {
+    const refs = body.services ?? [];
+    if (refs.length === 0) throw new AwsError("InvalidParameterException", "Services cannot be empty.");
+    if (refs.length > 10) throw new AwsError("InvalidParameterException", "Services cannot have more than 10 elements.");
+    const cluster = clusterName(body.cluster);
+    if (knownCluster(cluster) === undefined) throw new AwsError("ClusterNotFoundException", "Cluster not found.");
+    const found: unknown[] = [];
+    const failures: unknown[] = [];
+    for (const ref of refs) {
+      const name = ref.startsWith("arn:") ? ref.slice(ref.lastIndexOf("/") + 1) : ref;
+      const service = (options.services ?? []).find((sv) => clusterName(sv.cluster) === cluster && sv.name === name);
+      if (service === undefined) {
+        failures.push({ arn: arn(`service/${cluster}/${name}`), reason: "MISSING" });
+        continue;
+      }
+      const { family, revision } = parseTaskDefinition(service.taskDefinition);
+      found.push({
+        serviceArn: arn(`service/${cluster}/${name}`),
+        serviceName: name,
+        clusterArn: arn(`cluster/${cluster}`),
+        status: service.status ?? "ACTIVE",
+        taskDefinition: arn(`task-definition/${family}:${revision ?? 1}`),
+        desiredCount: 1,
+        runningCount: 1,
+        pendingCount: 0,
+        launchType: "FARGATE",
+        deployments: [],
+        events: [],
+      });
+    }
+    return { services: found, failures };
+  };
+
   const operations: Record<string, (body: never, raw: string) => unknown> = {
     RunTask: runTask,
     StopTask: stopTask,
     DescribeTasks: describeTasks,
+    DescribeClusters: describeClusters,
+    DescribeTaskDefinition: describeTaskDefinition,
+    DescribeServices: describeServices,
   };
 
   const send = (res: ServerResponse, status: number, payload: unknown): void => {
@@ -442,9 +593,18 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
 
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string): void => {
     const target = String(req.headers["x-amz-target"] ?? "");
-    const operation = target.startsWith(TARGET_PREFIX) ? operations[target.slice(TARGET_PREFIX.length)] : undefined;
+    const name = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";
+    const operation = operations[name];
     if (req.method !== "POST" || operation === undefined) {
       send(res, 400, { __type: "UnknownOperationException", message: `fake ECS does not implement ${target || "this request"}` });
+      return;
+    }
+    if (options.accessDenied?.includes(name)) {
+      const key = /Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ""))?.[1] ?? "unknown";
+      send(res, 400, {
+        __type: "AccessDeniedException",
+        message: `User: arn:aws:iam::${accountId}:user/${key} is not authorized to perform: ecs:${name} because no identity-based policy allows the ecs:${name} action`,
+      });
       return;
     }
     try {

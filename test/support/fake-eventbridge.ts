@@ -7,6 +7,11 @@
  * (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html,
  * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html).
  * A call with no entries, or more than 10, is refused whole, as AWS refuses it.
+ *
+ * DescribeEventBus (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_DescribeEventBus.html):
+ * `{ "Name" }`, a bus name or ARN (none: the default bus) → `{ Name, Arn, CreationTime, LastModifiedTime }`;
+ * a bus the account does not have is ResourceNotFoundException. The account has the default bus and the
+ * buses given to `startFakeEventBridge` or `addBus`.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -36,12 +41,25 @@ export interface FakeEventBridge {
   readonly calls: PutEntry[][];
   /** Makes the entries `fail` picks fail from now on; undefined takes every entry again. */
   failEntries(fail: FailEntries | undefined): void;
+  /** Creates an event bus for DescribeEventBus (PutEvents takes any bus name). */
+  addBus(name: string): void;
   close(): Promise<void>;
+}
+
+export interface FakeEventBridgeOptions {
+  /** Custom buses the account has, besides `default`. */
+  readonly buses?: readonly string[];
+  readonly region?: string;
+  readonly accountId?: string;
 }
 
 const MAX_ENTRIES = 10;
 
-export async function startFakeEventBridge(): Promise<FakeEventBridge> {
+export async function startFakeEventBridge(options: FakeEventBridgeOptions = {}): Promise<FakeEventBridge> {
+  const region = options.region ?? "us-east-1";
+  const accountId = options.accountId ?? "123456789012";
+  const createdAt = Date.now() / 1000;
+  const buses = new Set(["default", ...(options.buses ?? [])]);
   const entries: PutEntry[] = [];
   const calls: PutEntry[][] = [];
   let fail: FailEntries | undefined;
@@ -52,6 +70,12 @@ export async function startFakeEventBridge(): Promise<FakeEventBridge> {
     req.on("end", () => {
       const answer = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify(body));
       const target = req.headers["x-amz-target"];
+      if (target === "AWSEvents.DescribeEventBus") {
+        const ref = (JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { Name?: string }).Name ?? "default";
+        const name = ref.startsWith("arn:") ? ref.slice(ref.indexOf(":event-bus/") + ":event-bus/".length) : ref;
+        if (!buses.has(name)) return answer(400, { __type: "ResourceNotFoundException", message: `Event bus ${name} does not exist.` });
+        return answer(200, { Name: name, Arn: `arn:aws:events:${region}:${accountId}:event-bus/${name}`, CreationTime: createdAt, LastModifiedTime: createdAt });
+      }
       if (target !== "AWSEvents.PutEvents") return answer(400, { __type: "UnknownOperationException", message: String(target) });
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { Entries?: PutEntry[] };
       const sent = body.Entries ?? [];
@@ -78,6 +102,9 @@ export async function startFakeEventBridge(): Promise<FakeEventBridge> {
     calls,
     failEntries: (f) => {
       fail = f;
+    },
+    addBus: (name) => {
+      buses.add(name);
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -12,6 +12,13 @@
  * at most 10 message attributes with valid names, types and non-empty values; the answer carries
  * MD5OfMessageBody and MD5OfMessageAttributes, the latter computed as "Calculating the MD5 message
  * digest for message attributes" describes. Requests must be SigV4-signed for the `sqs` service.
+ *
+ * GetQueueAttributes (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html):
+ * `{ QueueUrl, AttributeNames }` → `{ Attributes }`, each value a string, only the names asked for (`All`
+ * for every one this fake keeps: ApproximateNumberOfMessages, the messages sent and not yet taken,
+ * ApproximateNumberOfMessagesNotVisible and ApproximateNumberOfMessagesDelayed, always 0 since nothing
+ * receives or delays here, and QueueArn); an unknown name is InvalidAttributeName, an unknown queue
+ * QueueDoesNotExist.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
@@ -49,6 +56,7 @@ export interface FakeSqs {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+const QUEUE_ATTRIBUTES = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed", "QueueArn"] as const;
 const MAX_ATTRIBUTES = 10;
 const XML_CHARS = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
@@ -117,7 +125,7 @@ export async function startFakeSqs(options: { readonly accountId?: string } = {}
 
   const sendMessage = (input: { QueueUrl?: string; MessageBody?: string; MessageAttributes?: Record<string, SqsMessageAttribute> }) => {
     const queue = input.QueueUrl === undefined ? undefined : queues.get(input.QueueUrl);
-    if (!queue) throw new SqsError("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.");
+    if (!queue) throw nonExistentQueue();
     const body = input.MessageBody ?? "";
     if (body.length === 0) throw new SqsError("InvalidParameterValue", "InvalidParameterValue", "The request must contain the parameter MessageBody.");
     if (!XML_CHARS.test(body)) throw new SqsError("InvalidMessageContents", "InvalidMessageContents", "Invalid binary character in message body.");
@@ -131,6 +139,26 @@ export async function startFakeSqs(options: { readonly accountId?: string } = {}
       MD5OfMessageBody: createHash("md5").update(body, "utf8").digest("hex"),
       ...(Object.keys(attributes).length > 0 ? { MD5OfMessageAttributes: md5OfMessageAttributes(attributes) } : {}),
     };
+  };
+
+  const nonExistentQueue = () => new SqsError("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.");
+
+  const getQueueAttributes = (input: { QueueUrl?: string; AttributeNames?: string[] }) => {
+    const queue = input.QueueUrl === undefined ? undefined : queues.get(input.QueueUrl);
+    if (!queue) throw nonExistentQueue();
+    const values: Record<(typeof QUEUE_ATTRIBUTES)[number], string> = {
+      ApproximateNumberOfMessages: String(queue.length),
+      ApproximateNumberOfMessagesNotVisible: "0",
+      ApproximateNumberOfMessagesDelayed: "0",
+      QueueArn: `arn:aws:sqs:us-east-1:${accountId}:${input.QueueUrl!.slice(input.QueueUrl!.lastIndexOf("/") + 1)}`,
+    };
+    const asked = input.AttributeNames ?? [];
+    const attributes: Record<string, string> = {};
+    for (const name of asked.includes("All") ? QUEUE_ATTRIBUTES : asked) {
+      if (!(QUEUE_ATTRIBUTES as readonly string[]).includes(name)) throw new SqsError("InvalidAttributeName", "InvalidAttributeName", `Unknown Attribute ${name}.`);
+      attributes[name] = values[name as (typeof QUEUE_ATTRIBUTES)[number]];
+    }
+    return Object.keys(attributes).length > 0 ? { Attributes: attributes } : {};
   };
 
   const server = createServer((req, res) => {
@@ -150,8 +178,9 @@ export async function startFakeSqs(options: { readonly accountId?: string } = {}
         }
         if (!isSigned(req.headers)) throw new SqsError("MissingAuthenticationToken", "MissingAuthenticationToken", "Request is missing Authentication Token", 403);
         if (req.method !== "POST" || contentType !== "application/x-amz-json-1.0") throw new SqsError("InvalidAction", "InvalidAction", `not an AWS JSON 1.0 request (${req.method} ${contentType})`);
-        if (target !== "AmazonSQS.SendMessage") throw new SqsError("UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", `${target} is not implemented by this fake`);
-        const answer = JSON.stringify(sendMessage(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
+        const operation = target === "AmazonSQS.SendMessage" ? sendMessage : target === "AmazonSQS.GetQueueAttributes" ? getQueueAttributes : undefined;
+        if (operation === undefined) throw new SqsError("UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", `${target} is not implemented by this fake`);
+        const answer = JSON.stringify(operation(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
         res.writeHead(200, headers).end(answer);
       } catch (e) {
         if (!(e instanceof SqsError)) throw e;
