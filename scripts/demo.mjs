@@ -39,7 +39,9 @@ const step = (title) => !stopping && console.log(`\n${bold(`▶ ${title}`)} ${di
 step(`berth dev in ${dir}`);
 // Its own process group: a Ctrl-C reaches only this script, which passes on exactly one SIGINT.
 const dev = spawn(process.execPath, [join(root, "bin/berth.js"), "dev", "--plain"], { cwd: dir, env, stdio: ["ignore", "pipe", "inherit"], detached: true });
-dev.stdout.on("data", (d) => process.stdout.write(d.toString().replace(/^(?=.)/gm, dim("  dev │ "))));
+// Echoed until the summary: a line berth dev prints after it (the UI hears of a run's end just after it is stored) would only trail it.
+let echo = true;
+dev.stdout.on("data", (d) => echo && process.stdout.write(d.toString().replace(/^(?=.)/gm, dim("  dev │ "))));
 const stop = async (code, message) => {
   if (stopping) return new Promise(() => {}); // already on its way out: the rest of the demo stops here
   stopping = true;
@@ -103,6 +105,7 @@ await until(() => {
 }, "the runs to finish");
 
 if (stopping) await stop();
+echo = false;
 step("berth runs");
 console.log(berth(["runs", "--local"]).stdout.trimEnd());
 const failed = runs().filter((r) => r.status !== "SUCCEEDED");
