@@ -45,7 +45,6 @@ const env = {
   BERTH_TABLE: "berth-runs",
   BERTH_BUS: "berth",
   BERTH_CATALOG: join(dir, "catalog.json"),
-  BERTH_REJECTED_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/berth-rejected",
   POWERTOOLS_SERVICE_NAME: "berth-acme-jobs",
   AWS_REGION: "us-east-1",
   AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",

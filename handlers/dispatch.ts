@@ -2,13 +2,14 @@
  * EventBridge rule target: an event for one job becomes a run and an ECS task.
  * Input: `{ "job": "<name>", "event": <the event> }` (the rule's input
  * transformer names the job), or a bare event, which every matching job gets.
- * An event it rejects goes to the rejected-events queue with the reason, and
+ * An event it rejects goes with the reason to berth's bus as a `Berth Event
+ * Rejected` event, which the stack routes to the rejected-events queue, and
  * the invocation succeeds: a retry would fail the same way.
  */
 import { composeDispatch } from "../src/aws/compose.ts";
 import { lambdaHandler } from "../src/aws/handler.ts";
 import type { Log } from "../src/aws/log.ts";
-import type { RejectedEvents, Rejection } from "../src/aws/rejected-queue.ts";
+import type { RejectedEvents, Rejection } from "../src/aws/rejected-events.ts";
 import { ValidationError } from "../src/core/errors.ts";
 import type { DispatchOutcome } from "../src/core/engine/engine.ts";
 
@@ -17,10 +18,11 @@ function unwrap(input: unknown): { job?: string; event: unknown } {
   return i !== null && typeof i === "object" && typeof i.job === "string" && "event" in i ? { job: i.job, event: i.event } : { event: input };
 }
 
-async function reject(queue: RejectedEvents | undefined, rejection: Rejection, log: Log): Promise<void> {
-  const messageId = queue ? await queue.put(rejection) : undefined;
+async function reject(rejected: RejectedEvents, rejection: Rejection, log: Log): Promise<void> {
+  const eventId = await rejected.put(rejection);
   const fields = { ...(rejection.job !== undefined ? { job: rejection.job } : {}), reason: rejection.reason };
-  log("error", `event rejected: ${rejection.reason}`, queue ? { ...fields, rejectedQueue: queue.queueUrl, messageId } : fields);
+  if (eventId !== undefined) log("error", `event rejected: ${rejection.reason}`, { ...fields, rejectedOn: rejected.bus, rejectionEventId: eventId });
+  else log("error", `a rejection event rejected, only logged (put back on the bus, it could loop): ${rejection.reason}`, fields);
 }
 
 export const handler = lambdaHandler({
@@ -29,9 +31,9 @@ export const handler = lambdaHandler({
     const { job, event } = unwrap(input);
     return { eventId: (event as { id?: unknown } | null)?.id, ...(job !== undefined ? { job } : {}) };
   },
-  async handle({ engine, rejected }, input, log): Promise<{ outcomes: DispatchOutcome[] }> {
+  async handle({ dispatch, rejected }, input, log): Promise<{ outcomes: DispatchOutcome[] }> {
     const { job, event } = unwrap(input);
-    const outcomes = await engine.dispatch(event, job);
+    const outcomes = await dispatch(event, job);
     for (const o of outcomes) {
       if (o.kind === "rejected") await reject(rejected, { reason: o.reason, ...(o.job !== undefined ? { job: o.job } : {}), event }, log);
       else if (o.kind === "accepted" && o.deferred) log("warn", "ECS throttled the launch; it will be re-sent with the same clientToken", { ...o });

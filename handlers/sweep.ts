@@ -1,12 +1,12 @@
 /** Every minute: timeouts, due retries, interrupted launches, queued runs and tasks whose events never came. */
-import { composeEngine } from "../src/aws/compose.ts";
+import { composeSweep } from "../src/aws/compose.ts";
 import { lambdaHandler } from "../src/aws/handler.ts";
 import type { SweepReport } from "../src/core/engine/engine.ts";
 
 export const handler = lambdaHandler({
-  init: (log) => composeEngine(process.env, log),
-  async handle(engine, _input: unknown, log): Promise<SweepReport> {
-    const report = await engine.sweep();
+  init: (log) => composeSweep(process.env, log),
+  async handle(sweep, _input: unknown, log): Promise<SweepReport> {
+    const report = await sweep();
     // Quiet at INFO when nothing changed: a line a minute that says nothing would drown the ones that do.
     const acted = report.changed + report.relaunched + report.reconciled + report.announced + report.slotsFreed > 0;
     log(acted ? "info" : "debug", "sweep done", { ...report });

@@ -9,6 +9,8 @@
 //   bundle) is replaced by the SDK's own environment provider. The CLI keeps the whole chain;
 // - no event-stream support: the SDK loads it lazily (`import("@smithy/core/event-streams")`) for
 //   operations that stream events, and no berth handler calls one;
+// - no DynamoDB endpoint discovery, which no DynamoDB command of the SDK uses, and no SDK code that only
+//   runs where Node's crypto cannot hash or for event streams;
 // - of each client's package.json, the version its user agent reports.
 import { build } from "esbuild";
 import { readFileSync, readdirSync, existsSync, statSync, writeFileSync } from "node:fs";
@@ -51,6 +53,42 @@ const environmentCredentials = {
   },
 };
 
+/**
+ * DynamoDB endpoint discovery, left out: no DynamoDB command of this SDK discovers endpoints (none adds the
+ * discovery middleware), yet the client builds a 1,000-entry LRU cache for it and bundles DescribeEndpoints.
+ * Its configuration option stays as the SDK defines it; only `resolveEndpointDiscoveryConfig` becomes a no-op.
+ * Should a later SDK's commands import the middleware from here, the build fails on the missing export.
+ */
+const noEndpointDiscovery = {
+  name: "no-endpoint-discovery",
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/middleware-endpoint-discovery$/ }, (args) => ({ path: "no-endpoint-discovery", namespace: "berth", pluginData: args.resolveDir }));
+    b.onLoad({ filter: /^no-endpoint-discovery$/, namespace: "berth" }, (args) => ({
+      contents:
+        'export { NODE_ENDPOINT_DISCOVERY_CONFIG_OPTIONS } from "@aws-sdk/middleware-endpoint-discovery/dist-es/configurations.js";\n' +
+        "export const resolveEndpointDiscoveryConfig = (input) => input;\n",
+      resolveDir: args.pluginData,
+    }));
+  },
+};
+
+/**
+ * SDK modules every handler would evaluate at import and never run, each replaced by a class of the same name
+ * whose use says so, should it ever come: the pure-JS SHA-256 the SDK falls back to where `node:crypto` cannot
+ * hash (Node's is used), and the header formatter of event-stream message signing (the bundles leave event
+ * streams out). A later SDK that moves them leaves its own copies in the bundle, larger but correct.
+ */
+const unreachable = [
+  { file: /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]checksum[\\/]sha256[\\/]Sha256Js\.js$/, contents: "export class Sha256Js { constructor() { throw new Error(\"berth's handler bundles hash with node:crypto; the SDK's JavaScript SHA-256 is left out (scripts/build.mjs)\"); } }" },
+  { file: /[\\/]@smithy[\\/]signature-v4[\\/]dist-es[\\/]HeaderFormatter\.js$/, contents: "export class HeaderFormatter { format() { throw new Error(\"berth's handler bundles leave event streams out, and event-stream signing with them (scripts/build.mjs)\"); } }" },
+];
+const unreachableSdkCode = {
+  name: "unreachable-sdk-code",
+  setup(b) {
+    for (const { file, contents } of unreachable) b.onLoad({ filter: file }, () => ({ contents, loader: "js" }));
+  },
+};
+
 /** The clients read `version` of their package.json (runtimeConfig.js, the user agent) and nothing else of it. */
 const clientVersionOnly = {
   name: "client-version-only",
@@ -71,7 +109,7 @@ const handlerBuild = {
   entryPoints: handlers,
   outExtension: { ".js": ".mjs" },
   external: ["@smithy/core/event-streams"],
-  plugins: [environmentCredentials, clientVersionOnly],
+  plugins: [environmentCredentials, clientVersionOnly, noEndpointDiscovery, unreachableSdkCode],
 };
 
 if (profileDir !== undefined) {

@@ -31,7 +31,6 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { STSClient } from "@aws-sdk/client-sts";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -77,16 +76,11 @@ export function eventBridgeClient(env: Env, place: ClientPlace = {}): EventBridg
   return new EventBridgeClient(placed(env, place));
 }
 
-/** The document client over DynamoDB, as the run store uses it: attributes left undefined are not written. */
-export function dynamoDocumentClient(env: Env, place: ClientPlace = {}): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(placed(env, place)), { marshallOptions: { removeUndefinedValues: true } });
-}
-
 export function sqsClient(env: Env, place: ClientPlace = {}): SQSClient {
   return new SQSClient(placed(env, place));
 }
 
-/** DynamoDB's own client, for the table operations the document client does not wrap (DescribeTable). */
+/** DynamoDB's client: the run store's (it marshals its few kinds of values itself), and doctor's DescribeTable. */
 export function dynamoClient(env: Env, place: ClientPlace = {}): DynamoDBClient {
   return new DynamoDBClient(placed(env, place));
 }

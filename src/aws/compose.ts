@@ -1,36 +1,39 @@
 /**
  * What each Lambda function is built from, once per container at cold start, and the CLI's view
- * of a stage. Each composition builds exactly the adapters its flows call, from the SDK clients of
- * clients.ts, so a handler bundle holds those clients and no other:
+ * of a stage. Each function gets the one flow of the engine it runs (core/engine/engine.ts), and
+ * the adapters that flow calls, from the SDK clients of clients.ts, so a handler bundle holds that
+ * flow and those clients and no others:
  *
  * - dispatch: DynamoDB; ECS RunTask, and StopTask (a run replaced under `overlap: replace`, a duplicate
- *   task); EventBridge PutEvents; SQS SendMessage (the events it rejects);
+ *   task); EventBridge PutEvents (run state changes, and the events it rejects);
  * - track: DynamoDB; ECS RunTask (a retry's next attempt, the next queued run once a slot frees), and
  *   StopTask (a task whose run already ended); EventBridge PutEvents;
  * - sweep: DynamoDB; ECS RunTask, StopTask and DescribeTasks (tasks whose events stopped coming);
  *   EventBridge PutEvents.
  *
  * Only dispatch matches events: track's and sweep's router compiles the catalog's patterns only if asked.
+ * Dispatch routes with the compiled catalog's rules, validated when it was compiled, so the pattern
+ * validator is not in the bundles (core/router.ts `buildCompiledCatalogRouter`).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHash, randomBytes } from "node:crypto";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { ConfigurationError } from "../core/errors.ts";
-import { readCompiledCatalog } from "../core/catalog/compiled.ts";
-import { buildRouter, type Router } from "../core/router.ts";
-import { Engine } from "../core/engine/engine.ts";
+import { readCompiledCatalog, type CompiledCatalog } from "../core/catalog/compiled.ts";
+import { buildCompiledCatalogRouter, buildRouter, type Router } from "../core/router.ts";
+import { dispatcher, Engine, sweeper, taskEventRecorder, type DispatchOutcome, type EngineDeps, type SweepReport, type TrackOutcome } from "../core/engine/engine.ts";
 import type { Catalog } from "../core/catalog/types.ts";
-import { dynamoDocumentClient, ecsClient, eventBridgeClient, sqsClient } from "./clients.ts";
+import { dynamoClient, ecsClient, eventBridgeClient } from "./clients.ts";
 import { readHandlerConfig } from "./config.ts";
 import { EcsTaskLauncher } from "./ecs-task-launcher.ts";
 import { EventBridgePublisher } from "./eventbridge-publisher.ts";
 import { DynamoRunStore } from "./dynamo-run-store.ts";
 import { loggingPublisher, type Log } from "./log.ts";
-import { SqsRejectedQueue, type RejectedEvents } from "./rejected-queue.ts";
+import { EventBridgeRejectedEvents, type RejectedEvents } from "./rejected-events.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -46,7 +49,7 @@ function catalogFile(path: string): string {
   return candidates.find((file) => existsSync(file)) ?? candidates[0]!;
 }
 
-export function loadCompiledCatalog(path: string) {
+export function loadCompiledCatalog(path: string): CompiledCatalog {
   const file = catalogFile(path);
   let json: unknown;
   try {
@@ -56,18 +59,18 @@ export function loadCompiledCatalog(path: string) {
   }
   const r = readCompiledCatalog(json, file);
   if (!r.ok) throw new ConfigurationError(`BERTH_CATALOG: ${r.error.message}`);
-  return r.catalog;
+  return r.compiled;
 }
 
 /** The clients the engine's adapters use. */
 export interface AwsClients {
   readonly ecs: ECSClient;
   readonly eventBridge: EventBridgeClient;
-  readonly dynamo: DynamoDBDocumentClient;
+  readonly dynamo: DynamoDBClient;
 }
 
 export function createClients(env: Env = process.env): AwsClients {
-  return { ecs: ecsClient(env), eventBridge: eventBridgeClient(env), dynamo: dynamoDocumentClient(env) };
+  return { ecs: ecsClient(env), eventBridge: eventBridgeClient(env), dynamo: dynamoClient(env) };
 }
 
 export function runStore(clients: AwsClients, table: string, retentionDays?: number): DynamoRunStore {
@@ -82,13 +85,13 @@ interface EngineConfig {
 
 /** The engine over a stage's table, bus and ECS. */
 export function buildEngine(catalog: Catalog, clients: AwsClients, config: EngineConfig): Engine {
-  return engineOver(buildRouter(catalog), clients, config);
+  return new Engine(engineDeps(buildRouter(catalog), clients, config));
 }
 
 /** With `log`, every run state change the engine publishes is also logged. */
-function engineOver(router: Router, clients: AwsClients, config: EngineConfig, log?: Log): Engine {
+function engineDeps(router: Router, clients: AwsClients, config: EngineConfig, log?: Log): EngineDeps {
   const publisher = new EventBridgePublisher(clients.eventBridge, config.bus);
-  return new Engine({
+  return {
     router,
     store: runStore(clients, config.table, config.retentionDays),
     launcher: new EcsTaskLauncher(clients.ecs),
@@ -96,50 +99,53 @@ function engineOver(router: Router, clients: AwsClients, config: EngineConfig, l
     clock: { now: () => Date.now() },
     randomBytes: (n) => randomBytes(n),
     sha256: (data) => createHash("sha256").update(data).digest(),
-  });
+  };
 }
 
 /**
- * A router that compiles the catalog's patterns when first asked to match. track and sweep never
- * match an event: compiling every pattern of a large catalog would only lengthen their cold start.
+ * A router that compiles the catalog's patterns when first asked to match. The track and sweep flows
+ * never match an event (they read the catalog only): compiling every pattern of a large catalog would
+ * only lengthen their cold start.
  */
-function routerOnFirstUse(catalog: Catalog): Router {
+function routerOnFirstUse(compiled: CompiledCatalog): Router {
   let router: Router | undefined;
-  const built = (): Router => (router ??= buildRouter(catalog));
+  const built = (): Router => (router ??= buildCompiledCatalogRouter(compiled));
   return {
-    catalog,
+    catalog: compiled.catalog,
     get routes() {
       return built().routes;
     },
     match: (event) => built().match(event),
-    whyNot: (route, event) => built().whyNot(route, event),
   };
 }
 
-/** track's and sweep's engine: configuration from the environment, the compiled catalog from BERTH_CATALOG. */
-export function composeEngine(env: Env, log: Log): Engine {
+/** What track and sweep run over: configuration from the environment, the compiled catalog from BERTH_CATALOG. */
+function trackingDeps(env: Env, log: Log): EngineDeps {
   const config = readHandlerConfig(env);
-  return engineOver(routerOnFirstUse(loadCompiledCatalog(config.catalogPath)), createClients(env), config, log);
+  return engineDeps(routerOnFirstUse(loadCompiledCatalog(config.catalogPath)), createClients(env), config, log);
+}
+
+/** track's flow: an ECS task or deployment state change → the run's status. */
+export function composeTrack(env: Env, log: Log): (event: unknown) => Promise<TrackOutcome> {
+  return taskEventRecorder(trackingDeps(env, log));
+}
+
+/** sweep's flow. */
+export function composeSweep(env: Env, log: Log): () => Promise<SweepReport> {
+  return sweeper(trackingDeps(env, log));
 }
 
 export interface Dispatcher {
-  readonly engine: Engine;
-  /** Where rejected events go; undefined when BERTH_REJECTED_QUEUE_URL is not set, and they are only logged. */
-  readonly rejected: RejectedEvents | undefined;
+  /** The dispatch flow: an event, for one job when the rule names it, → runs. */
+  readonly dispatch: (event: unknown, job?: string) => Promise<DispatchOutcome[]>;
+  /** Where the events it rejects go: berth's bus, with the client run state changes are published with. */
+  readonly rejected: RejectedEvents;
 }
 
-/** dispatch's engine, and the queue it sends the events it rejects to. */
+/** dispatch's flow, and where it puts the events it rejects. */
 export function composeDispatch(env: Env, log: Log): Dispatcher {
   const config = readHandlerConfig(env);
-  const engine = engineOver(buildRouter(loadCompiledCatalog(config.catalogPath)), createClients(env), config, log);
-  return { engine, rejected: config.rejectedQueueUrl !== undefined ? rejectedQueue(env, config.rejectedQueueUrl) : undefined };
-}
-
-/**
- * The rejected-events queue, its SDK client built at the first rejection and kept for the
- * container's life: most containers never reject an event, so building it is not on the cold start.
- */
-function rejectedQueue(env: Env, queueUrl: string): RejectedEvents {
-  let queue: SqsRejectedQueue | undefined;
-  return { queueUrl, put: (rejection) => (queue ??= new SqsRejectedQueue(sqsClient(env), queueUrl)).put(rejection) };
+  const clients = createClients(env);
+  const dispatch = dispatcher(engineDeps(buildCompiledCatalogRouter(loadCompiledCatalog(config.catalogPath)), clients, config, log));
+  return { dispatch, rejected: new EventBridgeRejectedEvents(clients.eventBridge, config.bus) };
 }

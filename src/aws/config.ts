@@ -8,17 +8,12 @@ import { ConfigurationError } from "../core/errors.ts";
 export interface HandlerConfig {
   /** DynamoDB table holding runs (BERTH_TABLE). */
   readonly table: string;
-  /** Event bus that receives `Berth Run State Change` events (BERTH_BUS). */
+  /** Event bus that receives `Berth Run State Change` events, and dispatch's `Berth Event Rejected` (BERTH_BUS). */
   readonly bus: string;
   /** The compiled catalog, JSON written by `berth compile` (BERTH_CATALOG). */
   readonly catalogPath: string;
   /** Days runs are kept after they end (BERTH_RETENTION_DAYS). */
   readonly retentionDays: number;
-  /**
-   * The SQS queue dispatch sends the events it rejects to, with the reason (BERTH_REJECTED_QUEUE_URL).
-   * Unset, a rejected event is only logged: local tools and tests have no queue.
-   */
-  readonly rejectedQueueUrl?: string;
 }
 
 const DEFAULT_CATALOG = "catalog.json";
@@ -37,11 +32,7 @@ export function readHandlerConfig(env: Readonly<Record<string, string | undefine
   const retentionText = env.BERTH_RETENTION_DAYS?.trim();
   const retentionDays = retentionText ? Number(retentionText) : DEFAULT_RETENTION_DAYS;
   if (!Number.isInteger(retentionDays) || retentionDays < 1) problems.push(`BERTH_RETENTION_DAYS "${retentionText}" must be a whole number of days ≥ 1`);
-  const rejectedQueueUrl = env.BERTH_REJECTED_QUEUE_URL?.trim() || undefined;
-  if (rejectedQueueUrl !== undefined && !/^https?:\/\/[^/\s]+\/\S+$/.test(rejectedQueueUrl)) {
-    problems.push(`BERTH_REJECTED_QUEUE_URL "${rejectedQueueUrl}" is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)`);
-  }
   if (!env.AWS_REGION && !env.AWS_DEFAULT_REGION) problems.push("AWS_REGION is not set: Lambda sets it; elsewhere set it to the region of the table and bus");
   if (problems.length > 0) throw new ConfigurationError(`berth cannot start: ${problems.join("; ")}`);
-  return Object.freeze({ table, bus, catalogPath: env.BERTH_CATALOG?.trim() || DEFAULT_CATALOG, retentionDays, ...(rejectedQueueUrl !== undefined ? { rejectedQueueUrl } : {}) });
+  return Object.freeze({ table, bus, catalogPath: env.BERTH_CATALOG?.trim() || DEFAULT_CATALOG, retentionDays });
 }

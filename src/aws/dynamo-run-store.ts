@@ -29,12 +29,21 @@
  * item, every run change is conditional on the version read, and the sweep, which runs
  * again a minute later, drains whatever admission missed.
  *
- * Runs are stored as a JSON string so the record round-trips exactly, whatever marshalling
- * options the caller gave its DocumentClient.
+ * Runs are stored as a JSON string so the record round-trips exactly. The store speaks DynamoDB's
+ * own attribute-value form through the plain client: besides that string it writes only other
+ * strings, whole numbers and an empty map, which `attributes` marshals, and it reads back only
+ * strings and the slots item's map of numbers.
  */
-import type { AttributeValue, CreateTableCommandInput, TimeToLiveSpecification } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { DynamoDBDocumentClient, PutCommandInput, QueryCommandInput, UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import type {
+  AttributeValue,
+  CreateTableCommandInput,
+  DynamoDBClient,
+  PutItemCommandInput,
+  QueryCommandInput,
+  TimeToLiveSpecification,
+  UpdateItemCommandInput,
+} from "@aws-sdk/client-dynamodb";
 import { ConflictError, TransientError } from "../core/errors.ts";
 import { translateAwsError } from "./errors.ts";
 import { runQueryLimit } from "../core/ports.ts";
@@ -77,8 +86,14 @@ export function runTableDefinition(tableName: string): RunTableDefinition {
   };
 }
 
+/**
+ * What the store sends its commands with: a DynamoDBClient, or a DynamoDBDocumentClient over one, which
+ * sends DynamoDB's own commands through that client's middleware unchanged.
+ */
+export type DynamoCommandSender = Pick<DynamoDBClient, "send">;
+
 export interface DynamoRunStoreOptions {
-  readonly client: DynamoDBDocumentClient;
+  readonly client: DynamoCommandSender;
   readonly tableName: string;
   /** Days a run is kept after it ends (and an idempotency key after its run was created), via TTL. Default 90. */
   readonly retentionDays?: number;
@@ -86,7 +101,22 @@ export interface DynamoRunStoreOptions {
 
 /** A conditional write's outcome: written, or lost, with the item that failed the condition when DynamoDB sent it back. */
 type Written = { readonly written: true } | { readonly written: false; readonly stored?: StoredItem };
-type StoredItem = Readonly<Record<string, unknown>>;
+type StoredItem = Readonly<Record<string, AttributeValue>>;
+
+/** What the store writes: strings, whole numbers (epoch times, versions, slot counts) and the empty map a slots item starts as. */
+type Value = string | number | Readonly<Record<string, never>>;
+
+/** `values` in DynamoDB's attribute-value form; an integer's decimal digits are its DynamoDB number. */
+function attributes(values: Readonly<Record<string, Value>>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(values)) {
+    out[name] = typeof value === "string" ? { S: value } : typeof value === "number" ? { N: String(value) } : { M: {} };
+  }
+  return out;
+}
+
+/** A string attribute of a stored item. */
+const text = (item: StoredItem, name: string): string | undefined => item[name]?.S;
 
 /** Waits for a conditional write. */
 async function conditional(write: Promise<unknown>): Promise<Written> {
@@ -101,22 +131,27 @@ async function conditional(write: Promise<unknown>): Promise<Written> {
 
 /**
  * The item a ConditionalCheckFailedException carries (asked for with ReturnValuesOnConditionCheckFailure
- * ALL_OLD), in DynamoDB's attribute-value form: lib-dynamodb unmarshalls results, not errors. The store
- * reads only the string attributes it wrote (`data`, `runId`), so those are what is unmarshalled.
- * Absent when the item does not exist, and from servers without ALL_OLD (dynalite): then the caller reads.
+ * ALL_OLD), in DynamoDB's attribute-value form like every item the store reads. Absent when the item does
+ * not exist, and from servers without ALL_OLD (dynalite): then the caller reads.
  */
 function itemOf(error: unknown): StoredItem | undefined {
-  const item = (error as { Item?: Record<string, AttributeValue> }).Item;
-  if (item === undefined) return undefined;
-  return Object.fromEntries(Object.entries(item).flatMap(([name, value]) => (value.S === undefined ? [] : [[name, value.S]])));
+  return (error as { Item?: StoredItem }).Item;
 }
 
-const runKey = (id: string) => ({ PK: `RUN#${id}`, SK: "RUN" });
-const slotKey = (job: string) => ({ PK: `SLOTS#${job}`, SK: "SLOTS" });
-const toRun = (item: Record<string, unknown>): Run => JSON.parse(item["data"] as string) as Run;
+type Key = { readonly PK: string; readonly SK: string };
+const runKey = (id: string): Key => ({ PK: `RUN#${id}`, SK: "RUN" });
+const slotKey = (job: string): Key => ({ PK: `SLOTS#${job}`, SK: "SLOTS" });
+const toRun = (item: StoredItem): Run => JSON.parse(text(item, "data") ?? "") as Run;
+
+/** A request as the store builds it: keys, items and expression values in plain form, marshalled when sent. */
+type Request<T> = Omit<T, "TableName" | "Item" | "Key" | "ExpressionAttributeValues"> & { readonly ExpressionAttributeValues?: Readonly<Record<string, Value>> };
+
+function expressionValues(values: Readonly<Record<string, Value>> | undefined): { ExpressionAttributeValues?: Record<string, AttributeValue> } {
+  return values === undefined ? {} : { ExpressionAttributeValues: attributes(values) };
+}
 
 export class DynamoRunStore implements RunStore {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: DynamoCommandSender;
   readonly #table: string;
   readonly #retentionSeconds: number;
 
@@ -147,7 +182,7 @@ export class DynamoRunStore implements RunStore {
     if (!put.written) {
       const taken = put.stored !== undefined ? toRun(put.stored) : await this.getRun(run.id);
       if (taken?.trigger.idempotencyKey !== run.trigger.idempotencyKey) {
-        await this.#call(`release idempotency key ${claim.PK}`, () => this.#client.send(new DeleteCommand({ TableName: this.#table, Key: claim })));
+        await this.#call(`release idempotency key ${claim.PK}`, () => this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: attributes(claim) })));
         throw new ConflictError(`run id ${run.id} is already taken by a run with another idempotency key; create the run with a fresh id`, {
           existing: taken,
         });
@@ -160,11 +195,11 @@ export class DynamoRunStore implements RunStore {
    * The run that owns an idempotency key, written now from the key item if its creator never did.
    * `stored` is the key item the lost write got back; without it the key item is read.
    */
-  async #claimedRun(claimKey: Record<string, string>, stored: StoredItem | undefined): Promise<Run> {
+  async #claimedRun(claimKey: Key, stored: StoredItem | undefined): Promise<Run> {
     const claim = stored ?? (await this.#get(claimKey));
-    if (claim === undefined) throw new TransientError(`idempotency key ${claimKey["PK"]} expired while it was being read; retry`);
+    if (claim === undefined) throw new TransientError(`idempotency key ${claimKey.PK} expired while it was being read; retry`);
     // The key item holds the run as created; the run item holds it as it is now.
-    const existing = await this.getRun(claim["runId"] as string);
+    const existing = await this.getRun(text(claim, "runId") ?? "");
     if (existing !== undefined) return existing;
     const created = toRun(claim);
     const put = await this.#putNewRun(created);
@@ -176,7 +211,7 @@ export class DynamoRunStore implements RunStore {
     return conditional(this.#put({ Item: this.#runItem(run), ConditionExpression: "attribute_not_exists(PK)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" }));
   }
 
-  #runItem(run: Run): Record<string, unknown> {
+  #runItem(run: Run): Record<string, Value> {
     return {
       ...runKey(run.id),
       data: JSON.stringify(run),
@@ -293,32 +328,36 @@ export class DynamoRunStore implements RunStore {
   }
 
   async slotHolders(job: string): Promise<readonly { readonly runId: string; readonly since: number }[]> {
-    const holders = ((await this.#get(slotKey(job)))?.["holders"] ?? {}) as Record<string, number>;
+    const holders = (await this.#get(slotKey(job)))?.["holders"]?.M ?? {};
     return Object.entries(holders)
-      .map(([runId, since]) => ({ runId, since }))
+      .map(([runId, since]) => ({ runId, since: Number(since.N) }))
       .sort((a, b) => a.since - b.since || (a.runId < b.runId ? -1 : 1));
   }
 
-  async #get(key: Record<string, string>): Promise<Record<string, unknown> | undefined> {
-    const { Item } = await this.#call(`read ${key["PK"]}`, () => this.#client.send(new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true })));
+  async #get(key: Key): Promise<StoredItem | undefined> {
+    const { Item } = await this.#call(`read ${key.PK}`, () => this.#client.send(new GetItemCommand({ TableName: this.#table, Key: attributes(key), ConsistentRead: true })));
     return Item;
   }
 
-  #put(input: Omit<PutCommandInput, "TableName">): Promise<unknown> {
-    return this.#call(`write ${String(input.Item?.["PK"])}`, () => this.#client.send(new PutCommand({ ...input, TableName: this.#table })));
+  #put({ Item, ExpressionAttributeValues, ...input }: Request<PutItemCommandInput> & { readonly Item: Readonly<Record<string, Value>> }): Promise<unknown> {
+    return this.#call(`write ${String(Item["PK"])}`, () =>
+      this.#client.send(new PutItemCommand({ ...input, TableName: this.#table, Item: attributes(Item), ...expressionValues(ExpressionAttributeValues) })),
+    );
   }
 
-  #update(input: Omit<UpdateCommandInput, "TableName">): Promise<unknown> {
-    return this.#call(`update ${String(input.Key?.["PK"])}`, () => this.#client.send(new UpdateCommand({ ...input, TableName: this.#table })));
+  #update({ Key, ExpressionAttributeValues, ...input }: Request<UpdateItemCommandInput> & { readonly Key: Key }): Promise<unknown> {
+    return this.#call(`update ${Key.PK}`, () =>
+      this.#client.send(new UpdateItemCommand({ ...input, TableName: this.#table, Key: attributes(Key), ...expressionValues(ExpressionAttributeValues) })),
+    );
   }
 
   /** Pages through a query until `enough` runs are in hand or the results end. */
-  async #query(input: Omit<QueryCommandInput, "TableName">, enough = Number.POSITIVE_INFINITY): Promise<Run[]> {
+  async #query({ ExpressionAttributeValues, ...input }: Request<QueryCommandInput>, enough = Number.POSITIVE_INFINITY): Promise<Run[]> {
     const runs: Run[] = [];
-    let start: Record<string, unknown> | undefined;
+    let start: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.#call(`query index ${input.IndexName}`, () =>
-        this.#client.send(new QueryCommand({ ...input, TableName: this.#table, ExclusiveStartKey: start })),
+        this.#client.send(new QueryCommand({ ...input, TableName: this.#table, ExclusiveStartKey: start, ...expressionValues(ExpressionAttributeValues) })),
       );
       for (const item of page.Items ?? []) runs.push(toRun(item));
       start = page.LastEvaluatedKey;

@@ -1,6 +1,7 @@
 /**
  * The `Publisher` port on EventBridge: every run transition becomes one
- * `Berth Run State Change` event on the berth bus.
+ * `Berth Run State Change` event on the berth bus. `putEntries` is how berth
+ * puts anything on a bus (the rejected events too: rejected-events.ts).
  *
  * PutEvents is not all-or-nothing: a 200 answer may still report some
  * entries as failed (`ErrorCode`). Only those are sent again, after an
@@ -30,6 +31,17 @@ export interface EventBridgePublisherOptions {
 }
 
 const DEFAULTS = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 2000 } as const;
+
+type PutPolicy = Required<EventBridgePublisherOptions>;
+
+/** The options with their defaults; a ConfigurationError when maxAttempts is not a positive integer. */
+export function putPolicy(options: EventBridgePublisherOptions = {}): PutPolicy {
+  const policy = { ...DEFAULTS, ...options };
+  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) {
+    throw new ConfigurationError(`EventBridgePublisher maxAttempts must be a positive integer, got ${policy.maxAttempts}`);
+  }
+  return policy;
+}
 
 const utf8 = new TextEncoder();
 
@@ -65,32 +77,82 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** What putting entries came to: each entry's event id, in order (undefined: never delivered), and the last error code of each undelivered one. */
+export interface PutOutcome {
+  readonly eventIds: readonly (string | undefined)[];
+  readonly errorCodes: readonly string[];
+}
+
+/**
+ * Puts entries on their bus in calls of at most 10 entries and less than 256 KB, sending again only those that
+ * failed. Every batch gets its chance even when an earlier one gave up, so one bad call loses as little as possible.
+ * A call the SDK could not make at all is thrown, translated (errors.ts).
+ */
+export async function putEntries(client: EventBridgeClient, busName: string, entries: readonly PutEventsRequestEntry[], policy: PutPolicy): Promise<PutOutcome> {
+  const eventIds: (string | undefined)[] = [];
+  const errorCodes: string[] = [];
+  for (const batch of batchEntries(entries)) {
+    const sent = await sendBatch(client, busName, batch, policy);
+    eventIds.push(...sent.eventIds);
+    errorCodes.push(...sent.errorCodes);
+  }
+  return { eventIds, errorCodes };
+}
+
+/** Sends one batch, retrying only the entries that failed. */
+async function sendBatch(client: EventBridgeClient, busName: string, batch: readonly PutEventsRequestEntry[], policy: PutPolicy): Promise<PutOutcome> {
+  const { maxAttempts, baseDelayMs, maxDelayMs } = policy;
+  const eventIds: (string | undefined)[] = batch.map(() => undefined);
+  let pending = batch.map((entry, position) => ({ entry, position }));
+  let codes: string[] = [];
+  for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
+    if (attempt > 1) await sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 2)));
+    const output = await putEvents(client, busName, pending.map((p) => p.entry));
+    const results = output.Entries ?? [];
+    const failed: typeof pending = [];
+    codes = [];
+    pending.forEach((p, i) => {
+      const result = results[i];
+      // A result without an event id and without an error code is not a delivery either.
+      if (result?.ErrorCode !== undefined || result?.EventId === undefined) {
+        failed.push(p);
+        codes.push(result?.ErrorCode ?? "NoResult");
+      } else {
+        eventIds[p.position] = result.EventId;
+      }
+    });
+    pending = failed;
+  }
+  return { eventIds, errorCodes: pending.length > 0 ? codes : [] };
+}
+
+async function putEvents(client: EventBridgeClient, busName: string, entries: PutEventsRequestEntry[]) {
+  try {
+    return await client.send(new PutEventsCommand({ Entries: entries }));
+  } catch (error) {
+    throw translateAwsError(error, `publish to event bus ${busName}`, { hint: "check the bus name and the function's events:PutEvents permission" }) ?? error;
+  }
+}
+
 export class EventBridgePublisher implements Publisher {
   readonly #client: EventBridgeClient;
   readonly #busName: string;
-  readonly #options: Required<EventBridgePublisherOptions>;
+  readonly #policy: PutPolicy;
 
   constructor(client: EventBridgeClient, busName: string, options: EventBridgePublisherOptions = {}) {
     this.#client = client;
     this.#busName = busName;
-    this.#options = { ...DEFAULTS, ...options };
-    if (!Number.isInteger(this.#options.maxAttempts) || this.#options.maxAttempts < 1) {
-      throw new ConfigurationError(`EventBridgePublisher maxAttempts must be a positive integer, got ${this.#options.maxAttempts}`);
-    }
+    this.#policy = putPolicy(options);
   }
 
   async publish(details: readonly RunStateChangeDetail[]): Promise<void> {
     const entries = details.map((detail) => this.#toEntry(detail));
-    const undelivered: string[] = [];
-    // Every batch gets its chance even when an earlier one gave up, so one bad call loses as little as possible.
-    for (const batch of batchEntries(entries)) {
-      undelivered.push(...(await this.#send(batch)));
-    }
-    if (undelivered.length > 0) {
-      const codes = [...new Set(undelivered)].join(", ");
+    const { errorCodes } = await putEntries(this.#client, this.#busName, entries, this.#policy);
+    if (errorCodes.length > 0) {
+      const codes = [...new Set(errorCodes)].join(", ");
       throw new TransientError(
-        `${undelivered.length} of ${entries.length} ${DETAIL_TYPE.runStateChange} event(s) were not delivered to bus ` +
-          `${this.#busName} after ${this.#options.maxAttempts} attempt(s) (error codes: ${codes}); publish them again later`,
+        `${errorCodes.length} of ${entries.length} ${DETAIL_TYPE.runStateChange} event(s) were not delivered to bus ` +
+          `${this.#busName} after ${this.#policy.maxAttempts} attempt(s) (error codes: ${codes}); publish them again later`,
       );
     }
   }
@@ -111,37 +173,5 @@ export class EventBridgePublisher implements Publisher {
       );
     }
     return entry;
-  }
-
-  /** Sends one batch, retrying only the entries that failed; returns the error codes of those that never got through. */
-  async #send(batch: readonly PutEventsRequestEntry[]): Promise<string[]> {
-    const { maxAttempts, baseDelayMs, maxDelayMs } = this.#options;
-    let pending = [...batch];
-    let codes: string[] = [];
-    for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
-      if (attempt > 1) await sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 2)));
-      const output = await this.#putEvents(pending);
-      const results = output.Entries ?? [];
-      const failed: PutEventsRequestEntry[] = [];
-      codes = [];
-      pending.forEach((entry, i) => {
-        const result = results[i];
-        // A result without an event id and without an error code is not a delivery either.
-        if (result?.ErrorCode !== undefined || result?.EventId === undefined) {
-          failed.push(entry);
-          codes.push(result?.ErrorCode ?? "NoResult");
-        }
-      });
-      pending = failed;
-    }
-    return pending.length > 0 ? codes : [];
-  }
-
-  async #putEvents(entries: PutEventsRequestEntry[]) {
-    try {
-      return await this.#client.send(new PutEventsCommand({ Entries: entries }));
-    } catch (error) {
-      throw translateAwsError(error, `publish to event bus ${this.#busName}`, { hint: "check the bus name and the function's events:PutEvents permission" }) ?? error;
-    }
   }
 }

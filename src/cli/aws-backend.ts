@@ -11,7 +11,7 @@ import { DescribeStacksCommand, type CloudFormationClient } from "@aws-sdk/clien
 import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { buildEngine, runStore, type AwsClients } from "../aws/compose.ts";
-import { cloudFormationClient, dynamoDocumentClient, ecsClient, eventBridgeClient } from "../aws/clients.ts";
+import { cloudFormationClient, dynamoClient, ecsClient, eventBridgeClient } from "../aws/clients.ts";
 import { translateAwsError } from "../aws/errors.ts";
 import type { DynamoRunStore } from "../aws/dynamo-run-store.ts";
 import type { Engine } from "../core/engine/engine.ts";
@@ -41,7 +41,7 @@ function stageClients(region: string | undefined, profile: string | undefined): 
   return {
     ecs: ecsClient(process.env, place),
     eventBridge: eventBridgeClient(process.env, place),
-    dynamo: dynamoDocumentClient(process.env, place),
+    dynamo: dynamoClient(process.env, place),
     cloudFormation: cloudFormationClient(process.env, place),
   };
 }

@@ -1,5 +1,6 @@
 /** "What would this event do?" — the decision berth makes, without doing it. */
 import type { Router } from "./router.ts";
+import { explainMismatch } from "./match/compile.ts";
 import type { BusEvent } from "./events/envelope.ts";
 import { buildAction, runContext, type PlannedAction } from "./plan.ts";
 import type { TemplateContext } from "./context/index.ts";
@@ -40,7 +41,7 @@ export function explainEvent(router: Router, event: BusEvent, runId: string): Ex
   const notFired = new Map<string, { trigger: string; reason: string }[]>();
   for (const route of router.routes) {
     if (firedJobs.has(route.job.name)) continue;
-    const reason = router.whyNot(route, event) ?? "matched";
+    const reason = explainMismatch(route.compiled, event) ?? "matched";
     notFired.set(route.job.name, [...(notFired.get(route.job.name) ?? []), { trigger: route.trigger.kind, reason }]);
   }
   return {

@@ -4,10 +4,11 @@
  * jobs it fires without testing every pattern.
  */
 import type { Catalog, Job, Trigger } from "./catalog/types.ts";
+import type { CompiledCatalog } from "./catalog/compiled.ts";
 import type { EventPattern } from "./match/types.ts";
 import { triggerPattern } from "./catalog/patterns.ts";
-import { compilePattern, explainMismatch, type CompiledPattern } from "./match/compile.ts";
-import { PatternIndex } from "./match/index.ts";
+import { compilePattern, compileValidatedPattern, type CompiledPattern } from "./match/compile.ts";
+import { CompiledPatternIndex } from "./match/index.ts";
 
 export interface Route {
   readonly job: Job;
@@ -23,25 +24,39 @@ export interface Router {
   readonly routes: readonly Route[];
   /** Routes whose pattern matches the event, in catalog order. */
   match(event: unknown): Route[];
-  /** Why `route` does not fire for `event`; undefined when it does. */
-  whyNot(route: Route, event: unknown): string | undefined;
 }
 
+/** The router of a catalog, each trigger's pattern made and checked as EventBridge checks it (InvalidPatternError). */
 export function buildRouter(catalog: Catalog): Router {
   const routes: Route[] = [];
-  const index = new PatternIndex<Route>();
   for (const job of Object.values(catalog.jobs)) {
     job.triggers.forEach((trigger, triggerIndex) => {
       const pattern = triggerPattern(trigger, catalog.service, job.name);
-      const route: Route = { job, trigger, triggerIndex, pattern, compiled: compilePattern(pattern) };
-      routes.push(route);
-      index.add(pattern, route);
+      routes.push({ job, trigger, triggerIndex, pattern, compiled: compilePattern(pattern) });
     });
   }
-  return {
-    catalog,
-    routes,
-    match: (event) => index.match(event),
-    whyNot: (route, event) => explainMismatch(route.compiled, event),
-  };
+  return routerOver(catalog, routes);
+}
+
+/**
+ * The router of a compiled catalog (`berth compile`, read by the Lambda handlers), with the patterns of its
+ * dispatch rules: the very patterns of the stack's EventBridge rules. They were made from the catalog, whose
+ * event patterns were validated, when it was compiled, so they are compiled without the validator, which
+ * then stays out of the handler bundles.
+ */
+export function buildCompiledCatalogRouter(compiled: CompiledCatalog): Router {
+  const routes: Route[] = [];
+  for (const rule of compiled.rules) {
+    if (rule.target.kind !== "dispatch") continue;
+    const job = compiled.catalog.jobs[rule.target.job]!;
+    const { triggerIndex } = rule.target;
+    routes.push({ job, trigger: job.triggers[triggerIndex]!, triggerIndex, pattern: rule.pattern, compiled: compileValidatedPattern(rule.pattern) });
+  }
+  return routerOver(compiled.catalog, routes);
+}
+
+function routerOver(catalog: Catalog, routes: readonly Route[]): Router {
+  const index = new CompiledPatternIndex<Route>();
+  for (const route of routes) index.addCompiled(route.compiled, route);
+  return { catalog, routes, match: (event) => index.match(event) };
 }

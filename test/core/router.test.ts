@@ -1,10 +1,11 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadCatalog } from "../../src/core/catalog/load.ts";
-import { buildRouter } from "../../src/core/router.ts";
+import { buildCompiledCatalogRouter, buildRouter } from "../../src/core/router.ts";
+import { compileCatalog } from "../../src/core/catalog/compiled.ts";
 import { triggerPattern } from "../../src/core/catalog/patterns.ts";
 import { validatePattern } from "../../src/core/match/validate.ts";
-import { compilePattern, matchesPattern } from "../../src/core/match/compile.ts";
+import { compilePattern, explainMismatch, matchesPattern } from "../../src/core/match/compile.ts";
 import { encodeS3EventKey } from "../../src/core/events/s3-key.ts";
 import type { Catalog } from "../../src/core/catalog/types.ts";
 
@@ -13,6 +14,8 @@ const loaded = loadCatalog(readFileSync(new URL("berth.yml", root), "utf8"), "be
 if (!loaded.ok) throw new Error("example catalog must load");
 const catalog: Catalog = loaded.catalog;
 const router = buildRouter(catalog);
+// As the Lambda handlers read it: the file `berth compile` writes.
+const compiledRouter = buildCompiledCatalogRouter(JSON.parse(JSON.stringify(compileCatalog(catalog))));
 const event = (name: string): unknown => JSON.parse(readFileSync(new URL(`events/${name}`, root), "utf8"));
 
 describe("routing the sample events through the example catalog", () => {
@@ -29,15 +32,22 @@ describe("routing the sample events through the example catalog", () => {
   };
   const samples = readdirSync(new URL("events/", root)).filter((f) => f.endsWith(".json") && !f.startsWith("github-"));
 
-  it.each(samples)("%s fires exactly the jobs that want it", (file) => {
-    const jobs = router.match(event(file)).map((r) => r.job.name);
-    expect(jobs).toEqual(expected[file] ?? []);
+  it.each(samples)("%s fires exactly the jobs that want it, through the catalog's router and the compiled catalog's alike", (file) => {
+    expect(router.match(event(file)).map((r) => r.job.name)).toEqual(expected[file] ?? []);
+    expect(compiledRouter.match(event(file)).map((r) => [r.job.name, r.trigger, r.triggerIndex])).toEqual(router.match(event(file)).map((r) => [r.job.name, r.trigger, r.triggerIndex]));
+  });
+
+  it("routes a compiled catalog with its dispatch rules' patterns, one route per trigger in catalog order", () => {
+    const compiled = compileCatalog(catalog);
+    const dispatchRules = compiled.rules.flatMap((r) => (r.target.kind === "dispatch" ? [{ job: r.target.job, triggerIndex: r.target.triggerIndex, pattern: r.pattern }] : []));
+    expect(compiledRouter.routes.map((r) => ({ job: r.job.name, triggerIndex: r.triggerIndex, pattern: r.pattern }))).toEqual(JSON.parse(JSON.stringify(dispatchRules)));
+    expect(compiledRouter.routes.map((r) => r.job.name)).toEqual(router.routes.map((r) => r.job.name));
   });
 
   it("says why a job did not fire", () => {
     const route = router.routes.find((r) => r.job.name === "thumbnails")!;
-    expect(router.whyNot(route, event("s3-object-created-other-bucket.json"))).toMatch(/detail\.bucket\.name/);
-    expect(router.whyNot(route, event("s3-object-created.json"))).toBeUndefined();
+    expect(explainMismatch(route.compiled, event("s3-object-created-other-bucket.json"))).toMatch(/detail\.bucket\.name/);
+    expect(explainMismatch(route.compiled, event("s3-object-created.json"))).toBeUndefined();
   });
 });
 

@@ -2,7 +2,7 @@
  * The Lambda handlers as deployed: the built bundles, alone in a package directory with the compiled
  * catalog, each run in a fresh process as a Lambda execution environment (./lambda.ts), configured only
  * through the environment, their real SDK clients talking over HTTP to a DynamoDB-compatible server and
- * local ECS, EventBridge and SQS endpoints, fed the sample events.
+ * local ECS and EventBridge endpoints, fed the sample events.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,7 +14,6 @@ import { runTableDefinition } from "../../src/aws/dynamo-run-store.ts";
 import { createTable, startDynalite, type LocalDynamo } from "../contract/dynalite.ts";
 import { startFakeEcs, type FakeEcs } from "../support/fake-ecs.ts";
 import { startFakeEventBridge, type FakeEventBridge } from "../support/fake-eventbridge.ts";
-import { startFakeSqs, type FakeSqs } from "../support/fake-sqs.ts";
 import { functionPackage, type FunctionPackage, type Invocation } from "./lambda.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -24,23 +23,19 @@ const TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793";
 let dynamo: LocalDynamo;
 let ecs: FakeEcs;
 let bus: FakeEventBridge;
-let sqs: FakeSqs;
-let rejectedQueue: string;
 let pkg: FunctionPackage;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  [dynamo, ecs, bus, sqs] = await Promise.all([startDynalite(), startFakeEcs(), startFakeEventBridge(), startFakeSqs()]);
+  [dynamo, ecs, bus] = await Promise.all([startDynalite(), startFakeEcs(), startFakeEventBridge()]);
   await createTable(dynamo.client(), runTableDefinition("berth-runs"));
   await createTable(dynamo.client(), runTableDefinition("berth-runs-idle"));
-  rejectedQueue = sqs.createQueue("berth-rejected");
   const loaded = loadCatalog(readFileSync(new URL("berth.yml", root), "utf8"), "berth.yml");
   if (!loaded.ok) throw new Error("example catalog must load");
   pkg = functionPackage(compileCatalog(loaded.catalog));
   env = {
     BERTH_TABLE: "berth-runs",
     BERTH_BUS: "berth",
-    BERTH_REJECTED_QUEUE_URL: rejectedQueue,
     POWERTOOLS_SERVICE_NAME: "berth-acme-jobs",
     _X_AMZN_TRACE_ID: `Root=${TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1`,
     AWS_REGION: "us-east-1",
@@ -50,12 +45,11 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_ECS: ecs.url,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
-    AWS_ENDPOINT_URL_SQS: sqs.url,
   };
 });
 
 afterAll(async () => {
-  await Promise.all([dynamo?.close(), ecs?.close(), bus?.close(), sqs?.close()]);
+  await Promise.all([dynamo?.close(), ecs?.close(), bus?.close()]);
   if (pkg) rmSync(pkg.dir, { recursive: true, force: true });
 });
 
@@ -149,9 +143,8 @@ describe("handlers", () => {
   it.each([
     ["BERTH_TABLE", /BERTH_TABLE is not set/],
     ["BERTH_BUS", /BERTH_BUS is not set/],
-    ["BERTH_REJECTED_QUEUE_URL", /BERTH_REJECTED_QUEUE_URL "sqs:berth-rejected" is not an SQS queue URL/],
-  ])("a cold start with %s missing or wrong fails with a message naming it, logged", async (name, message) => {
-    const failed = await run("dispatch", [{}], { [name]: name === "BERTH_REJECTED_QUEUE_URL" ? "sqs:berth-rejected" : undefined });
+  ])("a cold start with %s missing fails with a message naming it, logged", async (name, message) => {
+    const failed = await run("dispatch", [{}], { [name]: undefined });
     expect(failed.initError?.message).toMatch(message);
     expect(failed.lines).toEqual([expect.objectContaining({ level: "ERROR", message: expect.stringMatching(message), function_name: "berth-test-dispatch" })]);
   });
@@ -180,7 +173,7 @@ describe("handlers", () => {
 });
 
 describe("dispatch's rejected events", () => {
-  const messages = () => sqs.messages(rejectedQueue).map((m) => ({ body: JSON.parse(m.Body) as Record<string, unknown>, attributes: m.MessageAttributes }));
+  const rejections = () => bus.entries.filter((e) => e.DetailType === "Berth Event Rejected").map((e) => ({ bus: e.EventBusName, source: e.Source, detail: JSON.parse(e.Detail) as Record<string, unknown> }));
 
   it.each([
     {
@@ -202,39 +195,46 @@ describe("dispatch's rejected events", () => {
       job: "thumbnails",
     },
     { what: "input that is no event", input: { job: "thumbnails", event: "garbage" }, reason: /an event is a JSON object/, job: "thumbnails" },
-  ])("$what goes to the rejected-events queue once, with the reason, and is answered: no retry, nothing launched", async ({ input, reason, job }) => {
-    const before = messages().length;
+  ])("$what goes to berth's bus once as a Berth Event Rejected event with the reason, and is answered: no retry, nothing launched", async ({ input, reason, job }) => {
+    const before = rejections().length;
     const launched = ecs.stats.tasksLaunched;
     const dispatched = await run("dispatch", [input]);
     expect(dispatched.invocations.map(value)).toEqual([{ outcomes: [{ kind: "rejected", job, reason: expect.stringMatching(reason) }] }]);
     expect(ecs.stats.tasksLaunched).toBe(launched);
-    const sent = messages().slice(before);
-    expect(sent).toEqual([{ body: { reason: expect.stringMatching(reason), job, event: input.event }, attributes: expect.objectContaining({ job: { DataType: "String", StringValue: job } }) }]);
+    expect(rejections().slice(before)).toEqual([{ bus: "berth", source: "berth", detail: { reason: expect.stringMatching(reason), job, event: input.event } }]);
     expect(dispatched.lines).toEqual([
-      expect.objectContaining({ level: "ERROR", message: expect.stringMatching(reason), job, reason: expect.stringMatching(reason), rejectedQueue, messageId: sqs.messages(rejectedQueue).at(-1)!.MessageId, function_request_id: "request-1" }),
+      expect.objectContaining({ level: "ERROR", message: expect.stringMatching(reason), job, reason: expect.stringMatching(reason), rejectedOn: "berth", rejectionEventId: expect.stringMatching(/^evt-/), function_request_id: "request-1" }),
     ]);
   });
 
-  it("without BERTH_REJECTED_QUEUE_URL a rejected event is only logged, and answered", async () => {
-    const before = messages().length;
-    const dispatched = await run("dispatch", [{ job: "no-such-job", event: upload("unknown-job-local", "incoming/b.png") }], { BERTH_REJECTED_QUEUE_URL: undefined });
-    expect(dispatched.invocations.map(value)).toEqual([{ outcomes: [{ kind: "rejected", job: "no-such-job", reason: expect.stringContaining("no-such-job") }] }]);
-    expect(messages().length).toBe(before);
-    expect(dispatched.lines).toEqual([expect.objectContaining({ level: "ERROR", job: "no-such-job", reason: expect.stringContaining("no-such-job") })]);
-    expect(dispatched.lines[0]).not.toHaveProperty("messageId");
+  it("a bare event no job matches is answered with nothing to reject, and puts nothing on the bus", async () => {
+    const before = bus.entries.length;
+    const dispatched = await run("dispatch", [upload("matches-nothing", "elsewhere/b.txt")]);
+    expect(dispatched.invocations.map(value)).toEqual([{ outcomes: [] }]);
+    expect(bus.entries.length).toBe(before);
   });
 
-  it("a rejected event SQS does not take is thrown for Lambda to retry, and the retry sends it once", async () => {
-    const before = messages().length;
+  it("the rejection of an event that is itself a rejection is only logged, never put back on the bus", async () => {
+    const before = bus.entries.length;
+    const rejection = { ...upload("rejection-1", "x"), source: "berth", "detail-type": "Berth Event Rejected", detail: { reason: "r", job: "thumbnails", event: "garbage" } };
+    const dispatched = await run("dispatch", [{ job: "thumbnails", event: rejection }]);
+    expect(dispatched.invocations.map(value)).toEqual([{ outcomes: [{ kind: "rejected", job: "thumbnails", reason: expect.stringContaining("does not match any trigger") }] }]);
+    expect(bus.entries.length).toBe(before);
+    expect(dispatched.lines).toEqual([expect.objectContaining({ level: "ERROR", message: expect.stringMatching(/only logged/), job: "thumbnails" })]);
+    expect(dispatched.lines[0]).not.toHaveProperty("rejectionEventId");
+  });
+
+  it("a rejected event EventBridge does not take is thrown for Lambda to retry, and the retry puts it once", async () => {
+    const before = rejections().length;
     const input = { job: "no-such-job", event: upload("unknown-job-retried", "incoming/c.png") };
-    sqs.inject({ serverErrors: 2 });
-    const failed = await run("dispatch", [input], { AWS_MAX_ATTEMPTS: "2" });
-    expect(failed.invocations).toEqual([{ ok: false, error: expect.objectContaining({ name: "TransientError", retryable: true, message: expect.stringContaining(rejectedQueue) }) }]);
+    bus.failEntries((e) => (e.DetailType === "Berth Event Rejected" ? { ErrorCode: "InternalFailure", ErrorMessage: "internal" } : undefined));
+    const failed = await run("dispatch", [input]).finally(() => bus.failEntries(undefined));
+    expect(failed.invocations).toEqual([{ ok: false, error: expect.objectContaining({ name: "TransientError", retryable: true, message: expect.stringMatching(/Berth Event Rejected.*berth.*InternalFailure/) }) }]);
     expect(failed.lines.at(-1)).toMatchObject({ level: "WARN", error: { name: "TransientError" }, job: "no-such-job" });
-    expect(messages().length).toBe(before);
+    expect(rejections().length).toBe(before);
 
     const retried = await run("dispatch", [input]);
     expect(retried.invocations.map(value)).toMatchObject([{ outcomes: [{ kind: "rejected" }] }]);
-    expect(messages().slice(before)).toEqual([expect.objectContaining({ body: expect.objectContaining({ job: "no-such-job", event: input.event }) })]);
+    expect(rejections().slice(before)).toEqual([expect.objectContaining({ detail: expect.objectContaining({ job: "no-such-job", event: input.event }) })]);
   });
 });

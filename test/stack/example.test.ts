@@ -155,7 +155,7 @@ describe("the example catalog's stack", () => {
 
   it("loses nothing: every rule target, schedule and function dead-letters to a queue with an alarm on its depth", () => {
     const targets = deadLetterTargets(template);
-    expect(targets.length).toBe(9 + 2 + 3);
+    expect(targets.length).toBe(10 + 2 + 3);
     const alarmed = alarmedQueues(template);
     for (const t of targets) {
       expect(t.queue, t.what).toBeDefined();
@@ -167,16 +167,45 @@ describe("the example catalog's stack", () => {
   });
 
   it("lets EventBridge write to the rule dead-letter queue for exactly this stack's rules", () => {
-    const policies = resourcesOf(template, "AWS::SQS::QueuePolicy");
+    const policies = resourcesOf(template, "AWS::SQS::QueuePolicy").filter(([, q]) => JSON.stringify(q.Properties?.Queues) === JSON.stringify([{ Ref: "RuleTargetsDeadLetterQueue" }]));
     expect(policies).toHaveLength(1);
     const p = policies[0]![1].Properties!;
-    expect(p.Queues).toEqual([{ Ref: "RuleTargetsDeadLetterQueue" }]);
     const [statement, ...more] = (p.PolicyDocument as { Statement: { Principal: unknown; Action: string[]; Resource: unknown[]; Condition: { ArnEquals: { "aws:SourceArn": unknown[] } } }[] }).Statement;
     expect(more).toHaveLength(0);
     expect(statement!.Principal).toEqual({ Service: "events.amazonaws.com" });
     expect(statement!.Action).toEqual(["sqs:SendMessage"]);
     expect(statement!.Resource).toEqual([fnArn("RuleTargetsDeadLetterQueue")]);
     expect(new Set(statement!.Condition.ArnEquals["aws:SourceArn"].map((a) => JSON.stringify(a)))).toEqual(new Set(rules().map(([id]) => JSON.stringify(fnArn(id)))));
+  });
+
+  it("routes the events dispatch rejects from berth's bus to the rejected-events queue, whose policy lets only that rule send", () => {
+    const targeting = rules().filter(([, r]) => targetsOf(r).some((t) => JSON.stringify(t.Arn) === JSON.stringify(fnArn("RejectedEventsQueue"))));
+    expect(targeting.map(([id]) => id)).toEqual(["RejectedEventsRule"]);
+    const [, rule] = targeting[0]!;
+    expect(rule.Properties?.EventBusName).toEqual({ Ref: "BerthBus" });
+    expect(rule.Properties?.EventPattern).toEqual({ source: ["berth"], "detail-type": ["Berth Event Rejected"] });
+    const [target, ...more] = targetsOf(rule) as (Target & { InputPath?: string })[];
+    expect(more).toHaveLength(0);
+    // The message body is the detail dispatch puts: { reason, job, event }.
+    expect(target!.InputPath).toBe("$.detail");
+    expect(target!.DeadLetterConfig?.Arn).toEqual(fnArn("RuleTargetsDeadLetterQueue"));
+    expect(target!.RetryPolicy).toBeDefined();
+
+    const policies = resourcesOf(template, "AWS::SQS::QueuePolicy").filter(([, q]) => JSON.stringify(q.Properties?.Queues) === JSON.stringify([{ Ref: "RejectedEventsQueue" }]));
+    expect(policies).toHaveLength(1);
+    expect(policies[0]![1].Properties!.PolicyDocument).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "EventBridgeRejectedEventsRule",
+          Effect: "Allow",
+          Principal: { Service: "events.amazonaws.com" },
+          Action: ["sqs:SendMessage"],
+          Resource: [fnArn("RejectedEventsQueue")],
+          Condition: { ArnEquals: { "aws:SourceArn": [fnArn("RejectedEventsRule")] } },
+        },
+      ],
+    });
   });
 
   it("gives each asynchronously invoked function an on-failure destination and Lambda's retries", () => {
@@ -203,10 +232,8 @@ describe("the example catalog's stack", () => {
       const fn = id.replace("LambdaFunction", "").toLowerCase();
       expect(f.Properties).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"], Handler: `dist/handlers/${fn}.handler`, Role: fnArn(`${id.replace("LambdaFunction", "")}Role`) });
       const env = (f.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(env).toMatchObject({ BERTH_TABLE: `acme-jobs-${STAGE}-runs`, BERTH_BUS: `acme-jobs-${STAGE}`, BERTH_CATALOG: "dist/catalog.json", POWERTOOLS_SERVICE_NAME: "berth-acme-jobs", POWERTOOLS_LOG_LEVEL: "INFO" });
-      expect("BERTH_REJECTED_QUEUE_URL" in env).toBe(fn === "dispatch");
+      expect(env).toEqual({ BERTH_TABLE: `acme-jobs-${STAGE}-runs`, BERTH_BUS: `acme-jobs-${STAGE}`, BERTH_CATALOG: "dist/catalog.json", POWERTOOLS_SERVICE_NAME: "berth-acme-jobs", POWERTOOLS_LOG_LEVEL: "INFO" });
     }
-    expect((functions.DispatchLambdaFunction!.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.BERTH_REJECTED_QUEUE_URL).toEqual({ Ref: "RejectedEventsQueue" });
     const logs = resourcesOf(template, "AWS::Logs::LogGroup").map(([, g]) => g.Properties);
     expect(logs).toEqual(["dispatch", "track", "sweep"].map((fn) => ({ LogGroupName: `/aws/lambda/acme-jobs-${STAGE}-${fn}`, RetentionInDays: 30 })));
   });
@@ -258,12 +285,12 @@ describe("the example catalog's roles", () => {
     }
   });
 
-  it("asks ECS about tasks only from the sweep, and sends to the rejected queue only from dispatch", () => {
+  it("asks ECS about tasks only from the sweep, and sends to no queue but the function's own on-failure destination", () => {
     expect(actions("SweepRole").has("ecs:DescribeTasks")).toBe(true);
     expect(actions("DispatchRole").has("ecs:DescribeTasks")).toBe(false);
     expect(actions("TrackRole").has("ecs:DescribeTasks")).toBe(false);
     const sends = (role: string) => withAction(role, "sqs:SendMessage").flatMap((s) => resourcesOfStatement(s).map((r) => JSON.stringify(r)));
-    expect(sends("DispatchRole").sort()).toEqual([JSON.stringify(fnArn("DispatchFailedInvocationsQueue")), JSON.stringify(fnArn("RejectedEventsQueue"))].sort());
+    expect(sends("DispatchRole")).toEqual([JSON.stringify(fnArn("DispatchFailedInvocationsQueue"))]);
     expect(sends("TrackRole")).toEqual([JSON.stringify(fnArn("TrackFailedInvocationsQueue"))]);
     expect(sends("SweepRole")).toEqual([JSON.stringify(fnArn("SweepFailedInvocationsQueue"))]);
   });

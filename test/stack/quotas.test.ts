@@ -74,11 +74,13 @@ describe("rules per bus", () => {
     }
   });
 
-  it(`keeps one rule per trigger on berth's own bus up to ${BUDGETS.rulesOnBerthBus}, then groups`, () => {
-    expect(stackOf(catalogOf(BUDGETS.rulesOnBerthBus, manualJob)).summary.grouped).toEqual({});
-    const grouped = stackOf(catalogOf(BUDGETS.rulesOnBerthBus + 1, manualJob));
+  it(`keeps one rule per trigger on berth's own bus while the bus holds up to ${BUDGETS.rulesOnBerthBus} rules with the rejected-events rule, then groups`, () => {
+    const fits = stackOf(catalogOf(BUDGETS.rulesOnBerthBus - 1, manualJob));
+    expect(fits.summary.grouped).toEqual({});
+    expect(fits.summary.rulesByBus.berth).toBe(BUDGETS.rulesOnBerthBus);
+    const grouped = stackOf(catalogOf(BUDGETS.rulesOnBerthBus, manualJob));
     expect(grouped.summary.grouped).toEqual({ berth: "source+detail-type" });
-    expect(grouped.summary.rulesByBus.berth).toBe(1);
+    expect(grouped.summary.rulesByBus.berth).toBe(1 + 1);
   });
 
   it("groups by source alone when source and detail type still leave too many rules", () => {

@@ -108,6 +108,29 @@ describe("the packaged example stack, wired", () => {
     expect(wired.ecs.stats.runTaskCalls).toBe(calls);
   });
 
+  it("an upload dispatch rejects (a key S3 would never send) reaches the rejected-events queue through the rejected-events rule, as { reason, job, event }, and starts nothing", async () => {
+    const job = catalog.jobs["thumbnails"]!;
+    const built = wired.eventFor(job.name, job.triggers.find((t) => t.kind === "s3")!)!;
+    const event = deepMerge(built.event, { detail: { object: { key: "incoming/%E0%A4%A.png" } } });
+    const bus = wired.busNamed(built.bus);
+    expect(wired.stack.matchingRules(bus, event).map((r) => r.name), "the upload still fires the job's rule").not.toEqual([]);
+    const runs = (await wired.runs()).length;
+    const calls = wired.ecs.stats.runTaskCalls;
+    const delivered = wired.cloud.deliveries.length;
+    const refused = wired.cloud.refused.length;
+    const invocations = await newInvocations(() => wired.cloud.putEvent(bus, event, "upload"));
+    expectNoFailures(invocations);
+    expect(invocations.map(handlerOf)).toEqual(["dist/handlers/dispatch.handler"]);
+    expect(invocations[0]!.result).toEqual({ outcomes: [{ kind: "rejected", job: "thumbnails", reason: expect.stringContaining("not valid URL encoding") }] });
+    const queueArn = wired.stack.resolver.getAtt("RejectedEventsQueue", "Arn");
+    expect(wired.cloud.refused.slice(refused), "no queue refused a delivery").toEqual([]);
+    const messages = wired.cloud.deliveries.slice(delivered).filter((d) => d.to.kind === "sqs" && d.to.queueArn === queueArn);
+    expect(messages.map((m) => m.cause)).toEqual([`rule ${wired.stack.resolver.ref("RejectedEventsRule")}`]);
+    expect(JSON.parse(messages[0]!.payload)).toEqual({ reason: expect.stringContaining("not valid URL encoding"), job: "thumbnails", event });
+    expect((await wired.runs()).length).toBe(runs);
+    expect(wired.ecs.stats.runTaskCalls).toBe(calls);
+  });
+
   it("each schedule runs its job at the scheduled time in the job's time zone, with that time as the run's idempotency key, and a Scheduler retry of the same time starts nothing new", async () => {
     const scheduled = Object.values(catalog.jobs).flatMap((job) => job.triggers.filter((t): t is Extract<Trigger, { kind: "schedule" }> => t.kind === "schedule").map((trigger) => ({ job, trigger })));
     expect(scheduled.map((s) => s.job.name)).toContain("nightly-backup");

@@ -8,7 +8,8 @@
  * DynamoDB (behind a meter that counts requests and capacity units), the
  * local ECS endpoint and the local EventBridge endpoint. Whatever a function
  * puts on a bus is routed through the template's rules on that bus in turn,
- * so chained jobs and notifications run too.
+ * so chained jobs, notifications and rejected events run too; an SQS target
+ * takes a delivery only when a queue policy of the template lets the rule send.
  *
  * Values only known at deploy time (physical names, ARNs) are resolved as
  * CloudFormation documents `Ref` and `Fn::GetAtt` for each resource type
@@ -683,6 +684,45 @@ export class StackModel {
   matchingRules(bus: string, event: unknown): StackRule[] {
     return this.rules.filter((rule) => rule.enabled && rule.bus === bus && matchesPattern(rule.compiled, event));
   }
+
+  /**
+   * Whether SQS takes a message EventBridge sends to `queueArn` for the rule `ruleArn`: only when a queue policy
+   * of the stack on that queue allows events.amazonaws.com sqs:SendMessage, under its conditions on the rule's ARN
+   * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions).
+   */
+  queueAccepts(queueArn: string, ruleArn: string): boolean {
+    const r = this.resolver;
+    const list = (v: Json): Json[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+    const arnOfUrl = (url: string) => {
+      const m = /^https:\/\/sqs\.([^.]+)\.amazonaws\.com\/(\d{12})\/(.+)$/.exec(url);
+      if (!m) throw new Error(`harness: ${url} is not a queue URL`);
+      return `arn:aws:sqs:${m[1]}:${m[2]}:${m[3]}`;
+    };
+    const like = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(value);
+    const conditionHolds = (condition: Json): boolean =>
+      Object.entries((condition ?? {}) as Record<string, Record<string, Json>>).every(([operator, keys]) =>
+        Object.entries(keys).every(([key, values]) => {
+          if (key.toLowerCase() !== "aws:sourcearn") throw new Error(`harness: condition key ${key} of a queue policy is not modelled`);
+          if (operator === "ArnEquals") return list(values).some((v) => v === ruleArn);
+          if (operator === "ArnLike") return list(values).some((v) => like(String(v), ruleArn));
+          throw new Error(`harness: condition operator ${operator} of a queue policy is not modelled`);
+        }),
+      );
+    for (const [, resource] of Object.entries(this.template.Resources)) {
+      if (resource.Type !== "AWS::SQS::QueuePolicy") continue;
+      const p = r.resolve(resource.Properties) as { Queues: string[]; PolicyDocument: { Statement: Record<string, Json>[] } };
+      if (!p.Queues.map(arnOfUrl).includes(queueArn)) continue;
+      for (const s of p.PolicyDocument.Statement) {
+        const principal = s.Principal as { Service?: Json } | string;
+        const services = principal === "*" ? ["events.amazonaws.com"] : list((principal as { Service?: Json }).Service);
+        if (s.Effect !== "Allow" || !services.includes("events.amazonaws.com")) continue;
+        if (!list(s.Action).some((a) => a === "sqs:SendMessage" || a === "sqs:*" || a === "*")) continue;
+        if (!list(s.Resource).some((res) => res === queueArn || res === "*")) continue;
+        if (conditionHolds(s.Condition)) return true;
+      }
+    }
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -726,6 +766,8 @@ export class LocalCloud {
   readonly invocations: Invocation[] = [];
   /** Deliveries to targets that are not functions of the stack (SNS topics, queues). */
   readonly deliveries: Delivery[] = [];
+  /** Deliveries a queue's policy refused: EventBridge retries them, then sends them to the rule's dead-letter queue. */
+  readonly refused: Delivery[] = [];
   /** Events put on a bus that no rule of the stack matched. */
   readonly unmatched: { readonly bus: string; readonly event: unknown }[] = [];
   schedulerInvocations = 0;
@@ -750,6 +792,7 @@ export class LocalCloud {
       for (const target of rule.targets) {
         const payload = ruleTargetPayload(target, event, { ruleArn: rule.arn, ruleName: rule.name, ingestionTime: String(event.time) });
         if (target.to.kind === "function") await this.invoke(target.to.functionId, JSON.parse(payload), `rule ${rule.name} (${cause})`);
+        else if (target.to.kind === "sqs" && !this.stack.queueAccepts(target.to.queueArn, rule.arn)) this.refused.push({ cause: `rule ${rule.name}`, to: target.to, payload });
         else this.deliveries.push({ cause: `rule ${rule.name}`, to: target.to, payload });
       }
     }

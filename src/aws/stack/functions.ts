@@ -61,21 +61,6 @@ export function serverlessFunctions(names: StackNames): Record<string, Json> {
   );
 }
 
-/**
- * What only CloudFormation can fill in, set on the functions Serverless generates through its
- * `resources.extensions` (which replaces the named properties of a generated resource). The rejected
- * queue's URL is known once the stack exists: kept out of the `functions` block, it leaves
- * `serverless invoke local` nothing to look up in a deployed stack (locally, dispatch then logs the
- * events it rejects instead of queueing them).
- */
-export function functionExtensions(names: StackNames): Record<string, { readonly Properties: Json }> {
-  return {
-    [LOGICAL.lambda("dispatch")]: {
-      Properties: { Environment: { Variables: { ...environment(names), BERTH_REJECTED_QUEUE_URL: ref(LOGICAL.rejectedQueue) } } },
-    },
-  };
-}
-
 export function eventInvokeConfigs(): Resources {
   return Object.fromEntries(
     FUNCTIONS.map((fn) => [

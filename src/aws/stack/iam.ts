@@ -7,7 +7,10 @@
  * whose effects launch (RunTask, or a deployment), stop (StopTask) and
  * publish (PutEvents); admission reads the `queued` index. Only the sweep
  * lists open runs (the `open` index) and asks ECS about quiet tasks
- * (DescribeTasks). Only dispatch sends rejected events to the rejected queue.
+ * (DescribeTasks). Dispatch puts the events it rejects on berth's bus, with
+ * the PutEvents it publishes run state changes with; a rule takes them to the
+ * rejected-events queue, so no function sends to a queue but its own
+ * on-failure destination.
  *
  * IAM actions, resource types and condition keys:
  * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
@@ -118,10 +121,10 @@ function ownStatements(catalog: Catalog, names: StackNames, fn: FunctionName): S
     { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [logGroupArn(names.logGroup(fn))] },
     { Sid: "ReadWriteRuns", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [arnOf(LOGICAL.table)] },
     { Sid: "QueryRunIndexes", Effect: "Allow", Action: ["dynamodb:Query"], Resource: indexes },
+    // Run state changes; dispatch's rejected events too.
     { Sid: "PublishRunStateChangesToBerthBus", Effect: "Allow", Action: ["events:PutEvents"], Resource: [arnOf(LOGICAL.bus)] },
     // The on-failure destination is written with the function's own role.
     { Sid: "SendFailedInvocationsToOwnQueue", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arnOf(LOGICAL.failureQueue(fn))] },
-    ...(fn === "dispatch" ? [{ Sid: "SendRejectedEvents", Effect: "Allow" as const, Action: ["sqs:SendMessage"], Resource: [arnOf(LOGICAL.rejectedQueue)] }] : []),
     ...taskStatements(catalog, fn),
     ...deployStatements(catalog),
   ];

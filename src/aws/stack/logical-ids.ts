@@ -10,6 +10,8 @@ export const LOGICAL = {
   bus: "BerthBus",
   scheduleGroup: "BerthScheduleGroup",
   rejectedQueue: "RejectedEventsQueue",
+  rejectedQueuePolicy: "RejectedEventsQueuePolicy",
+  rejectedEventsRule: "RejectedEventsRule",
   ruleDeadLetterQueue: "RuleTargetsDeadLetterQueue",
   ruleDeadLetterQueuePolicy: "RuleTargetsDeadLetterQueuePolicy",
   schedulesDeadLetterQueue: "SchedulesDeadLetterQueue",

@@ -7,9 +7,13 @@
  * | RuleTargetsDeadLetterQueue | events a rule could not deliver to its target (dispatch, track, SNS) | EventBridge, per its queue policy |
  * | SchedulesDeadLetterQueue   | schedule firings Scheduler could not deliver (the bus, the sweep)   | Scheduler, with its role          |
  * | <Fn>FailedInvocationsQueue | asynchronous invocations that failed after Lambda's retries     | Lambda, with the function's role   |
- * | RejectedEventsQueue        | events dispatch rejects (malformed, unknown job), with the reason | dispatch                          |
+ * | RejectedEventsQueue        | events dispatch rejects (malformed, unknown job), with the reason | EventBridge, for the rejected-events rule only |
  *
- * EventBridge dead-letter queues: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+ * Dispatch puts each rejection on berth's bus as a `Berth Event Rejected` event (src/aws/rejected-events.ts);
+ * the rejected-events rule (routing.ts) delivers its detail here, so dispatch needs no SQS client.
+ *
+ * EventBridge dead-letter queues and SQS targets: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html,
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions
  * (the queue policy must let events.amazonaws.com send, conditioned on the rule's ARN);
  * Lambda on-failure destinations: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
  */
@@ -76,7 +80,32 @@ export function queues(names: StackNames, rules: readonly PlannedRule[]): QueueS
     deadLetterQueues.push(LOGICAL.failureQueue(fn));
   }
   add(LOGICAL.rejectedQueue, "rejected", "dispatch rejected events (each message says why)");
+  resources[LOGICAL.rejectedQueuePolicy] = rejectedQueuePolicy(rules);
   return { resources, deadLetterQueues };
+}
+
+/** EventBridge may send to the rejected-events queue for the rules that target it, and for nothing else. */
+function rejectedQueuePolicy(rules: readonly PlannedRule[]): Resource {
+  const targeting = rules.filter((r) => r.target.kind === "queue" && r.target.queue === LOGICAL.rejectedQueue);
+  return {
+    Type: "AWS::SQS::QueuePolicy",
+    Properties: {
+      Queues: [ref(LOGICAL.rejectedQueue)],
+      PolicyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "EventBridgeRejectedEventsRule",
+            Effect: "Allow",
+            Principal: { Service: "events.amazonaws.com" },
+            Action: ["sqs:SendMessage"],
+            Resource: [arnOf(LOGICAL.rejectedQueue)],
+            Condition: { ArnEquals: { "aws:SourceArn": targeting.map((r) => arnOf(r.logicalId)) } },
+          },
+        ],
+      },
+    },
+  };
 }
 
 /**

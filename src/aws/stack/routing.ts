@@ -12,7 +12,10 @@
  * - the track rules: `ECS Task State Change` of berth's tasks on the catalog's
  *   clusters, and `ECS Deployment State Change` of the catalog's services;
  * - the notify rules: run state changes of the notifying jobs, as a readable
- *   message to each SNS topic.
+ *   message to each SNS topic;
+ * - the rejected-events rule: the `Berth Event Rejected` events dispatch puts
+ *   on berth's bus, their detail (`{ reason, job, event }`) to the
+ *   rejected-events queue.
  */
 import type { CompiledCatalog, CompiledRule, RuleBus } from "../../core/catalog/compiled.ts";
 import { TRACK_PATTERN } from "../../core/catalog/compiled.ts";
@@ -22,6 +25,7 @@ import { BERTH_SOURCE, DETAIL_TYPE } from "../../core/events/berth-events.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 import { resolvedSize, type Json } from "./cfn.ts";
 import { clusterArn, digest, pascal, serviceArn, type StackNames } from "./names.ts";
+import { LOGICAL } from "./logical-ids.ts";
 import { BUDGETS, QUOTAS } from "./quotas.ts";
 
 export type RuleInput =
@@ -30,9 +34,15 @@ export type RuleInput =
   /** The event as it is: dispatch fans out over every job it matches; track reads it directly. */
   | { readonly kind: "event" }
   /** A readable line of text for an SNS subscriber. */
-  | { readonly kind: "notify" };
+  | { readonly kind: "notify" }
+  /** The event's detail alone. */
+  | { readonly kind: "detail" };
 
-export type RuleTarget = { readonly kind: "function"; readonly fn: "dispatch" | "track" } | { readonly kind: "sns"; readonly topic: string };
+export type RuleTarget =
+  | { readonly kind: "function"; readonly fn: "dispatch" | "track" }
+  | { readonly kind: "sns"; readonly topic: string }
+  /** An SQS queue of the stack, by logical id. */
+  | { readonly kind: "queue"; readonly queue: string };
 
 export interface PlannedRule {
   readonly logicalId: string;
@@ -75,7 +85,7 @@ export interface RoutingOptions {
 export function planRouting(compiled: CompiledCatalog, names: StackNames, options: RoutingOptions = {}): RoutingPlan {
   const catalog = compiled.catalog;
   const dispatchRules = compiled.rules.filter((r) => r.target.kind === "dispatch");
-  const others = [...trackRules(catalog, names), ...notifyRules(catalog, names)];
+  const others = [...trackRules(catalog, names), ...notifyRules(catalog, names), rejectedEventsRule(names)];
 
   const byBus = new Map<BusKey, CompiledRule[]>();
   for (const rule of dispatchRules) {
@@ -294,6 +304,20 @@ function trackRules(catalog: Catalog, names: StackNames): PlannedRule[] {
     });
   }
   return rules;
+}
+
+/** dispatch's rejections, to the queue the user reads them from (src/aws/rejected-events.ts). */
+function rejectedEventsRule(names: StackNames): PlannedRule {
+  return {
+    logicalId: LOGICAL.rejectedEventsRule,
+    name: names.scoped("rejected-events", "rejected-events"),
+    bus: BERTH_BUS,
+    pattern: { source: [BERTH_SOURCE], "detail-type": [DETAIL_TYPE.eventRejected] },
+    target: { kind: "queue", queue: LOGICAL.rejectedQueue },
+    input: { kind: "detail" },
+    jobs: [],
+    description: "events dispatch rejected, to the rejected-events queue",
+  };
 }
 
 /** berth.yml spells statuses as job triggers do (`timed-out`); run state change events carry TIMED_OUT. */

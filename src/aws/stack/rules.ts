@@ -7,8 +7,8 @@
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-events-rule-target.html
  * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
  * (`<aws.events.event.json>` is the whole event, usable only as a JSON value: it is not escaped).
- * SNS targets are authorized by the topic's own policy, never a role:
- * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
+ * SNS and SQS targets are authorized by the topic's or queue's own policy, never a role:
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html
  */
 import { arnOf, ref, type Json, type Resource, type Resources } from "./cfn.ts";
 import { digest, ruleArnPattern, type StackNames } from "./names.ts";
@@ -52,6 +52,8 @@ function target(rule: PlannedRule, names: StackNames): Json {
   if (rule.target.kind === "sns") {
     return { Id: "notify", Arn: rule.target.topic, InputTransformer: notifyInputTransformer(names), ...common };
   }
+  // The queue's policy lets this rule send (queues.ts); the message body is the detail alone.
+  if (rule.target.kind === "queue") return { Id: "queue", Arn: arnOf(rule.target.queue), InputPath: "$.detail", ...common };
   const fn = rule.target.fn;
   return {
     Id: fn,

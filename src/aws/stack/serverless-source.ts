@@ -84,6 +84,5 @@ export async function functions(args: ResolverArgs): Promise<unknown> {
 }
 
 export async function resources(args: ResolverArgs): Promise<unknown> {
-  const built = await stack(args);
-  return { ...built.resources, extensions: built.extensions };
+  return (await stack(args)).resources;
 }

@@ -7,7 +7,7 @@
  *   routing.ts    which EventBridge rules, on which bus, grouped past the quotas
  *   rules.ts      the rules as CloudFormation, their inputs and invoke permissions
  *   schedules.ts  Scheduler schedules (jobs and the sweep)
- *   queues.ts     dead-letter queues, the rejected queue, their alarms
+ *   queues.ts     dead-letter queues, the rejected-events queue, their policies and alarms
  *   iam.ts        one least-privilege role per function, and Scheduler's roles
  *   functions.ts  the functions (environment, package) and their async settings
  *   quotas.ts     the AWS quotas and berth's budgets under them
@@ -16,7 +16,7 @@ import type { CompiledCatalog } from "../../core/catalog/compiled.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 import { runTableDefinition } from "../dynamo-run-store.ts";
 import { join, ref, type Json, type Output, type Resources } from "./cfn.ts";
-import { eventInvokeConfigs, functionExtensions, serverlessFunctions } from "./functions.ts";
+import { eventInvokeConfigs, serverlessFunctions } from "./functions.ts";
 import { functionRoles, jobSchedulerRole, sweepSchedulerRole } from "./iam.ts";
 import { LOGICAL } from "./logical-ids.ts";
 import { checkStage, FUNCTIONS, stackNames, type StackNames } from "./names.ts";
@@ -42,8 +42,6 @@ export interface Stack {
   readonly names: StackNames;
   readonly functions: Record<string, Json>;
   readonly resources: { readonly Resources: Resources; readonly Outputs: Record<string, Output> };
-  /** Serverless's `resources.extensions`: properties set on resources it generates (functions.ts `functionExtensions`). */
-  readonly extensions: Record<string, { readonly Properties: Json }>;
   readonly summary: StackSummary;
 }
 
@@ -123,7 +121,6 @@ function assemble(compiled: CompiledCatalog, names: StackNames, plan: RoutingPla
     names,
     functions: serverlessFunctions(names),
     resources: { Resources: resources, Outputs },
-    extensions: functionExtensions(names),
     summary: {
       rulesByBus,
       grouped: Object.fromEntries(plan.grouped),

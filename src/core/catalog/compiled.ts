@@ -94,14 +94,26 @@ export function compileCatalog(catalog: Catalog): CompiledCatalog {
   return { format: COMPILED_FORMAT, catalog, rules: compileRules(catalog) };
 }
 
-export function readCompiledCatalog(value: unknown, source: string): { ok: true; catalog: Catalog } | Failure<ConfigurationError> {
+/**
+ * A compiled catalog read back from its file. Its content is trusted as `berth compile` wrote it (the catalog was
+ * validated then); what is checked is that it is one, and that every dispatch rule names a trigger of the catalog.
+ */
+export function readCompiledCatalog(value: unknown, source: string): { ok: true; compiled: CompiledCatalog } | Failure<ConfigurationError> {
   const v = value as Partial<CompiledCatalog> | null;
   if (v === null || typeof v !== "object" || v.format !== COMPILED_FORMAT) {
     return failure(new ConfigurationError(`${source} is not a compiled berth catalog (format ${COMPILED_FORMAT}); create it with \`berth compile -o ${source}\``));
   }
   const c = v.catalog;
-  if (!c || typeof c !== "object" || c.version !== 1 || typeof c.service !== "string" || !c.jobs || typeof c.jobs !== "object") {
-    return failure(new ConfigurationError(`${source} has no valid catalog inside; compile it again with \`berth compile\``));
-  }
-  return { ok: true, catalog: c };
+  const rules = v.rules;
+  const valid =
+    !!c &&
+    typeof c === "object" &&
+    c.version === 1 &&
+    typeof c.service === "string" &&
+    !!c.jobs &&
+    typeof c.jobs === "object" &&
+    Array.isArray(rules) &&
+    rules.every((r) => r?.target?.kind !== "dispatch" || (Object.hasOwn(c.jobs, r.target.job) && c.jobs[r.target.job]!.triggers[r.target.triggerIndex] !== undefined));
+  if (!valid) return failure(new ConfigurationError(`${source} has no valid catalog inside; compile it again with \`berth compile\``));
+  return { ok: true, compiled: { format: COMPILED_FORMAT, catalog: c, rules } };
 }

@@ -12,7 +12,9 @@
  *      crash starts no second task); the task ARN is stored;
  *   4. run state changes are published after they are stored.
  *
- * The AWS handlers and the local runtime both drive this class.
+ * The local runtime and the CLI drive this class. A Lambda function runs one
+ * flow: it takes that flow alone (`dispatcher`, `taskEventRecorder`,
+ * `sweeper`), so its bundle holds that flow and what it calls, not the others.
  */
 import type { Catalog } from "../catalog/types.ts";
 import { policyOf, runPolicyFor, type Run, type SweepOptions } from "../runs/index.ts";
@@ -30,24 +32,47 @@ export type { DispatchOutcome } from "./dispatch.ts";
 export type { TrackOutcome } from "./track.ts";
 export type { SweepReport } from "./sweep.ts";
 
+/** What the flows share over `deps`: the catalog's run policies and the steps flows ask of one another. */
+function engineContext(deps: EngineDeps): EngineContext {
+  const catalog = deps.router.catalog;
+  const policies = Object.fromEntries(Object.values(catalog.jobs).map((j) => [j.name, runPolicyFor(j)]));
+  const ctx: EngineContext = {
+    deps,
+    catalog,
+    policies,
+    now: () => deps.clock.now(),
+    policyOf: (run) => policyOf(policies, run.job),
+    cancel: (runId, reason) => cancel(ctx, runId, reason),
+    launch: (run, attempt) => launch(ctx, run, attempt),
+    drainQueue: (job) => drainQueue(ctx, job),
+    reconcile: (quiet) => reconcile(ctx, quiet),
+  };
+  return ctx;
+}
+
+/** `Engine.dispatch` on its own. */
+export function dispatcher(deps: EngineDeps): (input: unknown, jobName?: string) => Promise<DispatchOutcome[]> {
+  const ctx = engineContext(deps);
+  return (input, jobName) => dispatch(ctx, input, jobName);
+}
+
+/** `Engine.recordTaskEvent` on its own. */
+export function taskEventRecorder(deps: EngineDeps): (input: unknown) => Promise<TrackOutcome> {
+  const ctx = engineContext(deps);
+  return (input) => track(ctx, input);
+}
+
+/** `Engine.sweep` on its own. */
+export function sweeper(deps: EngineDeps): (overrides?: SweepOptions) => Promise<SweepReport> {
+  const ctx = engineContext(deps);
+  return (overrides = {}) => sweep(ctx, overrides);
+}
+
 export class Engine {
   readonly #ctx: EngineContext;
 
   constructor(deps: EngineDeps) {
-    const catalog = deps.router.catalog;
-    const policies = Object.fromEntries(Object.values(catalog.jobs).map((j) => [j.name, runPolicyFor(j)]));
-    const ctx: EngineContext = {
-      deps,
-      catalog,
-      policies,
-      now: () => deps.clock.now(),
-      policyOf: (run) => policyOf(policies, run.job),
-      cancel: (runId, reason) => cancel(ctx, runId, reason),
-      launch: (run, attempt) => launch(ctx, run, attempt),
-      drainQueue: (job) => drainQueue(ctx, job),
-      reconcile: (quiet) => reconcile(ctx, quiet),
-    };
-    this.#ctx = ctx;
+    this.#ctx = engineContext(deps);
   }
 
   get catalog(): Catalog {

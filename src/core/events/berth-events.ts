@@ -1,7 +1,8 @@
 /**
  * Event shapes berth consumes and produces. AWS events (S3, CodeCommit, ECS)
  * arrive in their native EventBridge shape; berth's own events (a normalized
- * git push, a fired schedule, a manual run request, a run state change) use
+ * git push, a fired schedule, a manual run request, a run state change, an
+ * event dispatch rejected) use
  * the EventBridge envelope (./envelope.ts) with the sources and detail types
  * defined here. Every trigger compiles to an EventBridge pattern over these
  * shapes, so the local bus and AWS route events identically.
@@ -17,6 +18,8 @@ export const DETAIL_TYPE = {
   scheduleFired: "Berth Schedule Fired",
   manualRun: "Berth Manual Run",
   runStateChange: "Berth Run State Change",
+  /** dispatch's answer to an event it cannot run (src/aws/rejected-events.ts): the stack routes it to the rejected-events queue. */
+  eventRejected: "Berth Event Rejected",
   s3ObjectCreated: "Object Created",
   codeCommitStateChange: "CodeCommit Repository State Change",
   ecsTaskStateChange: "ECS Task State Change",

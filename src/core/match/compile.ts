@@ -325,6 +325,15 @@ function rank(field: LeafField | ObjectField): number {
 export function compilePattern(pattern: EventPattern, options?: ValidateOptions): CompiledPattern {
   const issues = validatePattern(pattern, options);
   if (issues.length > 0) throw new InvalidPatternError(issues);
+  return compileValidatedPattern(pattern);
+}
+
+/**
+ * Compile a pattern that has been validated already (the patterns of a compiled catalog), without
+ * checking it again: a bundle that compiles only such patterns leaves the validator out. What a
+ * pattern EventBridge would reject matches is undefined.
+ */
+export function compileValidatedPattern(pattern: EventPattern): CompiledPattern {
   return { pattern, root: compileNode(pattern, []) };
 }
 

@@ -34,7 +34,11 @@ interface PathIndex {
  */
 const SHARED_ENVELOPE_FIELDS = new Set(["source", "detail-type", "account", "region", "version"]);
 
-export class PatternIndex<T> {
+/**
+ * The index over patterns the caller compiled: a router over a compiled catalog, whose patterns were
+ * validated before, compiles them without the validator (compile.ts `compileValidatedPattern`).
+ */
+export class CompiledPatternIndex<T> {
   readonly #entries: Entry<T>[] = [];
   readonly #paths = new Map<string, PathIndex>();
   readonly #unanchored: number[] = [];
@@ -43,11 +47,6 @@ export class PatternIndex<T> {
 
   get size(): number {
     return this.#entries.length;
-  }
-
-  /** Add `pattern` (throws InvalidPatternError when EventBridge would reject it). */
-  add(pattern: EventPattern, value: T): void {
-    this.addCompiled(compilePattern(pattern), value);
   }
 
   addCompiled(compiled: CompiledPattern, value: T): void {
@@ -174,6 +173,14 @@ export class PatternIndex<T> {
       }
     }
     return best;
+  }
+}
+
+/** The index over patterns as written: each is compiled, and so validated, when it is added. */
+export class PatternIndex<T> extends CompiledPatternIndex<T> {
+  /** Add `pattern` (throws InvalidPatternError when EventBridge would reject it). */
+  add(pattern: EventPattern, value: T): void {
+    this.addCompiled(compilePattern(pattern), value);
   }
 }
 

@@ -121,7 +121,16 @@ describe("compiled rules", () => {
 describe("the compiled catalog file", () => {
   it("reads back, through JSON, as the catalog it was compiled from", () => {
     const compiled = JSON.parse(JSON.stringify(compileCatalog(example))) as unknown;
-    expect(readCompiledCatalog(compiled, "catalog.json")).toEqual({ ok: true, catalog: JSON.parse(JSON.stringify(example)) });
+    expect(readCompiledCatalog(compiled, "catalog.json")).toEqual({ ok: true, compiled: JSON.parse(JSON.stringify(compileCatalog(example))) });
+  });
+
+  it.each([
+    ["no rules", (c: Record<string, unknown>) => ({ ...c, rules: undefined })],
+    ["a dispatch rule for a job it does not have", (c: Record<string, unknown>) => ({ ...c, rules: [{ target: { kind: "dispatch", job: "nope", trigger: "s3", triggerIndex: 0 }, pattern: {}, bus: { kind: "default" } }] })],
+    ["a dispatch rule for a trigger its job does not have", (c: Record<string, unknown>) => ({ ...c, rules: [{ target: { kind: "dispatch", job: "thumbnails", trigger: "s3", triggerIndex: 7 }, pattern: {}, bus: { kind: "default" } }] })],
+  ])("refuses a file with %s, saying to compile it again", (_what, spoil) => {
+    const compiled = JSON.parse(JSON.stringify(compileCatalog(example))) as Record<string, unknown>;
+    expect(readCompiledCatalog(spoil(compiled), "catalog.json")).toMatchObject({ ok: false, error: { message: "catalog.json has no valid catalog inside; compile it again with `berth compile`" } });
   });
 
   it("carries its rules, each with target, pattern and bus", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compilePattern, matchesPattern } from "../../../src/core/match/compile.ts";
-import { PatternIndex } from "../../../src/core/match/index.ts";
+import { compilePattern, compileValidatedPattern, matchesPattern } from "../../../src/core/match/compile.ts";
+import { CompiledPatternIndex, PatternIndex } from "../../../src/core/match/index.ts";
 import { validatePattern } from "../../../src/core/match/validate.ts";
 import { random, type Rng } from "../../support/random.ts";
 
@@ -73,15 +73,18 @@ function event(r: Rng): Record<string, unknown> {
 }
 
 describe("PatternIndex", () => {
-  it("returns exactly what testing every pattern returns, in insertion order (random patterns and events)", () => {
+  it("returns exactly what testing every pattern returns, in insertion order, its patterns validated or compiled without the validator (random patterns and events)", () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const r = random(seed);
       const index = new PatternIndex<number>();
+      // A compiled catalog's patterns, validated before, compiled without the validator.
+      const trusted = new CompiledPatternIndex<number>();
       const compiled = [];
       for (let i = 0; i < 300; i++) {
         const p = pattern(r);
         expect(validatePattern(p), JSON.stringify(p)).toEqual([]);
         index.add(p, i);
+        trusted.addCompiled(compileValidatedPattern(p), i);
         compiled.push(compilePattern(p));
       }
       let matched = 0;
@@ -89,6 +92,7 @@ describe("PatternIndex", () => {
         const e = event(r);
         const expected = compiled.flatMap((c, i) => (matchesPattern(c, e) ? [i] : []));
         expect(index.match(e), `seed ${seed} event ${JSON.stringify(e)}`).toEqual(expected);
+        expect(trusted.match(e), `seed ${seed} event ${JSON.stringify(e)}`).toEqual(expected);
         matched += expected.length;
       }
       // The generators must produce real matches, or the comparison proves little.
