@@ -8,6 +8,7 @@ import type { RunStateChangeDetail } from "./runs/effects.ts";
 import type { RunTaskRequest } from "./ecs/types.ts";
 import type { DeployPlan } from "./ecs/deploy-plan.ts";
 import type { EcsTaskState } from "./events/ecs-task.ts";
+import type { DeploymentChange } from "./events/ecs-deployment.ts";
 import type { LaunchOutcome } from "./runs/lifecycle.ts";
 import type { Run } from "./runs/model.ts";
 import type { RunStatus } from "./runs/status.ts";
@@ -47,6 +48,14 @@ export interface ServiceDeployer {
   /** Abandons a deployment in progress (timeout, cancel): the previous version keeps serving. */
   stop(taskArn: string, reason: string): Promise<void>;
   describe(taskArns: readonly string[]): Promise<{ readonly tasks: readonly EcsTaskState[]; readonly missing: readonly string[] }>;
+  /**
+   * The pseudo task an `ECS Deployment State Change` event is about, as the
+   * service reports it now (so a late or repeated event cannot move a run
+   * backwards), with the run's `startedBy`; `undefined` when the deployment is
+   * not one this deployer started. Deployers that report their deployments as
+   * pseudo task events themselves (the local one) leave it out.
+   */
+  deploymentTask?(change: DeploymentChange): Promise<EcsTaskState | undefined>;
 }
 
 export interface Publisher {

@@ -1,11 +1,13 @@
 /**
- * In-memory TaskLauncher, Publisher and Clock for engine tests and the
+ * In-memory TaskLauncher, ServiceDeployer, Publisher and Clock for engine tests and the
  * dispatch benchmark: they keep ECS's observable rules (a clientToken
  * launches at most one task; DescribeTasks reports unknown tasks missing)
  * and let tests inject failures at any call.
  */
 import { createHash } from "node:crypto";
-import type { Clock, LaunchFailure, LaunchOutcome, Publisher, TaskLauncher } from "../../src/core/ports.ts";
+import type { Clock, LaunchFailure, LaunchOutcome, Publisher, ServiceDeployer, TaskLauncher } from "../../src/core/ports.ts";
+import type { DeployPlan } from "../../src/core/ecs/deploy-plan.ts";
+import type { DeploymentChange } from "../../src/core/events/ecs-deployment.ts";
 import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
 import type { EcsTaskState } from "../../src/core/events/ecs-task.ts";
 import type { RunStateChangeDetail } from "../../src/core/runs/effects.ts";
@@ -113,4 +115,99 @@ export function taskEvent(task: LaunchedTask, lastStatus: string, version: numbe
       ...(lastStatus === "RUNNING" ? { startedAt: "2026-03-01T12:01:00Z" } : {}),
     },
   };
+}
+
+export interface MemoryDeployment {
+  readonly arn: string;
+  readonly deploymentId: string;
+  readonly serviceArn: string;
+  readonly plan: DeployPlan;
+  readonly startedBy: string;
+  state: EcsTaskState;
+}
+
+/**
+ * Deployments as the port promises them: the same clientToken starts one
+ * deployment; each is a pseudo task (RUNNING, then STOPPED with exit code 0
+ * or 1, or UserInitiated once stopped); `deploymentTask` answers ECS
+ * Deployment State Change events by deployment id, as the ECS deployer reads
+ * them back from the service. Tests end deployments with `finish`.
+ */
+export class MemoryDeployer implements ServiceDeployer {
+  readonly deployments = new Map<string, MemoryDeployment>();
+  readonly byToken = new Map<string, string>();
+  /** Deployments started, in order (a repeated clientToken adds none). */
+  readonly started: MemoryDeployment[] = [];
+  readonly stops: { readonly arn: string; readonly reason: string }[] = [];
+  deployCalls = 0;
+  private seq = 0;
+
+  async deploy(plan: DeployPlan, id: { readonly clientToken: string; readonly startedBy: string }): Promise<LaunchOutcome> {
+    this.deployCalls++;
+    const known = this.byToken.get(id.clientToken);
+    if (known) return { ok: true, taskArn: known };
+    const n = ++this.seq;
+    const arn = `arn:aws:ecs:us-east-1:123456789012:task-definition/${plan.service}:${n}`;
+    const d: MemoryDeployment = {
+      arn,
+      deploymentId: `ecs-svc/${1000 + n}`,
+      serviceArn: `arn:aws:ecs:us-east-1:123456789012:service/${plan.cluster}/${plan.service}`,
+      plan,
+      startedBy: id.startedBy,
+      state: { taskArn: arn, lastStatus: "RUNNING", version: 1, startedBy: id.startedBy, containers: [{ name: plan.container }] },
+    };
+    this.byToken.set(id.clientToken, arn);
+    this.deployments.set(arn, d);
+    this.started.push(d);
+    return { ok: true, taskArn: arn };
+  }
+
+  /** The deployment ends: COMPLETED (exit code 0) or FAILED (1, with ECS's reason). */
+  finish(arn: string, outcome: "COMPLETED" | "FAILED", reason = "ECS deployment circuit breaker: tasks failed to start."): void {
+    const d = this.deployments.get(arn);
+    if (!d || d.state.lastStatus === "STOPPED") return;
+    const exitCode = outcome === "COMPLETED" ? 0 : 1;
+    d.state = {
+      ...d.state,
+      lastStatus: "STOPPED",
+      version: 2,
+      stopCode: "EssentialContainerExited",
+      ...(outcome === "FAILED" ? { stoppedReason: reason } : {}),
+      containers: [{ name: d.plan.container, exitCode }],
+    };
+  }
+
+  /** The `ECS Deployment State Change` event ECS sends for a deployment. */
+  event(arn: string, eventName: "SERVICE_DEPLOYMENT_IN_PROGRESS" | "SERVICE_DEPLOYMENT_COMPLETED" | "SERVICE_DEPLOYMENT_FAILED", reason = ""): unknown {
+    const d = this.deployments.get(arn);
+    if (!d) throw new Error(`no deployment ${arn}`);
+    return {
+      version: "0",
+      id: `dep-${d.deploymentId}-${eventName}`,
+      "detail-type": "ECS Deployment State Change",
+      source: "aws.ecs",
+      account: "123456789012",
+      time: "2026-03-01T12:00:00Z",
+      region: "us-east-1",
+      resources: [d.serviceArn],
+      detail: { eventType: eventName.endsWith("FAILED") ? "ERROR" : "INFO", eventName, deploymentId: d.deploymentId, updatedAt: "2026-03-01T12:00:00.000Z", reason },
+    };
+  }
+
+  async deploymentTask(change: DeploymentChange): Promise<EcsTaskState | undefined> {
+    const d = [...this.deployments.values()].find((x) => x.deploymentId === change.deploymentId && x.serviceArn === change.serviceArn);
+    return d?.state;
+  }
+
+  async stop(taskArn: string, reason: string): Promise<void> {
+    this.stops.push({ arn: taskArn, reason });
+    const d = this.deployments.get(taskArn);
+    if (!d || d.state.lastStatus === "STOPPED") return;
+    d.state = { ...d.state, lastStatus: "STOPPED", version: 2, stopCode: "UserInitiated", stoppedReason: reason, containers: [{ name: d.plan.container }] };
+  }
+
+  async describe(taskArns: readonly string[]) {
+    const tasks = taskArns.flatMap((a) => (this.deployments.has(a) ? [this.deployments.get(a)!.state] : []));
+    return { tasks, missing: taskArns.filter((a) => !this.deployments.has(a)) };
+  }
 }

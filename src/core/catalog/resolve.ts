@@ -35,8 +35,8 @@ export const DEFAULTS = {
     on: ["spot-interruption", "failed-to-start", "capacity"] as RetryClass[],
   },
   runConcurrency: { overlap: "allow" } as ConcurrencyPolicy,
-  /** One deployment of a service at a time; later pushes wait their turn. */
-  deployConcurrency: { max: 1, overlap: "queue" } as ConcurrencyPolicy,
+  /** One deployment of a service at a time; a newer push supersedes an older one, an older one never follows a newer (runs/supersede.ts). */
+  deployConcurrency: { max: 1, overlap: "supersede" } as ConcurrencyPolicy,
   gitProvider: "github" as const,
   timezone: "UTC",
   healthTimeout: 30,
@@ -132,6 +132,9 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
     ...stripUndefined(d.concurrency ?? {}),
     ...stripUndefined(raw.concurrency ?? {}),
   };
+  if (concurrency.overlap === "supersede" && concurrency.max !== undefined && concurrency.max !== 1) {
+    report(["concurrency", "max"], `overlap: supersede keeps one run in flight, so max must be 1 (got ${concurrency.max}); remove max or choose another overlap`);
+  }
   const timeoutRaw = raw.timeout ?? d.timeout;
   const tags = { ...strRecord(d.tags), ...strRecord(raw.tags) };
   checkTags(raw.tags, ["tags"], report);
@@ -144,7 +147,7 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
   const roles = stripUndefined({ ...(d.roles ?? {}), ...(rawRoles ?? {}) });
   const notify = (raw.notify ?? d.notify ?? []).map((n) => ({ on: [...new Set(asList(n.on))] as UpstreamStatus[], sns: n.sns }));
 
-  if (action) checkTemplates(action, triggers, report);
+  if (action) checkTemplates(action, triggers, report, (upstream) => upstreamHasGit(upstream, catalog));
   if (!action) return undefined;
   return {
     name,
@@ -310,8 +313,8 @@ function checkTags(tags: Record<string, unknown> | undefined, path: PathSegment[
 }
 
 /** Every template must resolve for every trigger of its job, so only variables all triggers provide are allowed. */
-function checkTemplates(action: Action, triggers: readonly Trigger[], report: Report): void {
-  const providers = triggers.map((t) => ({ kind: t.kind, ...triggerVariables(t) }));
+function checkTemplates(action: Action, triggers: readonly Trigger[], report: Report, hasGit: (upstream: string) => boolean): void {
+  const providers = triggers.map((t) => ({ kind: t.kind, ...triggerVariables(t, { upstreamHasGit: t.kind === "job" && hasGit(t.job) }) }));
   const always = new Set(["run.id", "run.attempt", "job.name"]);
   const check = (source: string, path: PathSegment[]) => {
     const parsed = parseTemplate(source);
@@ -336,6 +339,18 @@ function checkTemplates(action: Action, triggers: readonly Trigger[], report: Re
   } else {
     check(action.image, ["deploy", "image"]);
   }
+}
+
+/**
+ * Whether every run of `job` carries a push (git.* in its context), so jobs chained after it can read
+ * `${git.sha}`: all its triggers are git triggers, or job triggers on jobs that carry one.
+ */
+function upstreamHasGit(job: string, catalog: RawCatalog, seen: ReadonlySet<string> = new Set()): boolean {
+  const raw = Object.hasOwn(catalog.jobs, job) ? catalog.jobs[job] : undefined;
+  if (raw === undefined || seen.has(job)) return false;
+  const triggers = resolveTriggers(job, raw, () => {});
+  const next = new Set([...seen, job]);
+  return triggers.length > 0 && triggers.every((t) => t.kind === "git" || (t.kind === "job" && upstreamHasGit(t.job, catalog, next)));
 }
 
 /** `job` triggers must name existing jobs and must not form a cycle (a → b → a would run forever). */

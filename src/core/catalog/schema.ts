@@ -171,7 +171,7 @@ const retrySchema = fields({
 
 const concurrencySchema = fields({
   max: z.number().int().min(1).max(10000).optional(),
-  overlap: oneOf(["allow", "forbid", "replace", "queue"], "overlap").optional(),
+  overlap: oneOf(["allow", "forbid", "replace", "queue", "supersede"], "overlap").optional(),
 });
 
 /** IAM role ARN: partition, 12-digit account, optional path, name of letters, digits and +=,.@_- (IAM's rules). */
@@ -274,6 +274,52 @@ const localSchema = fields({
     .optional(),
 });
 
+/**
+ * Where the AWS webhook function reads the secret GitHub signs deliveries with (GitLab's token):
+ * an SSM Parameter Store SecureString or a Secrets Manager secret, as the parameter's and secret's
+ * naming rules allow them:
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-parameter-name-constraints.html
+ * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html#SecretsManager-CreateSecret-request-Name
+ */
+const SSM_PARAMETER_NAME = /^(\/[A-Za-z0-9_.-]+)+$/;
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SECRET_ARN = /^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+const WEBHOOK_SECRET_HINT = '"ssm:/<parameter name>" (a SecureString) or "secretsmanager:<secret name or ARN>", e.g. ssm:/berth/webhook-secret';
+
+/** Why a `webhook.secret` value names no parameter or secret berth can read, or `undefined` when it does. */
+export function webhookSecretProblem(value: string): string | undefined {
+  if (value.startsWith("ssm:")) {
+    const name = value.slice("ssm:".length);
+    if (!name.startsWith("/")) return `the SSM parameter name must start with "/", e.g. ssm:/berth/webhook-secret (got ${JSON.stringify(value)})`;
+    if (!SSM_PARAMETER_NAME.test(name)) return `an SSM parameter name is letters, digits, "_", "." and "-" between single slashes, e.g. ssm:/berth/webhook-secret (got ${JSON.stringify(value)})`;
+    if (name.split("/").length - 1 > 15) return "an SSM parameter name has at most 15 levels of hierarchy";
+    if (name.length > 1011) return "an SSM parameter name has at most 1011 characters";
+    return undefined;
+  }
+  if (value.startsWith("secretsmanager:")) {
+    const id = value.slice("secretsmanager:".length);
+    if (id.startsWith("arn:")) {
+      return SECRET_ARN.test(id) ? undefined : `a Secrets Manager secret ARN looks like arn:aws:secretsmanager:us-east-1:123456789012:secret:berth/webhook-AbCdEf (got ${JSON.stringify(id)})`;
+    }
+    return SECRET_NAME.test(id) ? undefined : `a Secrets Manager secret name is 1-512 letters, digits and /_+=.@- (got ${JSON.stringify(id)})`;
+  }
+  return `webhook.secret must be ${WEBHOOK_SECRET_HINT}`;
+}
+
+const webhookSchema = fields({
+  secret: z
+    .string({ error: `webhook.secret must be ${WEBHOOK_SECRET_HINT}` })
+    .regex(/^(ssm:|secretsmanager:)/, `webhook.secret must be ${WEBHOOK_SECRET_HINT}`)
+    .superRefine((value, ctx) => {
+      const problem = webhookSecretProblem(value);
+      if (problem !== undefined && /^(ssm:|secretsmanager:)/.test(value)) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .meta({ description: `the secret of the GitHub and GitLab webhooks: ${WEBHOOK_SECRET_HINT}` }),
+  rotation: durationSchema
+    .optional()
+    .meta({ description: "how long after the secret was changed the previous value still verifies, for the time it takes to update the webhooks' settings; default 1h" }),
+}).meta({ description: "the AWS webhook function's secret (locally: BERTH_WEBHOOK_SECRET)" });
+
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
 
 export const catalogSchema = fields({
@@ -282,6 +328,7 @@ export const catalogSchema = fields({
     .string()
     .regex(/^[a-z][a-z0-9-]{0,31}$/, "service must be 1-32 lower-case letters, digits or -, starting with a letter (it names AWS resources)"),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'region must look like "us-east-1"').optional(),
+  webhook: webhookSchema.optional(),
   defaults: defaultsSchema.optional(),
   jobs: z.record(z.string().regex(JOB_NAME, "job names are 1-48 letters, digits, _ or -, starting with a letter or digit"), jobSchema),
   local: localSchema.optional(),

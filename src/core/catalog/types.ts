@@ -145,7 +145,7 @@ export interface RetryPolicy {
   readonly on: readonly RetryClass[];
 }
 
-export type Overlap = "allow" | "forbid" | "replace" | "queue";
+export type Overlap = "allow" | "forbid" | "replace" | "queue" | "supersede";
 
 export interface ConcurrencyPolicy {
   /** Absent: unlimited with `overlap: allow`, one at a time otherwise (runs/concurrency.ts). */
@@ -206,10 +206,26 @@ export interface LocalConfig {
   readonly services: Readonly<Record<string, LocalService>>;
 }
 
+/** Where the AWS webhook function reads the shared secret of GitHub and GitLab webhooks. */
+export interface WebhookSecretSource {
+  /** An SSM Parameter Store SecureString (`ssm:/name`) or a Secrets Manager secret (`secretsmanager:name-or-arn`). */
+  readonly source: "ssm" | "secretsmanager";
+  /** The parameter name (starting with `/`) or the secret's name or ARN, as written after the prefix. */
+  readonly name: string;
+}
+
+export interface WebhookConfig {
+  readonly secret: WebhookSecretSource;
+  /** Seconds after a rotation during which the previous secret still verifies. */
+  readonly rotation: number;
+}
+
 export interface Catalog {
   readonly version: 1;
   readonly service: string;
   readonly region?: string;
+  /** The AWS webhook function's settings; absent: the stack has no webhook secret and the function refuses every delivery. */
+  readonly webhook?: WebhookConfig;
   readonly jobs: Readonly<Record<string, Job>>;
   readonly local: LocalConfig;
   /** The file it was loaded from, for messages. */

@@ -20,12 +20,15 @@ const UPSTREAM_VARIABLES = ["upstream.job", "upstream.runId", "upstream.status",
 export const ENVELOPE_FIELDS = ["id", "source", "detail-type", "time", "account", "region"] as const;
 export const EVENT_PREFIX = "event.";
 
+/** The git variables, for runs that pass their push on to the jobs chained after them. */
+export const GIT_VARIABLE_NAMES: readonly string[] = GIT_VARIABLES;
+
 /**
  * Variables a trigger can provide; used when the catalog loads to reject
  * templates that name something the job's triggers cannot supply. Run-level
  * variables (`run.id`, `run.attempt`, `job.name`) are not trigger variables.
  */
-export function triggerVariables(trigger: Trigger): TriggerVariables {
+export function triggerVariables(trigger: Trigger, options: { readonly upstreamHasGit?: boolean } = {}): TriggerVariables {
   switch (trigger.kind) {
     case "s3":
       return { names: new Set(S3_VARIABLES), prefixes: [] };
@@ -36,7 +39,8 @@ export function triggerVariables(trigger: Trigger): TriggerVariables {
     case "manual":
       return { names: new Set(Object.keys(trigger.params).map((name) => `params.${name}`)), prefixes: [] };
     case "job":
-      return { names: new Set(UPSTREAM_VARIABLES), prefixes: [] };
+      // A run started by a push passes its push on: a deploy chained after migrations deploys that push's commit.
+      return { names: new Set([...UPSTREAM_VARIABLES, ...(options.upstreamHasGit ? GIT_VARIABLES : [])]), prefixes: [] };
     case "event":
       return { names: new Set(ENVELOPE_FIELDS.map((field) => EVENT_PREFIX + field)), prefixes: [EVENT_PREFIX] };
   }

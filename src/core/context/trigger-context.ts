@@ -8,7 +8,7 @@
  * naming the field; nothing here throws.
  */
 import type { GitTrigger, ManualTrigger, ScheduleTrigger, Trigger } from "../catalog/types.ts";
-import { ENVELOPE_FIELDS, EVENT_PREFIX } from "../catalog/variables.ts";
+import { ENVELOPE_FIELDS, EVENT_PREFIX, GIT_VARIABLE_NAMES } from "../catalog/variables.ts";
 import { spelledStatus } from "../catalog/patterns.ts";
 import type { BusEvent } from "../events/envelope.ts";
 import { isRunStatus, RUN_STATUSES } from "../runs/status.ts";
@@ -348,7 +348,23 @@ function upstreamContext(event: JsonRecord): Record<string, string> {
     // Same spelling as the `status:` values of a job trigger: TIMED_OUT → timed-out.
     "upstream.status": spelledStatus(status),
     "upstream.exitCode": exitCode === undefined ? "" : String(exitCode),
+    ...upstreamGit(detail),
   };
+}
+
+/** The push an upstream run carried (its detail's `git`), as this run's own `git.*`: only the names a git trigger provides, only strings. */
+function upstreamGit(detail: JsonRecord): Record<string, string> {
+  const git = at(detail, "git");
+  if (git === undefined) return {};
+  if (!isRecord(git)) fail(`malformed run state change event: detail.git must be an object when present, got ${describe(git)}`, "detail.git");
+  const out: Record<string, string> = {};
+  for (const name of GIT_VARIABLE_NAMES) {
+    const value = at(git, name.slice("git.".length));
+    if (value === undefined) continue;
+    if (typeof value !== "string") fail(`malformed run state change event: detail.${name} must be a string, got ${describe(value)}`, `detail.${name}`);
+    out[name] = value;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- event

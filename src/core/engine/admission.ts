@@ -4,12 +4,34 @@
  * (runs/concurrency.ts); this file reads slot holders and the head of the
  * queue, claims slots atomically, and applies the decision.
  */
-import { admissionFor, admitRun, concurrencyCap, decideAfterLostSlot, decideQueueDrain, limitsConcurrency, queueRoom, startQueuedRun, type Admission, type Run } from "../runs/index.ts";
+import type { Job } from "../catalog/types.ts";
+import {
+  admissionFor,
+  admitRun,
+  concurrencyCap,
+  decideAfterLostSlot,
+  decideQueueDrain,
+  decideSupersede,
+  isTerminal,
+  limitsConcurrency,
+  newestOf,
+  queueRoom,
+  startQueuedRun,
+  type Admission,
+  type Run,
+  type SupersedePeers,
+} from "../runs/index.ts";
 import { apply } from "./apply.ts";
 import type { EngineContext } from "./context.ts";
 
 /** Queued runs started per drain; the next drain (a run ending, the sweep) starts more. */
 const MAX_DRAIN = 1000;
+
+/** Queued runs a superseding job looks at: only runs that lost the race for the slot wait, so there are few. */
+const SUPERSEDE_QUEUE_LOOK = 100;
+
+/** Recent runs a superseding job reads the push chain from (runs/position.ts `PushChain`). */
+const SUPERSEDE_HISTORY = 100;
 
 /** A QUEUED run → STARTING (a slot was free), SKIPPED (forbid), or still QUEUED. */
 export async function admit(ctx: EngineContext, run: Run, options: { readonly announceQueued: boolean }): Promise<Run> {
@@ -20,20 +42,52 @@ export async function admit(ctx: EngineContext, run: Run, options: { readonly an
   let admission: Admission = { decision: "start" };
   // Without a limit there is nothing to count and nothing ever waits.
   if (limitsConcurrency(policy)) {
-    admission = admissionFor(policy, run.id, await store.slotHolders(job.name), await store.listQueuedRuns(job.name, 1));
+    if (policy.overlap === "supersede") {
+      admission = decideSupersede(run, await supersedePeers(ctx, job, run));
+      if (admission.decision === "supersede") {
+        for (const id of admission.cancel) await ctx.supersede(id, admission.reason);
+      }
+    } else {
+      admission = admissionFor(policy, run.id, await store.slotHolders(job.name), await store.listQueuedRuns(job.name, 1));
+    }
     if (admission.decision === "replace") {
       for (const id of admission.cancel) await ctx.cancel(id, `replaced by run ${run.id} (overlap: replace)`);
     }
-    const starts = admission.decision === "start" || admission.decision === "replace";
+    const starts = admission.decision === "start" || admission.decision === "replace" || admission.decision === "supersede";
     if (starts && !(await store.acquireSlot(job.name, run.id, concurrencyCap(policy), ctx.now()))) admission = decideAfterLostSlot(policy);
   }
   const decided = admission;
   return (await apply(ctx, run, (r) => admitRun(r, decided, ctx.now(), ctx.policyOf(r), options))) ?? run;
 }
 
+/** What a superseding run is weighed against: the runs in flight, the queued ones, and what the job last deployed. */
+async function supersedePeers(ctx: EngineContext, job: Job, run: Run): Promise<SupersedePeers> {
+  const store = ctx.deps.store;
+  const holders = (await store.slotHolders(job.name)).filter((h) => h.runId !== run.id);
+  const active = (await Promise.all(holders.map((h) => store.getRun(h.runId)))).filter((r): r is Run => r !== undefined && !isTerminal(r.status));
+  const queued = (await store.listQueuedRuns(job.name, SUPERSEDE_QUEUE_LOOK)).filter((r) => r.id !== run.id);
+  const [deployed] = await store.listRuns({ job: job.name, status: "SUCCEEDED", limit: 1 });
+  const recent = await store.listRuns({ job: job.name, limit: SUPERSEDE_HISTORY });
+  return { active, queued, recent, ...(deployed ? { deployed } : {}) };
+}
+
+/** A superseding job's queue: admit the newest queued run (which supersedes the older ones), or skip it and try the next. */
+async function drainSuperseding(ctx: EngineContext, job: Job): Promise<void> {
+  const store = ctx.deps.store;
+  if ((await store.slotHolders(job.name)).length > 0) return;
+  let queued = await store.listQueuedRuns(job.name, SUPERSEDE_QUEUE_LOOK);
+  while (queued.length > 0) {
+    const next = newestOf(queued)!;
+    const admitted = await admit(ctx, next, { announceQueued: false });
+    if (admitted.status !== "SKIPPED") return;
+    queued = queued.filter((r) => r.id !== next.id);
+  }
+}
+
 export async function drainQueue(ctx: EngineContext, jobName: string): Promise<void> {
   const job = ctx.catalog.jobs[jobName];
   if (!job) return;
+  if (job.concurrency.overlap === "supersede") return drainSuperseding(ctx, job);
   const store = ctx.deps.store;
   const limited = limitsConcurrency(job.concurrency);
   const active = limited ? (await store.slotHolders(jobName)).length : 0;

@@ -39,6 +39,8 @@ export interface EngineContext {
   now(): number;
   policyOf(run: Run): RunPolicy;
   cancel(runId: string, reason: string): Promise<Run | undefined>;
+  /** Ends a run a newer one supersedes (`overlap: supersede`), without draining the queue. */
+  supersede(runId: string, reason: string): Promise<Run | undefined>;
   /** Sends the launch of attempt `attempt` and records the answer; returns the run as stored last. */
   launch(run: Run, attempt: number): Promise<Run>;
   /** Starts as many queued runs of `job` as free slots allow, oldest first. */

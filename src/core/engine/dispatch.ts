@@ -8,7 +8,7 @@ import type { Route } from "../router.ts";
 import { asBusEvent, type BusEvent } from "../events/envelope.ts";
 import { newRunId } from "../ids.ts";
 import { runContext } from "../plan.ts";
-import { createRun, decideResume, newRunFor, pendingLaunch, type Run } from "../runs/index.ts";
+import { createRun, decideResume, newRunFor, pendingLaunch, positionOf, type Run } from "../runs/index.ts";
 import { execute } from "./apply.ts";
 import { admit } from "./admission.ts";
 import type { EngineContext } from "./context.ts";
@@ -49,7 +49,10 @@ async function dispatchRoute(ctx: EngineContext, route: Route, event: BusEvent):
   const planned = newRunFor({ job, service: ctx.catalog.service, trigger: route.trigger, context: context.context, event }, id, ctx.deps.sha256);
   if (!planned.ok) return { kind: "rejected", job, reason: planned.error.message };
 
-  const { run } = createRun(planned.run, { decision: "queue" }, now, ctx.policies[job]!);
+  // Runs that supersede one another are ordered by their code (runs/position.ts).
+  const superseding = route.job.concurrency.overlap === "supersede";
+  const newRun = superseding ? { ...planned.run, position: positionOf(route.trigger, context.context, event, now) } : planned.run;
+  const { run } = createRun(newRun, { decision: "queue" }, now, ctx.policies[job]!);
   const created = await ctx.deps.store.createRun(run);
   if (!created.created) {
     const resumed = await resume(ctx, created.existing);

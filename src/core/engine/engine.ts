@@ -19,7 +19,7 @@
 import type { Catalog } from "../catalog/types.ts";
 import { policyOf, runPolicyFor, type Run, type SweepOptions } from "../runs/index.ts";
 import { drainQueue } from "./admission.ts";
-import { cancel } from "./cancel.ts";
+import { cancel, supersede } from "./cancel.ts";
 import type { EngineContext, EngineDeps } from "./context.ts";
 import { dispatch, type DispatchOutcome } from "./dispatch.ts";
 import { launch } from "./launch.ts";
@@ -43,6 +43,7 @@ function engineContext(deps: EngineDeps): EngineContext {
     now: () => deps.clock.now(),
     policyOf: (run) => policyOf(policies, run.job),
     cancel: (runId, reason) => cancel(ctx, runId, reason),
+    supersede: (runId, reason) => supersede(ctx, runId, reason),
     launch: (run, attempt) => launch(ctx, run, attempt),
     drainQueue: (job) => drainQueue(ctx, job),
     reconcile: (quiet) => reconcile(ctx, quiet),

@@ -21,6 +21,7 @@ export function admitRun(run: Run, admission: Admission, now: number, policy: Ru
   switch (admission.decision) {
     case "start":
     case "replace":
+    case "supersede":
       return startQueuedRun(run, now, policy);
     case "skip": {
       const moved = transition(run, "SKIPPED", now, { reason: admission.reason });

@@ -11,6 +11,7 @@
  * | forbid  | 1                    | SKIPPED, with the reason                           |
  * | replace | 1                    | cancel the oldest active runs, then start          |
  * | queue   | 1                    | QUEUED, FIFO                                       |
+ * | supersede | 1                  | newest code wins (runs/supersede.ts)               |
  *
  * forbid/replace/queue talk about overlapping runs, so without a `max` they
  * mean "one at a time". Queued runs keep their order: while any run waits, a
@@ -30,7 +31,9 @@ export type Admission =
   | { readonly decision: "queue" }
   | { readonly decision: "skip"; readonly reason: string }
   /** Start after cancelling these runs (oldest first). */
-  | { readonly decision: "replace"; readonly cancel: readonly string[] };
+  | { readonly decision: "replace"; readonly cancel: readonly string[] }
+  /** Start after cancelling these older runs with `reason` (runs/supersede.ts). */
+  | { readonly decision: "supersede"; readonly cancel: readonly string[]; readonly reason: string };
 
 /** How many runs may be active at once; Infinity when unlimited. */
 export function concurrencyCap(policy: ConcurrencyPolicy): number {
@@ -58,7 +61,9 @@ export function decideAdmission(
           .map((r) => r.id)
           .join(", ")}`,
       };
+    case "supersede":
     case "replace": {
+      // supersede decides with the runs' positions (runs/supersede.ts); counted alone it is replace.
       const oldestFirst = [...activeRuns].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
       return { decision: "replace", cancel: oldestFirst.slice(0, activeRuns.length - cap + 1).map((r) => r.id) };
     }

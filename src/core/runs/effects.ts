@@ -5,6 +5,7 @@
  * without a task ARN is launched again with the same clientToken).
  */
 import type { LaunchChoice, Run } from "./model.ts";
+import type { Position } from "./position.ts";
 import type { RunStatus } from "./status.ts";
 
 /** The detail of a `Berth Run State Change` event: a run as it is published. */
@@ -20,6 +21,10 @@ export interface RunStateChangeDetail {
   readonly startedAt?: string;
   readonly stoppedAt?: string;
   readonly trigger: { readonly kind: string; readonly summary: string };
+  /** The push the run carries (`git.*` of its context, without the prefix): jobs chained after it read them. */
+  readonly git?: Readonly<Record<string, string>>;
+  /** Where the run's code stands (runs/position.ts), for chained jobs that supersede one another. */
+  readonly position?: Position;
 }
 
 export type Effect =
@@ -42,6 +47,11 @@ export type Effect =
 
 export type EffectType = Effect["type"];
 
+function gitOf(run: Run): { git?: Record<string, string> } {
+  const entries = Object.entries(run.context).filter(([k, v]) => k.startsWith("git.") && v !== "");
+  return entries.length > 0 ? { git: Object.fromEntries(entries.map(([k, v]) => [k.slice("git.".length), v])) } : {};
+}
+
 function iso(ms: number | undefined): string | undefined {
   return ms === undefined ? undefined : new Date(ms).toISOString();
 }
@@ -63,6 +73,8 @@ export function publishEffect(run: Run): Effect {
     ...(run.exitCode !== undefined ? { exitCode: run.exitCode } : {}),
     ...(startedAt !== undefined ? { startedAt } : {}),
     ...(stoppedAt !== undefined ? { stoppedAt } : {}),
+    ...gitOf(run),
+    ...(run.position !== undefined ? { position: run.position } : {}),
   };
   return { type: "publish", detail };
 }

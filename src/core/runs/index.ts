@@ -26,6 +26,8 @@ export * from "./effects.ts";
 export * from "./idempotency.ts";
 export * from "./occurrence.ts";
 export * from "./concurrency.ts";
+export * from "./position.ts";
+export * from "./supersede.ts";
 export * from "./admission.ts";
 export * from "./retry.ts";
 export * from "./attempts.ts";

@@ -9,6 +9,7 @@ import type { Admission } from "./concurrency.ts";
 import { publishEffect, type Effect } from "./effects.ts";
 import { currentAttempt, withAttempt, type FailureClass, type Run, type RunPolicy, type RunTrigger } from "./model.ts";
 import { isActive, isTerminal } from "./status.ts";
+import type { Position } from "./position.ts";
 import { dropUndefined, touch, transition } from "./transitions.ts";
 
 export interface NewRun {
@@ -18,6 +19,7 @@ export interface NewRun {
   readonly trigger: RunTrigger;
   readonly context: Readonly<Record<string, string>>;
   readonly params?: Readonly<Record<string, string>>;
+  readonly position?: Position;
 }
 
 /**
@@ -40,7 +42,8 @@ export function createRun(
   };
   switch (admission.decision) {
     case "start":
-    case "replace": {
+    case "replace":
+    case "supersede": {
       const attempt = newAttempt(input.id, 1, "primary", now);
       const run: Run = dropUndefined({
         ...base,
@@ -173,11 +176,19 @@ export function recordLaunch(
   return settleRun(failed, now, policy);
 }
 
+interface EndOptions {
+  /** Stop the current attempt's task (default). A superseded deployment is left for the next one to replace. */
+  readonly stop?: boolean;
+  /** Start the job's queued runs once this one frees its slot (default). The run superseding it starts instead. */
+  readonly drain?: boolean;
+}
+
 /** End a run that has not finished: the current attempt's task (if any) is stopped. */
-function endRun(run: Run, to: "CANCELLED" | "TIMED_OUT", failureClass: FailureClass, reason: string, now: number): Step {
+function endRun(run: Run, to: "CANCELLED" | "TIMED_OUT", failureClass: FailureClass, reason: string, now: number, options: EndOptions = {}): Step {
   const attempt = currentAttempt(run);
-  const stopTask = attempt !== undefined && isActive(run.status) && !isTerminal(attempt.status);
-  const withEndedAttempt = stopTask
+  const endsAttempt = attempt !== undefined && isActive(run.status) && !isTerminal(attempt.status);
+  const stopTask = endsAttempt && options.stop !== false;
+  const withEndedAttempt = endsAttempt
     ? withAttempt(run, attempt.number, (a) => ({ ...a, status: to, failureClass, stoppedReason: reason }))
     : run;
   const moved = transition(withEndedAttempt, to, now, { reason, timeoutAt: undefined, nextAttemptAt: undefined, nextLaunch: undefined });
@@ -188,12 +199,21 @@ function endRun(run: Run, to: "CANCELLED" | "TIMED_OUT", failureClass: FailureCl
     effects.push({ type: "stop", runId: run.id, taskArn: attempt.taskArn, reason: `berth: ${reason}` });
   }
   // A queued run held no slot; any other run frees one.
-  if (run.status !== "QUEUED") effects.push({ type: "start-queued", job: run.job });
+  if (run.status !== "QUEUED" && options.drain !== false) effects.push({ type: "start-queued", job: run.job });
   return { ok: true, run: moved.run, effects };
 }
 
 export function cancelRun(run: Run, now: number, reason: string): Step {
   return endRun(run, "CANCELLED", "cancelled", reason, now);
+}
+
+/**
+ * Cancel a run a newer one supersedes (runs/supersede.ts): its slot is the
+ * newer run's to take, so the queue is not drained; a deployment in progress
+ * is not stopped (`stop: false`), the newer deployment replaces it.
+ */
+export function supersedeRun(run: Run, now: number, reason: string, options: { readonly stop: boolean }): Step {
+  return endRun(run, "CANCELLED", "cancelled", reason, now, { stop: options.stop, drain: false });
 }
 
 export function timeOutRun(run: Run, now: number): Step {

@@ -5,6 +5,7 @@
  * milliseconds.
  */
 import type { Job, Launch, RetryPolicy, TriggerKind } from "../catalog/types.ts";
+import type { Position } from "./position.ts";
 import { isActive, isTerminal, type AttemptStatus, type RunStatus } from "./status.ts";
 
 export type { AttemptStatus, RunStatus } from "./status.ts";
@@ -69,6 +70,8 @@ export interface Run {
   /** Template context (`s3.key`, `git.sha`, …) the attempts were rendered from. */
   readonly context: Readonly<Record<string, string>>;
   readonly params?: Readonly<Record<string, string>>;
+  /** Where the run's code stands among its job's runs (`overlap: supersede`, runs/position.ts). */
+  readonly position?: Position;
   readonly attempts: readonly Attempt[];
   readonly createdAt: number;
   readonly updatedAt: number;

@@ -36,7 +36,7 @@ describe("the example catalog", () => {
     expect(thumbs.action).toMatchObject({ kind: "run", cluster: "jobs", launch: { type: "fargate" }, network: { subnets: ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"], assignPublicIp: false } });
     expect(c.jobs["nightly-backup"]!.timeout).toBe(2 * 3600);
     expect(c.jobs["nightly-backup"]!.triggers[0]).toEqual({ kind: "schedule", expression: "0 3 * * ? *", awsExpression: "cron(0 3 * * ? *)", timezone: "Asia/Seoul" });
-    expect(c.jobs["deploy-web"]!.concurrency).toEqual({ max: 1, overlap: "queue" });
+    expect(c.jobs["deploy-web"]!.concurrency).toEqual({ max: 1, overlap: "supersede" });
     expect(c.jobs["backup-report"]!.triggers[0]).toEqual({ kind: "job", job: "nightly-backup", statuses: ["succeeded"] });
   });
 
@@ -70,7 +70,7 @@ describe("a broken catalog", () => {
     ["an empty file", ``, /^berth\.yml: the file is empty/],
     ["a duplicate key", `version: 1\nversion: 1\n`, /^berth\.yml:2:1: invalid YAML: Map keys must be unique/],
     ["an unknown launch", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t, launch: fargat }\n`, /^berth\.yml:8:39 jobs\.j\.run\.launch: launch must be fargate, fargate-spot, ec2/],
-    ["a bad overlap", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    concurrency: { overlap: sometimes }\n`, "berth.yml:9:29 jobs.j.concurrency.overlap: overlap must be one of: allow, forbid, replace, queue"],
+    ["a bad overlap", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    concurrency: { overlap: sometimes }\n`, "berth.yml:9:29 jobs.j.concurrency.overlap: overlap must be one of: allow, forbid, replace, queue, supersede"],
     ["a bad duration", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    timeout: 5 minutes\n`, /^berth\.yml:9:14 jobs\.j\.timeout: expected a duration such as "30s"/],
     ["an unknown upstream job", `${base}  j:\n    on: { job: { name: nope } }\n    run: { taskDefinition: t }\n`, 'berth.yml:7:24 jobs.j.on.job.name: no job named "nope"; jobs in this file: j'],
     ["a self trigger", `${base}  j:\n    on: { job: { name: j } }\n    run: { taskDefinition: t }\n`, "berth.yml:7:24 jobs.j.on.job.name: a job cannot trigger itself"],
