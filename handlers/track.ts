@@ -1,16 +1,22 @@
-/** EventBridge rule target for `ECS Task State Change` events of tasks berth started. */
+/** EventBridge rule target for `ECS Task State Change` events of tasks berth started, and `ECS Deployment State Change` events of its services. */
 import { composeTrack } from "../src/aws/compose.ts";
 import { lambdaHandler } from "../src/aws/handler.ts";
 import type { TrackOutcome } from "../src/core/engine/engine.ts";
+import { isDeploymentStateEvent } from "../src/core/events/ecs-deployment.ts";
 
 export const handler = lambdaHandler({
   init: (log) => composeTrack(process.env, log),
-  describe: (event: unknown) => ({ taskArn: (event as { detail?: { taskArn?: unknown } } | null)?.detail?.taskArn }),
+  describe: (event: unknown) => {
+    const e = event as { resources?: unknown; detail?: { taskArn?: unknown; deploymentId?: unknown } } | null;
+    if (e?.detail?.deploymentId !== undefined) return { serviceArn: Array.isArray(e.resources) ? e.resources[0] : undefined, deploymentId: e.detail.deploymentId };
+    return { taskArn: e?.detail?.taskArn };
+  },
   async handle(recordTaskEvent, event, log): Promise<TrackOutcome> {
     const outcome = await recordTaskEvent(event);
-    if (outcome.kind === "rejected") log("error", `malformed task event dropped: ${outcome.reason}`);
+    const what = isDeploymentStateEvent(event) ? "deployment event" : "task event";
+    if (outcome.kind === "rejected") log("error", `malformed ${what} dropped: ${outcome.reason}`);
     else if (outcome.kind === "ignored") log("info", outcome.reason);
-    else log(outcome.kind === "updated" ? "info" : "debug", `task event ${outcome.kind}`, { ...outcome });
+    else log(outcome.kind === "updated" ? "info" : "debug", `${what} ${outcome.kind}`, { ...outcome });
     return outcome;
   },
   answer: (error): TrackOutcome => ({ kind: "rejected", reason: error.message }),

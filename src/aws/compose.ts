@@ -11,6 +11,10 @@
  * - sweep: DynamoDB; ECS RunTask, StopTask and DescribeTasks (tasks whose events stopped coming);
  *   EventBridge PutEvents.
  *
+ * When the catalog has deploy jobs, all three also get the ECS service deployer (ecs-service-deployer.ts), on
+ * the same ECS client: dispatch and track deploy (a launch, a retry), cancel, time-outs and supersedes stop,
+ * track reads `ECS Deployment State Change` events through it and the sweep describes quiet deployments.
+ *
  * Only dispatch matches events: track's and sweep's router compiles the catalog's patterns only if asked.
  * Dispatch routes with the compiled catalog's rules, validated when it was compiled, so the pattern
  * validator is not in the bundles (core/router.ts `buildCompiledCatalogRouter`).
@@ -29,6 +33,7 @@ import { dispatcher, Engine, sweeper, taskEventRecorder, type DispatchOutcome, t
 import type { Catalog } from "../core/catalog/types.ts";
 import { dynamoClient, ecsClient, eventBridgeClient } from "./clients.ts";
 import { readHandlerConfig } from "./config.ts";
+import { EcsServiceDeployer } from "./ecs-service-deployer.ts";
 import { EcsTaskLauncher } from "./ecs-task-launcher.ts";
 import { EventBridgePublisher } from "./eventbridge-publisher.ts";
 import { DynamoRunStore } from "./dynamo-run-store.ts";
@@ -88,13 +93,21 @@ export function buildEngine(catalog: Catalog, clients: AwsClients, config: Engin
   return new Engine(engineDeps(buildRouter(catalog), clients, config));
 }
 
+/** The service deployer of a catalog with deploy jobs (each job's container named for its pseudo tasks); none without. */
+export function serviceDeployer(catalog: Catalog, ecs: ECSClient): EcsServiceDeployer | undefined {
+  const containers = Object.fromEntries(Object.values(catalog.jobs).flatMap((j) => (j.action.kind === "deploy" ? [[j.name, j.action.container]] : [])));
+  return Object.keys(containers).length > 0 ? new EcsServiceDeployer(ecs, { containers }) : undefined;
+}
+
 /** With `log`, every run state change the engine publishes is also logged. */
 function engineDeps(router: Router, clients: AwsClients, config: EngineConfig, log?: Log): EngineDeps {
   const publisher = new EventBridgePublisher(clients.eventBridge, config.bus);
+  const deployer = serviceDeployer(router.catalog, clients.ecs);
   return {
     router,
     store: runStore(clients, config.table, config.retentionDays),
     launcher: new EcsTaskLauncher(clients.ecs),
+    ...(deployer !== undefined ? { deployer } : {}),
     publisher: log ? loggingPublisher(publisher, log) : publisher,
     clock: { now: () => Date.now() },
     randomBytes: (n) => randomBytes(n),

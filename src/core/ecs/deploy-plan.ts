@@ -9,7 +9,7 @@ import type { Job } from "../catalog/types.ts";
 import { ConfigurationError, failure, ValidationError, type Failure } from "../errors.ts";
 import { checkTags } from "./limits.ts";
 import { checkIdentity, renderField, runLookup, type RunIdentity } from "./render.ts";
-import { JOB_TAG, RUN_TAG } from "./run-task.ts";
+import { BERTH_TAG_PREFIX, JOB_TAG, RUN_TAG } from "./run-task.ts";
 import type { Tag } from "./types.ts";
 
 export interface DeployPlan {
@@ -167,4 +167,53 @@ export function buildUpdateServiceRequest(
       },
     }),
   };
+}
+
+/** The clientToken of the attempt a revision was registered for: how a redelivery finds it again (RegisterTaskDefinition has no client token). */
+export const TOKEN_TAG = "berth:token";
+/** `<cluster>/<service>` the revision was registered for: where its deployment is read back. */
+export const SERVICE_TAG = "berth:service";
+
+/** `arn:aws:ecs:…:cluster/web` or `web` → `web`. */
+export function clusterNameOf(cluster: string): string {
+  const at = cluster.indexOf(":cluster/");
+  return at >= 0 ? cluster.slice(at + ":cluster/".length) : cluster;
+}
+
+/** The `berth:service` value of a plan's revisions. */
+export function serviceTagValue(plan: Pick<DeployPlan, "cluster" | "service">): string {
+  return `${clusterNameOf(plan.cluster)}/${plan.service}`;
+}
+
+/** `web/api` → cluster `web`, service `api`; undefined for anything else. */
+export function parseServiceTag(value: string): { readonly cluster: string; readonly service: string } | undefined {
+  const m = /^([A-Za-z0-9_-]{1,255})\/([A-Za-z0-9_-]{1,255})$/.exec(value);
+  return m ? { cluster: m[1] as string, service: m[2] as string } : undefined;
+}
+
+/**
+ * The tags of the revision an attempt registers: the copied revision's own tags (less berth's, which
+ * belong to the attempt that registered it, and `aws:` ones, which only AWS may set), the plan's, and
+ * the attempt's identity: its run (the same value core puts in the plan), its clientToken and the service.
+ */
+export function revisionTags(
+  original: readonly Tag[],
+  plan: Pick<DeployPlan, "cluster" | "service" | "tags">,
+  id: { readonly runId: string; readonly clientToken: string },
+): Tag[] {
+  const own = [RUN_TAG, TOKEN_TAG, SERVICE_TAG];
+  const kept = original.filter((t) => !t.key.startsWith(BERTH_TAG_PREFIX) && !/^aws:/i.test(t.key));
+  const planned = plan.tags.filter((t) => !own.includes(t.key) && !kept.some((k) => k.key === t.key));
+  return [
+    ...kept.map((t) => ({ key: t.key, value: t.value })),
+    ...planned.map((t) => ({ key: t.key, value: t.value })),
+    { key: RUN_TAG, value: id.runId },
+    { key: TOKEN_TAG, value: id.clientToken },
+    { key: SERVICE_TAG, value: serviceTagValue(plan) },
+  ];
+}
+
+/** The value of tag `key`, if present. */
+export function tagValue(tags: readonly { readonly key?: string; readonly value?: string }[] | undefined, key: string): string | undefined {
+  return tags?.find((t) => t.key === key)?.value;
 }
