@@ -2,7 +2,8 @@
 //
 // A handler bundle holds what its own code reaches and nothing else (measured by bench/handlers.bench.ts):
 // - the SDK's ESM builds (`mainFields: module,main`), minified and tree-shaken: only the clients the
-//   handler's composition creates (src/aws/compose.ts) end up in it;
+//   handler's composition creates (src/aws/compose.ts; the webhook's, src/aws/webhook/compose.ts: EventBridge,
+//   SSM and Secrets Manager, no DynamoDB or ECS) end up in it;
 // - credentials from the environment only. Lambda sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 //   AWS_SESSION_TOKEN from the execution role, so the SDK's default chain (profiles, SSO, IMDS, ECS
 //   container credentials, web identity, with the STS and SSO clients they bring, about a quarter of the

@@ -8,14 +8,28 @@ import { createHmac, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Catalog } from "../core/catalog/types.ts";
 import type { BusEvent } from "../core/events/envelope.ts";
+import { buildRouter } from "../core/router.ts";
 import { handleGithubWebhook } from "../core/webhook/github.ts";
 import { handleGitlabWebhook } from "../core/webhook/gitlab.ts";
 import type { HmacSha256 } from "../core/webhook/hmac.ts";
-import { DEFAULT_MAX_BODY_BYTES } from "../core/webhook/request.ts";
-import type { WebhookDecision, WebhookOptions, WebhookRequest } from "../core/webhook/request.ts";
+import { DEFAULT_MAX_BODY_BYTES, responseBody } from "../core/webhook/request.ts";
+import type { WebhookDecision, WebhookOptions, WebhookRequest, WebhookSecrets } from "../core/webhook/request.ts";
+import { gitPushWatchers } from "../core/webhook/watchers.ts";
 
 export const nodeHmacSha256: HmacSha256 = (key, data) => createHmac("sha256", key).update(data).digest();
+
+/** Where `berth dev` reads the webhook secret. */
+export const SECRET_ENV = "BERTH_WEBHOOK_SECRET";
+
+function localSecrets(secret: string | undefined): WebhookSecrets {
+  return {
+    values: secret ? [secret] : [],
+    source: SECRET_ENV,
+    configure: (provider) => `set ${SECRET_ENV} to the secret entered in the ${provider} webhook settings`,
+  };
+}
 
 export interface WebhookServerOptions {
   /** Defaults to 127.0.0.1: the listener is for this machine (or a tunnel running on it). */
@@ -24,9 +38,12 @@ export interface WebhookServerOptions {
   readonly port?: number;
   /** `BERTH_WEBHOOK_SECRET`; without one every delivery is refused with 401. */
   readonly secret: string | undefined;
+  /** The catalog whose git triggers decide which pushes are put on the bus; the others are answered 200 with the reason. */
+  readonly catalog: Catalog;
   /** Puts an accepted push on the local bus; the 202 is sent only after it settles. */
   readonly emit: (event: BusEvent) => void | Promise<void>;
   readonly now?: () => number;
+  /** The event id of a push whose delivery has no delivery id (otherwise the id comes from it). */
   readonly newId?: () => string;
   /** Told about every answered request, so the terminal can show why a delivery was refused. */
   readonly onDelivery?: (delivery: { readonly path: string; readonly status: number; readonly message: string }) => void;
@@ -49,29 +66,31 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const host = options.host ?? "127.0.0.1";
   const now = options.now ?? Date.now;
   const newId = options.newId ?? randomUUID;
+  const secrets = localSecrets(options.secret);
+  const watchers = gitPushWatchers(buildRouter(options.catalog));
 
   const server = createServer((req, res) => {
     void serve(req, res).catch((error: unknown) => {
-      if (!res.headersSent) reply(res, 500, `the webhook server failed: ${(error as Error).message}`);
+      if (!res.headersSent) reply(res, 500, { message: `the webhook server failed: ${(error as Error).message}` });
       else res.destroy();
     });
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
-    const answer = (status: number, message: string, headers: Record<string, string> = {}): void => {
-      reply(res, status, message, headers);
-      options.onDelivery?.({ path, status, message });
+    const answer = (status: number, body: { readonly message: string }, headers: Record<string, string> = {}): void => {
+      reply(res, status, body, headers);
+      options.onDelivery?.({ path, status, message: body.message });
     };
 
     const handler = ROUTES.get(path);
     if (handler === undefined) {
-      answer(404, `no webhook at ${path}: use POST /webhooks/github or POST /webhooks/gitlab`);
+      answer(404, { message: `no webhook at ${path}: use POST /webhooks/github or POST /webhooks/gitlab` });
       req.resume();
       return;
     }
     if (req.method !== "POST") {
-      answer(405, `${req.method ?? "this method"} is not allowed on ${path}: webhooks are delivered with POST`, { allow: "POST" });
+      answer(405, { message: `${req.method ?? "this method"} is not allowed on ${path}: webhooks are delivered with POST` }, { allow: "POST" });
       req.resume();
       return;
     }
@@ -84,17 +103,18 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     }
     const decision = handler(
       { headers: flattenHeaders(req), rawBody: body.bytes },
-      { secret: options.secret, hmac: nodeHmacSha256, eventId: newId(), now: now(), maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+      { secrets, hmac: nodeHmacSha256, watchers, fallbackEventId: newId(), now: now(), maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
     );
-    if ("event" in decision && decision.event !== undefined) {
+    if (decision.status === 202) {
       try {
         await options.emit(decision.event);
       } catch (error) {
-        answer(500, `the push was accepted but could not be put on the local bus: ${(error as Error).message}`);
+        // 503, as the AWS function answers a push its bus did not take: the sender shows it failed and can redeliver it.
+        answer(503, { message: `the push was not put on the local bus, so it was not accepted: ${(error as Error).message}` });
         return;
       }
     }
-    answer(decision.status, decision.message);
+    answer(decision.status, responseBody(decision));
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -118,8 +138,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   };
 }
 
-function reply(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({ message });
+function reply(res: ServerResponse, status: number, answer: { readonly message: string }, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(answer);
   res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
   res.end(body);
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
-const HANDLERS = ["dispatch", "track", "sweep"] as const;
+const HANDLERS = ["dispatch", "track", "sweep", "webhook"] as const;
 const bundle = (fn: string) => readFileSync(new URL(`../../dist/handlers/${fn}.mjs`, import.meta.url), "utf8");
 
 const LEFT_OUT: readonly (readonly [string, string])[] = [
@@ -29,5 +29,27 @@ describe.each(HANDLERS)("the %s bundle", (fn) => {
 
   it("holds its own flow of the engine and no other function's", () => {
     for (const [flow, marker] of Object.entries(FLOW)) expect(bundle(fn).includes(marker), `${flow}'s flow`).toBe(flow === fn);
+  });
+});
+
+/** The JSON protocol target prefix of each service, a string only its client holds. */
+const SERVICE: Readonly<Record<string, string>> = {
+  DynamoDB: "DynamoDB_20120810",
+  ECS: "AmazonEC2ContainerServiceV20141113",
+  EventBridge: "AWSEvents",
+  SSM: "AmazonSSM",
+  "Secrets Manager": "secretsmanager",
+};
+const CLIENTS: Readonly<Record<(typeof HANDLERS)[number], readonly string[]>> = {
+  dispatch: ["DynamoDB", "ECS", "EventBridge"],
+  track: ["DynamoDB", "ECS", "EventBridge"],
+  sweep: ["DynamoDB", "ECS", "EventBridge"],
+  // The webhook reads no run and starts no task: the bus, and the secret's store.
+  webhook: ["EventBridge", "SSM", "Secrets Manager"],
+};
+
+describe.each(HANDLERS)("the %s bundle's SDK clients", (fn) => {
+  it.each(Object.keys(SERVICE))("%s: held only where the function calls it", (service) => {
+    expect(bundle(fn).includes(SERVICE[service]!)).toBe(CLIENTS[fn].includes(service));
   });
 });

@@ -2,15 +2,34 @@ import { createHmac } from "node:crypto";
 import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
+import { loadCatalog } from "../../src/core/catalog/load.ts";
 import type { BusEvent } from "../../src/core/events/envelope.ts";
 import type { GitPushDetail } from "../../src/core/events/berth-events.ts";
-import { startWebhookServer, type WebhookServer, type WebhookServerOptions } from "../../src/local/webhook-server.ts";
+import { deliveryEventId } from "../../src/core/webhook/request.ts";
+import { nodeHmacSha256, startWebhookServer, type WebhookServer, type WebhookServerOptions } from "../../src/local/webhook-server.ts";
 
 const SECRET = "local-demo-secret";
 const eventsDir = new URL("../../events/", import.meta.url);
 const pushBody = readFileSync(new URL("github-push.json", eventsDir));
 const pingBody = readFileSync(new URL("github-ping.json", eventsDir));
 const normalized = JSON.parse(readFileSync(new URL("git-push.json", eventsDir), "utf8")) as BusEvent<GitPushDetail>;
+
+// The main branch of acme/web, pushed to GitHub or to GitLab.
+const loaded = loadCatalog(
+  `version: 1
+service: hooks
+jobs:
+  deploy-web:
+    on: { git: { repo: acme/web, branch: main } }
+    run: { taskDefinition: deployer, launch: ec2 }
+  mirror-web:
+    on: { git: { provider: gitlab, repo: acme/web, branch: main } }
+    run: { taskDefinition: deployer, launch: ec2 }
+`,
+  "hooks.yml",
+);
+if (!loaded.ok) throw new Error(JSON.stringify(loaded.error.issues));
+const catalog = loaded.catalog;
 
 const sign = (secret: string, body: Uint8Array) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 
@@ -25,6 +44,7 @@ async function start(overrides: Partial<WebhookServerOptions> = {}): Promise<{ u
   let ids = 0;
   server = await startWebhookServer({
     secret: SECRET,
+    catalog,
     // Slow on purpose: the 202 must wait for the event to be on the bus.
     emit: async (event) => {
       await new Promise((resolve) => setTimeout(resolve, 30));
@@ -37,22 +57,22 @@ async function start(overrides: Partial<WebhookServerOptions> = {}): Promise<{ u
   return { url: server.url, emitted };
 }
 
-function githubDelivery(body: Uint8Array, event: string, signature: string | undefined): RequestInit {
+function githubDelivery(body: Uint8Array, event: string, signature: string | undefined, delivery = normalized.detail.deliveryId ?? ""): RequestInit {
   return {
     method: "POST",
     body,
     headers: {
       "content-type": "application/json",
       "x-github-event": event,
-      "x-github-delivery": normalized.detail.deliveryId ?? "",
+      "x-github-delivery": delivery,
       ...(signature === undefined ? {} : { "x-hub-signature-256": signature }),
     },
   };
 }
 
-async function send(url: string, init: RequestInit): Promise<{ status: number; body: { message: string }; headers: Headers }> {
+async function send(url: string, init: RequestInit): Promise<{ status: number; body: { message: string; eventId?: string; jobs?: string[] }; headers: Headers }> {
   const response = await fetch(url, init);
-  return { status: response.status, body: (await response.json()) as { message: string }, headers: response.headers };
+  return { status: response.status, body: (await response.json()) as { message: string; eventId?: string; jobs?: string[] }, headers: response.headers };
 }
 
 describe("startWebhookServer", () => {
@@ -62,30 +82,47 @@ describe("startWebhookServer", () => {
     expect(Number(new URL(url).port)).toBeGreaterThan(0);
   });
 
-  it("a signed push → 202 after exactly one Git Push event was emitted", async () => {
+  it("a signed push → 202 with the event id after exactly one Git Push event was emitted", async () => {
     const { url, emitted } = await start();
     const response = await send(`${url}/webhooks/github`, githubDelivery(pushBody, "push", sign(SECRET, pushBody)));
+    const eventId = deliveryEventId("github", normalized.detail.deliveryId ?? "", nodeHmacSha256);
     expect(response.status).toBe(202);
-    expect(response.body.message).toBe("accepted github push to acme/web refs/heads/main at 9fceb02");
+    expect(response.body).toEqual({ message: "accepted github push to acme/web refs/heads/main at 9fceb02 for deploy-web", eventId, jobs: ["deploy-web"] });
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
     expect(emitted).toHaveLength(1);
-    expect(emitted[0]).toMatchObject({ id: "evt-1", source: "berth.git", "detail-type": "Git Push", time: normalized.time });
+    expect(emitted[0]).toMatchObject({ id: eventId, source: "berth.git", "detail-type": "Git Push", time: normalized.time });
     expect(emitted[0]?.detail).toEqual(normalized.detail);
   });
 
-  it("every push gets its own event id", async () => {
+  it("a redelivery is the same event id; another delivery another one", async () => {
     const { url, emitted } = await start();
-    for (let i = 0; i < 2; i += 1) {
-      await send(`${url}/webhooks/github`, githubDelivery(pushBody, "push", sign(SECRET, pushBody)));
-    }
-    expect(emitted.map((e) => e.id)).toEqual(["evt-1", "evt-2"]);
+    await send(`${url}/webhooks/github`, githubDelivery(pushBody, "push", sign(SECRET, pushBody)));
+    await send(`${url}/webhooks/github`, githubDelivery(pushBody, "push", sign(SECRET, pushBody)));
+    await send(`${url}/webhooks/github`, githubDelivery(pushBody, "push", sign(SECRET, pushBody), "a-later-delivery"));
+    const [first, again, other] = emitted.map((e) => e.id);
+    expect(again).toBe(first);
+    expect(other).not.toBe(first);
+  });
+
+  it("a push without a delivery id gets a new id", async () => {
+    const { url, emitted } = await start();
+    await send(`${url}/webhooks/github`, githubDelivery(pushBody, "push", sign(SECRET, pushBody), ""));
+    expect(emitted.map((e) => e.id)).toEqual(["evt-1"]);
+  });
+
+  it("a push to a branch no job watches → 200 with the reason, and nothing emitted", async () => {
+    const { url, emitted } = await start();
+    const body = Buffer.from(JSON.stringify({ ...JSON.parse(pushBody.toString("utf8")), ref: "refs/heads/feature/login" }));
+    const response = await send(`${url}/webhooks/github`, githubDelivery(body, "push", sign(SECRET, body)));
+    expect(response).toMatchObject({ status: 200, body: { message: "ignored: no job watches github pushes to acme/web refs/heads/feature/login" } });
+    expect(emitted).toEqual([]);
   });
 
   it.each([
     { name: "a bad signature → 401", signature: sign("not the secret", pushBody), event: "push", body: pushBody, status: 401 },
     { name: "no signature → 401", signature: undefined, event: "push", body: pushBody, status: 401 },
     { name: "a ping → 200", signature: sign(SECRET, pingBody), event: "ping", body: pingBody, status: 200 },
-    { name: "a pull_request event → 202 ignored", signature: sign(SECRET, pingBody), event: "pull_request", body: pingBody, status: 202 },
+    { name: "a pull_request event → 200 ignored", signature: sign(SECRET, pingBody), event: "pull_request", body: pingBody, status: 200 },
   ])("$name and nothing emitted", async ({ signature, event, body, status }) => {
     const { url, emitted } = await start();
     const response = await send(`${url}/webhooks/github`, githubDelivery(body, event, signature));
@@ -178,17 +215,18 @@ describe("startWebhookServer", () => {
     expect(wrong.status).toBe(401);
     const right = await send(`${url}/webhooks/gitlab`, { method: "POST", body, headers: { ...headers, "x-gitlab-token": SECRET } });
     expect(right.status).toBe(202);
+    expect(right.body.jobs).toEqual(["mirror-web"]);
     expect(emitted.map((e) => e.detail)).toEqual([expect.objectContaining({ provider: "gitlab", repo: "acme/web", branch: "main" })]);
   });
 
-  it("a push the bus cannot take → 500, so the sender sees the failure", async () => {
+  it("a push the bus cannot take → 503, so the sender sees the failure and can redeliver", async () => {
     const { url } = await start({
       emit: () => {
         throw new Error("bus is closed");
       },
     });
     const response = await send(`${url}/webhooks/github`, githubDelivery(pushBody, "push", sign(SECRET, pushBody)));
-    expect(response.status).toBe(500);
+    expect(response.status).toBe(503);
     expect(response.body.message).toContain("bus is closed");
   });
 

@@ -42,7 +42,7 @@ export function registerDev(program: Command): void {
       const view: { ui?: DevUi; early: Activity[] } = { early: [] };
       const runtime = new LocalRuntime({ catalog, rootDir, stateDir, onActivity: (a) => (view.ui ? view.ui.onActivity(a) : view.early.push(a)) });
       await runtime.start();
-      const webhook = await startWebhookServer({ port, secret, emit: (e) => runtime.put(e) });
+      const webhook = await startWebhookServer({ port, secret, catalog, emit: (e) => runtime.put(e) });
       const control = await startControlServer(runtime, infoFile, { webhook: webhook.url });
 
       const rel = (p: string) => relative(process.cwd(), p) || ".";

@@ -8,7 +8,8 @@ import { parseDuration } from "./duration.ts";
 import { formatPath, type PathSegment } from "./issues.ts";
 import type { RawCatalog, RawJob, RawLaunch, RawNetwork, RawRetry } from "./schema.ts";
 import { UPSTREAM_STATUSES } from "./schema.ts";
-import type { Action, Catalog, ConcurrencyPolicy, Job, Launch, LocalConfig, ManualParam, Network, RetryClass, RetryPolicy, S3KeyFilter, Trigger, UpstreamStatus } from "./types.ts";
+import type { Action, Catalog, ConcurrencyPolicy, Job, Launch, LocalConfig, ManualParam, Network, RetryClass, RetryPolicy, S3KeyFilter, Trigger, UpstreamStatus, WebhookConfig } from "./types.ts";
+import { DEFAULT_ROTATION_SECONDS } from "../webhook/secrets.ts";
 import type { EventPattern } from "../match/types.ts";
 import { parseSchedule, toAwsExpression, isValidTimeZone } from "../schedule/index.ts";
 import { validatePattern } from "../match/validate.ts";
@@ -40,6 +41,8 @@ export const DEFAULTS = {
   gitProvider: "github" as const,
   timezone: "UTC",
   healthTimeout: 30,
+  /** `webhook.rotation`: the previous webhook secret verifies for an hour after it was replaced. */
+  webhookRotation: DEFAULT_ROTATION_SECONDS,
 } as const;
 
 /** berth adds `berth:job` and `berth:run` to every task; ECS allows 50 tags. */
@@ -73,7 +76,7 @@ export function resolveCatalog(raw: RawCatalog, file: string, allJobs: readonly 
   }
   return {
     ok: true,
-    catalog: deepFreeze({ version: 1, service: raw.service, ...(raw.region ? { region: raw.region } : {}), jobs, local, file }),
+    catalog: deepFreeze({ version: 1, service: raw.service, ...(raw.region ? { region: raw.region } : {}), ...(raw.webhook ? { webhook: resolveWebhook(raw.webhook) } : {}), jobs, local, file }),
   };
 }
 
@@ -389,6 +392,15 @@ function checkJobReferences(raw: RawCatalog, allJobs: readonly string[], report:
     state.set(n, "done");
   };
   for (const n of Object.keys(raw.jobs)) if (!state.has(n)) visit(n);
+}
+
+/** `secret: "ssm:/name"` → `{ source: "ssm", name: "/name" }` (schema.ts checked the form); rotation in seconds. */
+function resolveWebhook(raw: NonNullable<RawCatalog["webhook"]>): WebhookConfig {
+  const source = raw.secret.startsWith("ssm:") ? "ssm" : "secretsmanager";
+  return {
+    secret: { source, name: raw.secret.slice(source.length + 1) },
+    rotation: raw.rotation !== undefined ? parseDuration(raw.rotation) : DEFAULTS.webhookRotation,
+  };
 }
 
 function resolveLocal(raw: RawCatalog): LocalConfig {

@@ -43,6 +43,12 @@ export interface GitPushDetail {
   readonly before: string;
   readonly pusher: string;
   readonly deleted: boolean;
+  /**
+   * When the pushed commit was made, ISO 8601 in UTC (`2024-11-26T09:53:48Z`): GitHub's
+   * `head_commit.timestamp`, GitLab's timestamp of the listed commit whose id is `sha`. Absent when
+   * the payload does not carry it (a deletion; a GitLab tag push lists no commits).
+   */
+  readonly committedAt?: string;
   /** The provider's delivery id, used to drop redelivered webhooks. */
   readonly deliveryId?: string;
 }

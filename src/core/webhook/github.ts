@@ -1,13 +1,15 @@
 /**
  * GitHub webhook deliveries → decisions. The signature is checked over the
  * raw bytes before anything is parsed; a `push` becomes berth's normalized
- * `Git Push` event, `ping` is answered, every other event is acknowledged
- * and dropped. The same function serves the AWS webhook Lambda and the
+ * `Git Push` event when a job of the catalog watches it, `ping` is
+ * answered, every other event is acknowledged (200, with the reason) and
+ * dropped. The same function serves the AWS webhook Lambda and the
  * local server, so both accept and refuse exactly the same deliveries.
  */
 import { at } from "../context/read.ts";
 import type { JsonRecord } from "../context/read.ts";
-import { constantTimeEqual, parseHex, SHA256_BYTES, utf8Bytes, type HmacSha256 } from "./hmac.ts";
+import { anySecretPasses, constantTimeEqual, parseHex, SHA256_BYTES, utf8Bytes, type HmacSha256 } from "./hmac.ts";
+import { usableSecrets } from "./secrets.ts";
 import { failure, ValidationError } from "../errors.ts";
 import {
   decodeUtf8,
@@ -16,7 +18,6 @@ import {
   parseJsonObject,
   precheck,
   pushDecision,
-  SECRET_ENV,
   type Parsed,
   type PushPayloadFields,
   type WebhookDecision,
@@ -26,6 +27,7 @@ import {
 
 export type { HmacSha256 } from "./hmac.ts";
 export type { WebhookDecision, WebhookOptions, WebhookRequest } from "./request.ts";
+export type { WebhookSecrets } from "./secrets.ts";
 
 const SIGNATURE_PREFIX = "sha256=";
 
@@ -35,35 +37,45 @@ const GITHUB_PUSH: PushPayloadFields = {
   pusher: ["pusher.name", "sender.login"],
   deleted: "deleted",
   resource: "repository.html_url",
+  // head_commit is the pushed commit (null when a branch is deleted); its timestamp is ISO 8601 with the committer's offset.
+  commitTime: (payload) => {
+    const value = at(payload, "head_commit.timestamp");
+    return value === undefined || value === null ? undefined : { path: "head_commit.timestamp", value };
+  },
 };
 
 type SignatureCheck = "valid" | "missing" | "malformed" | "mismatch";
 
-function checkSignature(secret: string, rawBody: Uint8Array, header: string | undefined, hmac: HmacSha256): SignatureCheck {
+function checkSignature(secrets: readonly string[], rawBody: Uint8Array, header: string | undefined, hmac: HmacSha256): SignatureCheck {
   if (header === undefined || header === "") return "missing";
   const given = header.startsWith(SIGNATURE_PREFIX) ? parseHex(header.slice(SIGNATURE_PREFIX.length), SHA256_BYTES) : undefined;
   if (given === undefined) return "malformed";
-  return constantTimeEqual(hmac(utf8Bytes(secret), rawBody), given) ? "valid" : "mismatch";
+  return anySecretPasses(secrets, (secret) => constantTimeEqual(hmac(utf8Bytes(secret), rawBody), given)) ? "valid" : "mismatch";
 }
 
-/** Constant-time check of `X-Hub-Signature-256: sha256=<hex>` against HMAC-SHA256(secret, rawBody). An empty secret never verifies. */
-export function verifyGithubSignature(secret: string, rawBody: Uint8Array, header: string | undefined, hmac: HmacSha256): boolean {
-  return secret !== "" && checkSignature(secret, rawBody, header, hmac) === "valid";
+/**
+ * Constant-time check of `X-Hub-Signature-256: sha256=<hex>` against HMAC-SHA256(secret, rawBody)
+ * for each of the secrets (the current one, and the previous one during a rotation). An empty
+ * secret never verifies.
+ */
+export function verifyGithubSignature(secrets: readonly string[], rawBody: Uint8Array, header: string | undefined, hmac: HmacSha256): boolean {
+  const usable = secrets.filter((secret) => secret !== "");
+  return usable.length > 0 && checkSignature(usable, rawBody, header, hmac) === "valid";
 }
 
-function signatureRefusal(check: Exclude<SignatureCheck, "valid">, headers: WebhookRequest["headers"]): string {
+function signatureRefusal(check: Exclude<SignatureCheck, "valid">, headers: WebhookRequest["headers"], source: string): string {
   switch (check) {
     case "missing":
       return headers["x-hub-signature"] !== undefined
         ? "the delivery is signed only with SHA-1 (X-Hub-Signature); berth requires X-Hub-Signature-256, " +
             "which GitHub sends whenever the webhook has a secret — check that nothing between GitHub and berth drops it"
-        : `missing X-Hub-Signature-256 header: give the webhook a secret in the GitHub webhook settings, the same value as ${SECRET_ENV}`;
+        : `missing X-Hub-Signature-256 header: give the webhook a secret in the GitHub webhook settings, the same value as ${source}`;
     case "malformed":
       return "malformed X-Hub-Signature-256 header: expected sha256= followed by 64 hex digits";
     case "mismatch":
       return (
         "X-Hub-Signature-256 does not match the body: the secret in the GitHub webhook settings differs from " +
-        `${SECRET_ENV}, or the body was changed on the way`
+        `${source}, or the body was changed on the way`
       );
   }
 }
@@ -84,17 +96,18 @@ function readPayload(req: WebhookRequest, type: typeof JSON_TYPE | typeof FORM_T
 export function handleGithubWebhook(req: WebhookRequest, opts: WebhookOptions): WebhookDecision {
   const refused = precheck(req, opts, "GitHub");
   if (refused) return refused;
-  const secret = opts.secret ?? "";
 
-  const check = checkSignature(secret, req.rawBody, req.headers["x-hub-signature-256"], opts.hmac);
-  if (check !== "valid") return { status: 401, message: signatureRefusal(check, req.headers) };
+  const check = checkSignature(usableSecrets(opts.secrets), req.rawBody, req.headers["x-hub-signature-256"], opts.hmac);
+  if (check !== "valid") {
+    return { status: 401, refusal: check === "mismatch" ? "mismatch" : "unsigned", message: signatureRefusal(check, req.headers, opts.secrets.source) };
+  }
 
   const event = req.headers["x-github-event"];
   if (event === undefined || event === "") {
     return { status: 400, message: "missing X-GitHub-Event header: this endpoint accepts GitHub webhook deliveries only" };
   }
   if (event !== "push" && event !== "ping") {
-    return { status: 202, message: `ignored: berth acts on push events, and this delivery is a ${event} event` };
+    return { status: 200, message: `ignored: berth acts on push events, and this delivery is a ${event} event` };
   }
 
   const type = mediaType(req.headers);

@@ -45,3 +45,14 @@ export function tokenMatches(secret: string, token: string, hmac: HmacSha256): b
   const key = utf8Bytes(secret);
   return constantTimeEqual(hmac(key, utf8Bytes(token)), hmac(key, key));
 }
+
+/**
+ * Whether any of the secrets passes `check`. Every secret is checked, whatever the ones before it
+ * gave, so the time an answer takes says nothing about which secret (the current one, or the
+ * previous one during a rotation) a delivery was signed with.
+ */
+export function anySecretPasses(secrets: readonly string[], check: (secret: string) => boolean): boolean {
+  let passed = false;
+  for (const secret of secrets) passed = check(secret) || passed;
+  return passed;
+}

@@ -117,6 +117,8 @@ const SAMPLES: Record<string, { trigger: Trigger; context: Record<string, string
   // Raw webhook request bodies: the webhook turns github-push.json into git-push.json before anything matches.
   "github-push.json": { notAnEnvelope: true },
   "github-ping.json": { notAnEnvelope: true },
+  "gitlab-push-hook.json": { notAnEnvelope: true },
+  "gitlab-tag-push-hook.json": { notAnEnvelope: true },
 };
 
 describe("triggerContext on the sample events", () => {

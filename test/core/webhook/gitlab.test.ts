@@ -1,40 +1,42 @@
 import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { loadCatalog } from "../../../src/core/catalog/load.ts";
 import type { BusEvent } from "../../../src/core/events/envelope.ts";
 import type { GitPushDetail } from "../../../src/core/events/berth-events.ts";
+import { buildRouter } from "../../../src/core/router.ts";
 import { handleGitlabWebhook } from "../../../src/core/webhook/gitlab.ts";
 import type { HmacSha256 } from "../../../src/core/webhook/hmac.ts";
-import type { WebhookDecision } from "../../../src/core/webhook/request.ts";
+import { deliveryEventId, type WebhookDecision } from "../../../src/core/webhook/request.ts";
+import { gitPushWatchers } from "../../../src/core/webhook/watchers.ts";
 
 const hmac: HmacSha256 = (key, data) => createHmac("sha256", key).update(data).digest();
 const SECRET = "gl-hook-token";
 const NOW = Date.parse("2024-11-26T09:54:06.750Z");
 
-// Shaped like the Push Hook body in GitLab's webhook events documentation.
-const pushHook = {
-  object_kind: "push",
-  event_name: "push",
-  before: "95790bf891e76fee5e1747ab589903a6a1f80f22",
-  after: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
-  ref: "refs/heads/master",
-  ref_protected: true,
-  checkout_sha: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
-  user_id: 4,
-  user_name: "John Smith",
-  user_username: "jsmith",
-  user_email: "john@example.com",
-  project_id: 15,
-  project: {
-    id: 15,
-    name: "Diaspora",
-    web_url: "http://example.com/mike/diaspora",
-    namespace: "Mike",
-    path_with_namespace: "mike/diaspora",
-    default_branch: "master",
-  },
-  commits: [],
-  total_commits_count: 0,
+// Every branch and tag of mike/diaspora on GitLab, and the master branch of a GitHub repository of the same name.
+const loaded = loadCatalog(
+  `version: 1
+service: hooks
+jobs:
+  build:
+    on: { git: { provider: gitlab, repo: mike/diaspora, branch: "*", tag: "*" } }
+    run: { taskDefinition: builder, launch: ec2 }
+  github-only:
+    on: { git: { provider: github, repo: mike/diaspora, branch: master } }
+    run: { taskDefinition: builder, launch: ec2 }
+`,
+  "hooks.yml",
+);
+if (!loaded.ok) throw new Error(JSON.stringify(loaded.error.issues));
+const watchers = gitPushWatchers(buildRouter(loaded.catalog));
+
+// The Push Hook body in GitLab's webhook events documentation ("Push events"), with the commits of its example.
+const pushHook = JSON.parse(readFileSync(new URL("../../../events/gitlab-push-hook.json", import.meta.url), "utf8")) as {
+  project: Record<string, unknown>;
+  commits: Record<string, unknown>[];
 };
+const tagPushHook = JSON.parse(readFileSync(new URL("../../../events/gitlab-tag-push-hook.json", import.meta.url), "utf8")) as Record<string, unknown>;
 
 interface Delivery {
   readonly event?: string;
@@ -54,7 +56,8 @@ function deliver(d: Delivery): WebhookDecision {
     ...d.headers,
   };
   const body = d.body ?? JSON.stringify({ ...pushHook, ...d.payload });
-  return handleGitlabWebhook({ headers, rawBody: new TextEncoder().encode(body) }, { secret, hmac, eventId: "evt-gl", now: NOW });
+  const secrets = { values: secret === undefined ? [] : [secret], source: "TEST_WEBHOOK_SECRET", configure: (p: string) => `set TEST_WEBHOOK_SECRET for ${p}` };
+  return handleGitlabWebhook({ headers, rawBody: new TextEncoder().encode(body) }, { secrets, hmac, watchers, fallbackEventId: "evt-gl", now: NOW });
 }
 
 const eventOf = (decision: WebhookDecision): BusEvent<GitPushDetail> => {
@@ -66,9 +69,10 @@ describe("handleGitlabWebhook", () => {
   it("a Push Hook becomes a gitlab Git Push event", () => {
     const decision = deliver({});
     expect(decision.status).toBe(202);
+    expect(decision.message).toBe("accepted gitlab push to mike/diaspora refs/heads/master at da15608 for build");
     expect(eventOf(decision)).toEqual({
       version: "0",
-      id: "evt-gl",
+      id: deliveryEventId("gitlab", "f2f8c6a4-3f0b-4d7e-9c1a-0b5e6d7c8a9f", hmac),
       "detail-type": "Git Push",
       source: "berth.git",
       account: "000000000000",
@@ -84,6 +88,8 @@ describe("handleGitlabWebhook", () => {
         before: "95790bf891e76fee5e1747ab589903a6a1f80f22",
         pusher: "jsmith",
         deleted: false,
+        // The timestamp of the listed commit whose id is `after`, in UTC.
+        committedAt: "2012-01-03T21:36:29Z",
         deliveryId: "f2f8c6a4-3f0b-4d7e-9c1a-0b5e6d7c8a9f",
       },
     });
@@ -91,25 +97,19 @@ describe("handleGitlabWebhook", () => {
 
   it.each([
     {
+      // As GitLab's "Tag events" example: a new tag (before all zeros), no commits listed, so no commit time.
       name: "a Tag Push Hook sets tag and no branch",
       event: "Tag Push Hook",
-      payload: { object_kind: "tag_push", ref: "refs/tags/v1.0.0", before: "0".repeat(40) },
-      expected: { tag: "v1.0.0", before: "0".repeat(40), deleted: false },
-      absent: "branch",
+      payload: tagPushHook,
+      expected: { tag: "v1.0.0", before: "0".repeat(40), sha: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7", deleted: false },
+      absent: "committedAt",
     },
     {
-      name: "a deleted tag (after all zeros) is marked deleted",
-      event: "Tag Push Hook",
-      payload: { object_kind: "tag_push", ref: "refs/tags/v1.0.0", after: "0".repeat(40) },
-      expected: { tag: "v1.0.0", sha: "0".repeat(40), deleted: true },
-      absent: "branch",
-    },
-    {
-      name: "a deleted branch (after all zeros) is marked deleted",
+      name: "a push whose pushed commit is not among the listed ones has no committedAt",
       event: "Push Hook",
-      payload: { after: "0".repeat(40), checkout_sha: null },
-      expected: { branch: "master", deleted: true },
-      absent: "tag",
+      payload: { commits: [] },
+      expected: { branch: "master" },
+      absent: "committedAt",
     },
     {
       name: "without user_username the display name is the pusher",
@@ -137,22 +137,50 @@ describe("handleGitlabWebhook", () => {
   });
 
   it.each([
-    { name: "no secret configured", d: { secret: undefined }, says: "BERTH_WEBHOOK_SECRET" },
-    { name: "an empty secret configured, even with an empty token", d: { secret: "", headers: { "x-gitlab-token": "" } }, says: "BERTH_WEBHOOK_SECRET" },
-    { name: "a missing token", d: { headers: { "x-gitlab-token": undefined } }, says: "missing X-Gitlab-Token" },
-    { name: "a wrong token", d: { headers: { "x-gitlab-token": "gl-hook-tokem" } }, says: "does not match" },
-    { name: "a prefix of the secret as token", d: { headers: { "x-gitlab-token": "gl-hook" } }, says: "does not match" },
-    { name: "a wrong token on a body that is not JSON", d: { body: "{nope", headers: { "x-gitlab-token": "x" } }, says: "does not match" },
-  ])("$name → 401", ({ d, says }) => {
-    const decision = deliver(d);
-    expect(decision.status).toBe(401);
-    expect(decision.message).toContain(says);
+    { name: "a deleted tag (after all zeros)", d: { event: "Tag Push Hook", payload: { object_kind: "tag_push", ref: "refs/tags/v1.0.0", after: "0".repeat(40) } }, ref: "refs/tags/v1.0.0" },
+    { name: "a deleted branch (after all zeros)", d: { payload: { after: "0".repeat(40), checkout_sha: null, commits: [] } }, ref: "refs/heads/master" },
+  ])("$name → 200 ignored with the reason", ({ d, ref }) => {
+    expect(deliver(d)).toEqual({ status: 200, message: `ignored: mike/diaspora ${ref} was deleted, and a deletion brings nothing to run or deploy` });
+  });
+
+  it("a push to a GitLab project only a GitHub trigger names → 200: no job watches it", () => {
+    const decision = deliver({ payload: { project: { ...pushHook.project, path_with_namespace: "acme/web" } } });
+    expect(decision).toEqual({ status: 200, message: "ignored: no job watches gitlab pushes to acme/web refs/heads/master" });
+  });
+
+  it("a commit time that is not ISO 8601 → 400 naming the commit", () => {
+    const commits = [pushHook.commits[0], { ...pushHook.commits[1], timestamp: "3 Jan 2012" }];
+    const decision = deliver({ payload: { commits } });
+    expect(decision.status).toBe(400);
+    expect(decision.message).toMatch(/^malformed push payload: commits\[1\]\.timestamp must be an ISO 8601 time/);
   });
 
   it.each([
-    { name: "a Merge Request Hook → 202 ignored", d: { event: "Merge Request Hook" }, status: 202, says: "ignored" },
-    { name: "a System Hook → 202 ignored", d: { event: "System Hook" }, status: 202, says: "ignored" },
-    { name: "a push to refs/merge-requests → 202 ignored", d: { payload: { ref: "refs/merge-requests/1/head" } }, status: 202, says: "neither a branch" },
+    { name: "no secret configured", d: { secret: undefined }, says: "set TEST_WEBHOOK_SECRET for GitLab", refusal: "unconfigured" },
+    { name: "an empty secret configured, even with an empty token", d: { secret: "", headers: { "x-gitlab-token": "" } }, says: "set TEST_WEBHOOK_SECRET for GitLab", refusal: "unconfigured" },
+    { name: "a missing token", d: { headers: { "x-gitlab-token": undefined } }, says: "missing X-Gitlab-Token", refusal: "unsigned" },
+    { name: "a wrong token", d: { headers: { "x-gitlab-token": "gl-hook-tokem" } }, says: "differs from TEST_WEBHOOK_SECRET", refusal: "mismatch" },
+    { name: "a prefix of the secret as token", d: { headers: { "x-gitlab-token": "gl-hook" } }, says: "does not match", refusal: "mismatch" },
+    { name: "a wrong token on a body that is not JSON", d: { body: "{nope", headers: { "x-gitlab-token": "x" } }, says: "does not match", refusal: "mismatch" },
+  ])("$name → 401 ($refusal)", ({ d, says, refusal }) => {
+    const decision = deliver(d);
+    expect(decision).toMatchObject({ status: 401, refusal });
+    expect(decision.message).toContain(says);
+  });
+
+  it("the previous token verifies while it is listed after the current one, and not once it is gone", () => {
+    const body = new TextEncoder().encode(JSON.stringify(pushHook));
+    const headers = { "content-type": "application/json", "x-gitlab-event": "Push Hook", "x-gitlab-token": "old-token" };
+    const withSecrets = (values: string[]) =>
+      handleGitlabWebhook({ headers, rawBody: body }, { secrets: { values, source: "the test secret", configure: () => "" }, hmac, watchers, fallbackEventId: "e", now: NOW });
+    expect(withSecrets(["new-token", "old-token"]).status).toBe(202);
+    expect(withSecrets(["new-token"])).toMatchObject({ status: 401, refusal: "mismatch" });
+  });
+
+  it.each([
+    { name: "a Merge Request Hook → 200 ignored", d: { event: "Merge Request Hook" }, status: 200, says: "ignored: berth acts on Push Hook and Tag Push Hook events" },
+    { name: "a System Hook → 200 ignored", d: { event: "System Hook" }, status: 200, says: "ignored: berth acts on Push Hook and Tag Push Hook events" },
+    { name: "a push to refs/merge-requests → 200 ignored", d: { payload: { ref: "refs/merge-requests/1/head" } }, status: 200, says: "neither a branch" },
     { name: "a missing X-Gitlab-Event → 400", d: { headers: { "x-gitlab-event": undefined } }, status: 400, says: "X-Gitlab-Event" },
     { name: "invalid JSON → 400", d: { body: '{"ref":' }, status: 400, says: "not valid JSON" },
     {

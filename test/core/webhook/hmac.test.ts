@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { constantTimeEqual, parseHex, tokenMatches, type HmacSha256 } from "../../../src/core/webhook/hmac.ts";
+import { anySecretPasses, constantTimeEqual, parseHex, tokenMatches, type HmacSha256 } from "../../../src/core/webhook/hmac.ts";
 
 const hmac: HmacSha256 = (key, data) => createHmac("sha256", key).update(data).digest();
 const bytes = (...values: number[]) => Uint8Array.from(values);
@@ -42,5 +42,19 @@ describe("tokenMatches", () => {
     { name: "an empty token does not match", token: "", matches: false },
   ])("$name", ({ token, matches }) => {
     expect(tokenMatches("s3cr3t-token", token, hmac)).toBe(matches);
+  });
+});
+
+describe("anySecretPasses", () => {
+  it("asks every secret, also after one passed, and answers whether any did", () => {
+    const asked: string[] = [];
+    const check = (secret: string) => {
+      asked.push(secret);
+      return secret === "current";
+    };
+    expect(anySecretPasses(["current", "previous"], check)).toBe(true);
+    expect(asked).toEqual(["current", "previous"]);
+    expect(anySecretPasses(["previous"], check)).toBe(false);
+    expect(anySecretPasses([], check)).toBe(false);
   });
 });
