@@ -29,7 +29,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -95,4 +97,13 @@ export function s3Client(env: Env, place: ClientPlace = {}): S3Client {
 
 export function cloudFormationClient(env: Env, place: ClientPlace = {}): CloudFormationClient {
   return new CloudFormationClient(placed(env, place));
+}
+
+/** The webhook's secret: Parameter Store's (doctor's DescribeParameters) and Secrets Manager's (DescribeSecret). */
+export function ssmClient(env: Env, place: ClientPlace = {}): SSMClient {
+  return new SSMClient(placed(env, place));
+}
+
+export function secretsManagerClient(env: Env, place: ClientPlace = {}): SecretsManagerClient {
+  return new SecretsManagerClient(placed(env, place));
 }

@@ -56,6 +56,24 @@ describe("what berth doctor looks at in the catalog", () => {
     expect(targets.passableRoles).toEqual(["arn:aws:iam::123456789012:role/b-task", "arn:aws:iam::123456789012:role/exec"]);
   });
 
+  it("looks at the webhook only when the stack has one: the GitHub and GitLab repositories pushes come from, and their jobs", () => {
+    const jobs = [
+      "  gh:",
+      "    on: { git: { repo: acme/web, branch: main } }",
+      '    deploy: { cluster: web, service: site, container: app, image: "r/site:${git.sha}" }',
+      "  gl:",
+      "    on: { git: { provider: gitlab, repo: acme/api, branch: main } }",
+      "    run: { cluster: c, taskDefinition: migrate }",
+      "  cc:",
+      "    on: { git: { provider: codecommit, repo: infra, branch: main } }",
+      "    run: { cluster: c, taskDefinition: plan }",
+      "",
+    ].join("\n");
+    expect(doctorTargets(catalog(jobs)).webhook).toEqual({ repos: { github: ["acme/web"], gitlab: ["acme/api"] }, jobs: ["gh", "gl"] });
+    // CodeCommit pushes arrive natively: no webhook, nothing to look at.
+    expect(doctorTargets(catalog(jobs.split("  gh:")[0] + jobs.slice(jobs.indexOf("  cc:")))).webhook).toBeUndefined();
+  });
+
   it.each([
     { role: "arn:aws:iam::1:role/app", may: true },
     { role: "arn:aws:iam::1:role/other", may: false },

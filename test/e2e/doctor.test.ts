@@ -1,6 +1,7 @@
 /**
  * `berth doctor` through the built CLI, against local endpoints that speak each service's protocol
- * (STS, CloudFormation, S3 and SQS fakes, dynalite for DynamoDB, the ECS and EventBridge fakes), all
+ * (STS, CloudFormation, S3 and SQS fakes, dynalite for DynamoDB, the ECS and EventBridge fakes, the SSM
+ * and Secrets Manager metadata fake), all
  * reached through the standard AWS_ENDPOINT_URL_<SERVICE> variables. One world holds a healthy stage
  * and, beside it, one broken thing of each kind; each case points the catalog or the stage at one of
  * them and finds exactly that check failing, with its fix, and every other check passing.
@@ -19,13 +20,16 @@ import { startFakeEventBridge, type FakeEventBridge } from "../support/fake-even
 import { startFakeS3, type FakeS3 } from "../support/fake-s3.ts";
 import { startFakeSqs, type FakeSqs } from "../support/fake-sqs.ts";
 import { startFakeSts, type FakeSts } from "../support/fake-sts.ts";
+import { startFakeSecretStores, type FakeSecretStores } from "../support/doctor-secret-stores.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const ACCOUNT = "123456789012";
 const TASK_ROLE = `arn:aws:iam::${ACCOUNT}:role/doc-task`;
 const EXECUTION_ROLE = `arn:aws:iam::${ACCOUNT}:role/doc-exec`;
+const WEBHOOK_URL = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/";
 const CATALOG = `version: 1
 service: doc
+webhook: { secret: "ssm:/doc/webhook-secret" }
 defaults:
   cluster: jobs
   network: { subnets: [subnet-1] }
@@ -52,6 +56,7 @@ const HEALTHY = [
   "queue doc-dev-track-failed",
   "queue doc-dev-sweep-failed",
   "queue doc-dev-rejected",
+  "webhook",
   "bucket media",
   "cluster jobs",
   "cluster web",
@@ -59,6 +64,7 @@ const HEALTHY = [
   "task definition pg-backup:2",
   "service web/web",
   "task definition web:1 (service web/web)",
+  "webhook secret ssm:/doc/webhook-secret",
 ];
 
 let sts: FakeSts;
@@ -69,6 +75,7 @@ let sqs: FakeSqs;
 let s3: FakeS3;
 let ecs: FakeEcs;
 let deniedEcs: FakeEcs;
+let stores: FakeSecretStores;
 let project: string;
 let base: NodeJS.ProcessEnv;
 
@@ -114,9 +121,16 @@ beforeAll(async () => {
   });
   ecs = await ecsWorld();
   deniedEcs = await ecsWorld(["DescribeServices"]);
+  stores = await startFakeSecretStores({ parameters: [{ name: "/doc/webhook-secret" }] });
 
   const dev = stageQueues("doc-dev");
-  const outputs = (q: { deadLetter: string[]; rejected: string }) => ({ BerthRunsTable: "doc-dev-runs", BerthBus: "doc-dev", BerthRejectedQueue: q.rejected, BerthDeadLetterQueues: q.deadLetter.join(",") });
+  const outputs = (q: { deadLetter: string[]; rejected: string }) => ({
+    BerthRunsTable: "doc-dev-runs",
+    BerthBus: "doc-dev",
+    BerthRejectedQueue: q.rejected,
+    BerthDeadLetterQueues: q.deadLetter.join(","),
+    BerthWebhookUrl: WEBHOOK_URL,
+  });
   cfn.addStack({ name: "doc-dev", region: "us-east-1", status: "UPDATE_COMPLETE", outputs: outputs(dev) });
   const { BerthDeadLetterQueues: _dlq, ...half } = outputs(dev);
   cfn.addStack({ name: "doc-half", region: "us-east-1", status: "UPDATE_COMPLETE", outputs: half });
@@ -155,11 +169,13 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SQS: sqs.url,
     AWS_ENDPOINT_URL_S3: s3.url,
     AWS_ENDPOINT_URL_ECS: ecs.url,
+    AWS_ENDPOINT_URL_SSM: stores.ssmUrl,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: stores.secretsManagerUrl,
   });
 });
 
 afterAll(async () => {
-  await Promise.all([sts?.close(), cfn?.close(), dynamo?.close(), bus?.close(), sqs?.close(), s3?.close(), ecs?.close(), deniedEcs?.close()]);
+  await Promise.all([sts?.close(), cfn?.close(), dynamo?.close(), bus?.close(), sqs?.close(), s3?.close(), ecs?.close(), deniedEcs?.close(), stores?.close()]);
 });
 
 interface Result {
@@ -212,6 +228,12 @@ describe("berth doctor on a healthy stage", () => {
     expect(json.results[0]!.detail).toBe(`account ${ACCOUNT} as arn:aws:iam::${ACCOUNT}:user/ci, region us-east-1 (from AWS_REGION)`);
     expect(json.results.find((r) => r.check === "cluster jobs")!.detail).toBe("ACTIVE, capacity providers FARGATE, FARGATE_SPOT (jobs thumbnails, backup)");
     expect(json.results.find((r) => r.check === "task definition thumbnailer")!.detail).toBe("thumbnailer:1, container worker, its task role and execution role may be passed (job thumbnails)");
+    // Where GitHub delivers, from the stack's output, and the secret it signs with, from its metadata.
+    expect(json.results.find((r) => r.check === "webhook")!.detail).toBe(
+      `for acme/web, in GitHub, the repository's Settings → Webhooks → Add webhook: Payload URL ${WEBHOOK_URL}github, Content type application/json, Secret the value of ssm:/doc/webhook-secret, "Just the push event"`,
+    );
+    expect(json.results.find((r) => r.check === "webhook secret ssm:/doc/webhook-secret")!.detail).toMatch(/^SecureString, version 1, changed .*, encrypted with the AWS managed key aws\/ssm$/);
+    expect(stores.calls).toContainEqual({ operation: "DescribeParameters" });
     // The requests were the SDK's, signed for the stage's region with the key in use.
     expect(sts.calls).toContainEqual({ action: "GetCallerIdentity", accessKeyId: "AKIDDOC", region: "us-east-1" });
     expect(s3.calls).toContainEqual({ bucket: "media", accessKeyId: "AKIDDOC", region: "us-east-1" });
@@ -230,7 +252,8 @@ describe("berth doctor on a healthy stage", () => {
     const r = await berth(["doctor"]);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toMatch(/stack|table|queue/);
-    expect(r.stderr).toBe("the stage's stack, table, bus and queues are checked with --stage <stage>\n");
+    expect(r.stdout).toMatch(/^✔ webhook secret ssm:\/doc\/webhook-secret: /m);
+    expect(r.stderr).toBe("the stage's stack, table, bus and queues, and the webhook's URL, are checked with --stage <stage>\n");
   });
 });
 
@@ -260,7 +283,7 @@ describe("berth doctor finds what is wrong, one check at a time, and says how to
     const stack = onlyFailure(results, "stack doc-gone");
     expect(stack.detail).toBe("no stack doc-gone in us-east-1 (region from AWS_REGION); its table, bus and queues cannot be checked");
     expect(stack.fix).toBe("`berth deploy --stage gone` creates it; for a stage deployed in another region, pass its --region");
-    expect(results.map((r) => r.check)).toEqual(["credentials", "stack doc-gone", ...HEALTHY.filter((c) => !/^(stack|table|bus|queue) /.test(c) && c !== "credentials")]);
+    expect(results.map((r) => r.check)).toEqual(["credentials", "stack doc-gone", ...HEALTHY.filter((c) => !/^(stack|table|bus|queue) |^webhook$/.test(c) && c !== "credentials")]);
   });
 
   it("a stack without one of berth's outputs fails, and what the other outputs name is still checked", async () => {
@@ -353,6 +376,15 @@ describe("berth doctor finds what is wrong, one check at a time, and says how to
     const service = onlyFailure(results, "service web/api");
     expect(service.detail).toBe("no service api in the cluster web (job deploy-web)");
     expect(service.fix).toMatch(/^create it \(`aws ecs create-service --cluster web --service-name api --task-definition <family> --region us-east-1`\), or fix deploy.service of job deploy-web/);
+  });
+
+  it("a webhook secret that does not exist: the command that creates it, and that GitHub needs the same value", async () => {
+    const { results } = await doctor(["--stage", "dev", "--config", variant('secret: "ssm:/doc/webhook-secret"', 'secret: "ssm:/doc/nothing"')]);
+    const secret = onlyFailure(results, "webhook secret ssm:/doc/nothing");
+    expect(secret.detail).toBe("no parameter /doc/nothing in us-east-1: the webhook cannot verify any delivery, so job deploy-web never runs from a push");
+    expect(secret.fix).toBe(
+      'create it (`aws ssm put-parameter --name /doc/nothing --type SecureString --value "$(openssl rand -hex 32)" --region us-east-1`), then enter the same value as the webhook\'s secret in GitHub or GitLab',
+    );
   });
 
   it("with --profile, the checks run as the profile, and the fixes that are AWS CLI commands name it", async () => {

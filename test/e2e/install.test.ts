@@ -151,10 +151,12 @@ describe("from an empty folder", () => {
       expect(packaged.code, packaged.stdout + packaged.stderr).toBe(0);
       const template = JSON.parse(readFileSync(join(dir, ".serverless", "cloudformation-template-update-stack.json"), "utf8")) as { Resources: Record<string, { Type: string }> };
       const types = Object.values(template.Resources).map((r) => r.Type);
-      expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(3);
+      // The starter's push trigger brings the webhook, behind its function URL.
+      expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(4);
+      expect(types).toContain("AWS::Lambda::Url");
       expect(types).toContain("AWS::DynamoDB::Table");
       expect(types).toContain("AWS::Scheduler::Schedule");
-      for (const fn of ["dispatch", "track", "sweep"]) expect(existsSync(join(dir, ".serverless", `${fn}.zip`))).toBe(true);
+      for (const fn of ["dispatch", "track", "sweep", "webhook"]) expect(existsSync(join(dir, ".serverless", `${fn}.zip`))).toBe(true);
     },
     3 * 60_000,
   );

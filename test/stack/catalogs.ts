@@ -28,6 +28,20 @@ export function withThumbnailsBucket(bucket: string): string {
   return changed;
 }
 
+/** The example with a `webhook:` block (the lines given, indented under it) before `defaults:`. */
+export function withWebhook(...lines: string[]): string {
+  const at = EXAMPLE.indexOf("\ndefaults:");
+  if (at < 0) throw new Error("the example catalog has no defaults: block to insert before");
+  return `${EXAMPLE.slice(0, at)}\nwebhook:\n${lines.map((l) => `  ${l}\n`).join("")}${EXAMPLE.slice(at + 1)}`;
+}
+
+/** The example with the push trigger of deploy-web made a manual one, the image tag its parameter: no job is triggered by GitHub or GitLab. */
+export function withoutGitTriggers(): string {
+  const changed = EXAMPLE.replace("git: { repo: acme/web, branch: main }", "manual: { params: { sha: { required: true } } }").replace("web:${git.sha}", "web:${params.sha}");
+  if (changed === EXAMPLE || /\bgit:/.test(changed)) throw new Error("the example catalog no longer has exactly the one git trigger of deploy-web");
+  return changed;
+}
+
 export interface LargeCatalog {
   readonly yaml: string;
   readonly jobs: number;

@@ -33,6 +33,8 @@ function attribute(template: Template, id: string, attr: string): string {
   if (r.Type === "AWS::DynamoDB::Table" && attr === "Arn") return arn("dynamodb", `table/${String(p.TableName)}`);
   if (r.Type === "AWS::Lambda::Function" && attr === "Arn") return arn("lambda", `function:${String(p.FunctionName)}`);
   if (r.Type === "AWS::IAM::Role" && attr === "Arn") return `arn:aws:iam::${PLACE.account}:role/${id}-ABCDEFGHIJKL`;
+  // https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html: https://<url-id>.lambda-url.<region>.on.aws/
+  if (r.Type === "AWS::Lambda::Url" && attr === "FunctionUrl") return `https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.${PLACE.region}.on.aws/`;
   throw new Error(`no model of Fn::GetAtt ${id}.${attr} (${r.Type})`);
 }
 
@@ -72,8 +74,13 @@ export function resolve(template: Template, value: Json): Json {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(template, v)]));
 }
 
-/** Actions whose resource the issue says may never be a wildcard. */
-const SCOPED_ACTIONS = /^(ecs:RunTask|ecs:StopTask|ecs:UpdateService|iam:PassRole|events:PutEvents|dynamodb:.*)$/;
+/**
+ * Actions whose resource may never be a wildcard: those the issues name (RunTask, StopTask, UpdateService,
+ * DescribeServices, PassRole, StopServiceDeployment, PutEvents, DynamoDB), and every other deployer and webhook
+ * action that IAM lets berth scope to a service, its deployments and revisions, or one secret.
+ */
+const SCOPED_ACTIONS =
+  /^(ecs:RunTask|ecs:StopTask|ecs:UpdateService|ecs:DescribeServices|ecs:ListServiceDeployments|ecs:DescribeServiceDeployments|ecs:StopServiceDeployment|ecs:DescribeServiceRevisions|iam:PassRole|events:PutEvents|dynamodb:.*|ssm:GetParameter.*|secretsmanager:GetSecretValue)$/;
 
 /**
  * A resource that names no particular resource: `*`, or an ARN whose name part is a wildcard
@@ -96,6 +103,22 @@ export function wildcardViolations(template: Template): string[] {
       const resolved = resolve(template, r);
       if (typeof resolved !== "string" || isUnscoped(resolved)) out.push(`${role} ${statement.Sid ?? ""}: ${scoped.join(", ")} on ${JSON.stringify(resolved)}`);
     }
+  }
+  return out;
+}
+
+/**
+ * Statements whose resource names no particular resource (`*`, `task-definition/*`, `key/*`) and whose role
+ * does not say why in its Metadata (`berth:unscoped-statements`, by Sid), where CloudFormation keeps it for
+ * readers of the template.
+ */
+export function unexplainedWildcards(template: Template): string[] {
+  const out: string[] = [];
+  for (const { role, statement } of roleStatements(template)) {
+    const wide = resourcesOfStatement(statement).map((r) => resolve(template, r)).filter((r) => typeof r !== "string" || isUnscoped(r));
+    if (wide.length === 0) continue;
+    const notes = (template.Resources[role]?.Metadata?.["berth:unscoped-statements"] ?? {}) as Record<string, string>;
+    if (typeof notes[statement.Sid ?? ""] !== "string" || notes[statement.Sid ?? ""]!.length < 40) out.push(`${role} ${statement.Sid ?? ""}: ${actionsOf(statement).join(", ")} on ${JSON.stringify(wide)}`);
   }
   return out;
 }
@@ -127,7 +150,15 @@ export function deadLetterTargets(template: Template): { what: string; queue: st
     out.push({ what: `schedule ${id}`, queue: t.RetryPolicy ? queueOf(t.DeadLetterConfig?.Arn) : undefined });
   }
   const configs = resourcesOf(template, "AWS::Lambda::EventInvokeConfig");
+  // A function only its function URL invokes is invoked synchronously: the caller gets its error, so there is nothing to dead-letter.
+  const targetOf = (arn: unknown) => (isObject(arn) && Array.isArray(arn["Fn::GetAtt"]) ? (arn["Fn::GetAtt"] as string[])[0] : undefined);
+  const asynchronous = new Set([
+    ...resourcesOf(template, "AWS::Events::Rule").flatMap(([, r]) => ((r.Properties?.Targets ?? []) as { Arn: unknown }[]).map((t) => targetOf(t.Arn))),
+    ...resourcesOf(template, "AWS::Scheduler::Schedule").map(([, s]) => targetOf((s.Properties?.Target as { Arn: unknown }).Arn)),
+  ]);
+  const behindUrl = new Set(resourcesOf(template, "AWS::Lambda::Url").map(([, u]) => targetOf(u.Properties?.TargetFunctionArn)));
   for (const [fn] of resourcesOf(template, "AWS::Lambda::Function")) {
+    if (behindUrl.has(fn) && !asynchronous.has(fn)) continue;
     const config = configs.find(([, c]) => (c.Properties?.FunctionName as { Ref?: string }).Ref === fn)?.[1];
     const destination = (config?.Properties?.DestinationConfig as { OnFailure?: { Destination: unknown } } | undefined)?.OnFailure?.Destination;
     out.push({ what: `function ${fn}`, queue: queueOf(destination) });

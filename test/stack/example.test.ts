@@ -10,7 +10,7 @@ import { loadCatalog } from "../../src/core/catalog/load.ts";
 import type { Catalog } from "../../src/core/catalog/types.ts";
 import { compilePattern, matchesPattern } from "../../src/core/match/compile.ts";
 import { runTableDefinition } from "../../src/aws/dynamo-run-store.ts";
-import { alarmedQueues, deadLetterTargets, quotaReport, quotaViolations, resolve, wildcardViolations } from "./checks.ts";
+import { alarmedQueues, deadLetterTargets, quotaReport, quotaViolations, resolve, unexplainedWildcards, wildcardViolations } from "./checks.ts";
 import { EXAMPLE } from "./catalogs.ts";
 import { ROOT, actionsOf, packageRepository, readZip, removePackaged, resourcesOf, resourcesOfStatement, roleStatements, type CfnResource, type Packaged, type Template } from "./package.ts";
 
@@ -122,7 +122,16 @@ describe("the example catalog's stack", () => {
       expect(targetsOf(r)).toHaveLength(1);
       expect(targetsOf(r)[0]!.Arn).toEqual(fnArn("TrackLambdaFunction"));
       expect(targetsOf(r)[0]!.InputTransformer).toBeUndefined();
+      // What track cannot take after EventBridge's retries waits in the rule dead-letter queue, whose policy lets these rules send.
+      expect(targetsOf(r)[0]!.DeadLetterConfig).toEqual({ Arn: fnArn("RuleTargetsDeadLetterQueue") });
+      expect(targetsOf(r)[0]!.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 });
     }
+    expect(template.Resources.TrackDeploymentStateRulePermission?.Properties).toEqual({
+      Action: "lambda:InvokeFunction",
+      FunctionName: fnArn("TrackLambdaFunction"),
+      Principal: "events.amazonaws.com",
+      SourceArn: fnArn("TrackDeploymentStateRule"),
+    });
   });
 
   it("notifies the SNS topic of the defaults on failed and timed-out runs, with a readable message", () => {
@@ -216,7 +225,7 @@ describe("the example catalog's stack", () => {
   });
 
   it("has one invoke permission per rule, for exactly that rule", () => {
-    const permissions = resourcesOf(template, "AWS::Lambda::Permission");
+    const permissions = resourcesOf(template, "AWS::Lambda::Permission").filter(([, p]) => p.Properties?.Principal === "events.amazonaws.com");
     const targeting = rules().filter(([, r]) => String(JSON.stringify(targetsOf(r)[0]?.Arn)).includes("LambdaFunction"));
     expect(permissions).toHaveLength(targeting.length);
     for (const [id, r] of targeting) {
@@ -225,26 +234,47 @@ describe("the example catalog's stack", () => {
     }
   });
 
-  it("deploys dispatch, track and sweep on nodejs22.x, arm64, each with berth's environment and its own log group", () => {
+  it("deploys dispatch, track, sweep and the webhook on nodejs22.x, arm64, each with its environment and its own log group", () => {
     const functions = Object.fromEntries(resourcesOf(template, "AWS::Lambda::Function"));
-    expect(Object.keys(functions).sort()).toEqual(["DispatchLambdaFunction", "SweepLambdaFunction", "TrackLambdaFunction"]);
+    expect(Object.keys(functions).sort()).toEqual(["DispatchLambdaFunction", "SweepLambdaFunction", "TrackLambdaFunction", "WebhookLambdaFunction"]);
     for (const [id, f] of Object.entries(functions)) {
       const fn = id.replace("LambdaFunction", "").toLowerCase();
       expect(f.Properties).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"], Handler: `dist/handlers/${fn}.handler`, Role: fnArn(`${id.replace("LambdaFunction", "")}Role`) });
       const env = (f.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(env).toEqual({ BERTH_TABLE: `acme-jobs-${STAGE}-runs`, BERTH_BUS: `acme-jobs-${STAGE}`, BERTH_CATALOG: "dist/catalog.json", POWERTOOLS_SERVICE_NAME: "berth-acme-jobs", POWERTOOLS_LOG_LEVEL: "INFO" });
+      const common = { BERTH_BUS: `acme-jobs-${STAGE}`, BERTH_CATALOG: "dist/catalog.json", POWERTOOLS_SERVICE_NAME: "berth-acme-jobs", POWERTOOLS_LOG_LEVEL: "INFO" };
+      // The example has no webhook: block, so the webhook has no secret to read and refuses every delivery.
+      expect(env).toEqual(fn === "webhook" ? common : { BERTH_TABLE: `acme-jobs-${STAGE}-runs`, ...common });
     }
+    // GitHub stops waiting for an answer after 10 s.
+    expect(functions.WebhookLambdaFunction!.Properties!.Timeout).toBeLessThan(10);
     const logs = resourcesOf(template, "AWS::Logs::LogGroup").map(([, g]) => g.Properties);
-    expect(logs).toEqual(["dispatch", "track", "sweep"].map((fn) => ({ LogGroupName: `/aws/lambda/acme-jobs-${STAGE}-${fn}`, RetentionInDays: 30 })));
+    expect(logs).toEqual(["dispatch", "track", "sweep", "webhook"].map((fn) => ({ LogGroupName: `/aws/lambda/acme-jobs-${STAGE}-${fn}`, RetentionInDays: 30 })));
   });
 
   it("packages each function with only its own bundle and the catalog compiled from berth.yml now", () => {
-    for (const fn of ["dispatch", "track", "sweep"]) {
+    for (const fn of ["dispatch", "track", "sweep", "webhook"]) {
       const entries = readZip(join(packaged.packageDir, `${fn}.zip`));
       expect([...entries.keys()].sort()).toEqual(["dist/catalog.json", `dist/handlers/${fn}.mjs`]);
       expect(JSON.parse(entries.get("dist/catalog.json")!.toString("utf8"))).toEqual(JSON.parse(JSON.stringify(compiled)));
       expect(entries.get(`dist/handlers/${fn}.mjs`)!.equals(readFileSync(join(ROOT, "dist", "handlers", `${fn}.mjs`)))).toBe(true);
     }
+  });
+
+  // Since October 2025 a new function URL needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction in the
+  // function's resource policy (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html, "Control access to Lambda
+  // function URLs"); with auth type NONE the public InvokeFunction is held to invocations through the URL.
+  it("puts the webhook behind a function URL with auth type NONE and both permissions AWS requires of a new function URL", () => {
+    const urls = resourcesOf(template, "AWS::Lambda::Url");
+    expect(urls).toEqual([["WebhookLambdaFunctionUrl", { Type: "AWS::Lambda::Url", Properties: { AuthType: "NONE", TargetFunctionArn: fnArn("WebhookLambdaFunction") } }]]);
+    const toWebhook = resourcesOf(template, "AWS::Lambda::Permission").filter(([, p]) => JSON.stringify(p.Properties?.FunctionName) === JSON.stringify(fnArn("WebhookLambdaFunction")));
+    expect(toWebhook.map(([, p]) => p.Properties).sort((a, b) => String(a!.Action).localeCompare(String(b!.Action)))).toEqual([
+      { FunctionName: fnArn("WebhookLambdaFunction"), Action: "lambda:InvokeFunction", Principal: "*", InvokedViaFunctionUrl: true },
+      { FunctionName: fnArn("WebhookLambdaFunction"), Action: "lambda:InvokeFunctionUrl", Principal: "*", FunctionUrlAuthType: "NONE" },
+    ]);
+    // No rule or schedule invokes it: only the URL does, synchronously, so it has no asynchronous settings to dead-letter.
+    expect(JSON.stringify(resourcesOf(template, "AWS::Events::Rule").concat(resourcesOf(template, "AWS::Scheduler::Schedule")))).not.toContain("WebhookLambdaFunction");
+    expect(resourcesOf(template, "AWS::Lambda::EventInvokeConfig").map(([, c]) => (c.Properties!.FunctionName as { Ref: string }).Ref)).not.toContain("WebhookLambdaFunction");
+    expect(template.Outputs?.BerthWebhookUrl?.Value).toEqual({ "Fn::GetAtt": ["WebhookLambdaFunctionUrl", "FunctionUrl"] });
   });
 
   it("gives the CLI its table, bus and queues as stack outputs", () => {
@@ -255,10 +285,15 @@ describe("the example catalog's stack", () => {
     const dlqs = String(resolve(template, outputs.BerthDeadLetterQueues?.Value)).split(",");
     const expected = new Set(deadLetterTargets(template).map((t) => t.queue!));
     expect(new Set(dlqs)).toEqual(new Set([...expected].map((q) => String(resolve(template, { Ref: q })))));
+    expect(resolve(template, outputs.BerthWebhookUrl?.Value)).toMatch(/^https:\/\/[a-z0-9]+\.lambda-url\.eu-west-1\.on\.aws\/$/);
   });
 
-  it("never allows a wildcard resource for RunTask, StopTask, UpdateService, PassRole, PutEvents or DynamoDB", () => {
+  it("never allows a wildcard resource for RunTask, StopTask, UpdateService, DescribeServices, StopServiceDeployment, PassRole, PutEvents or DynamoDB", () => {
     expect(wildcardViolations(template)).toEqual([]);
+  });
+
+  it("says in the template, on the statement's role, why each resource that names no particular resource cannot be scoped", () => {
+    expect(unexplainedWildcards(template)).toEqual([]);
   });
 
   it("stays within every quota", () => {
@@ -314,14 +349,55 @@ describe("the example catalog's roles", () => {
     }
   });
 
-  it("deploys only the catalog's service, and says in the template why task-definition reads and registrations are unscoped", () => {
+  it("deploys, tracks and stops deployments of only the catalog's service, with exactly the deployer's ECS calls", () => {
+    const service = "arn:aws:ecs:eu-west-1:123456789012:service/web/web";
     for (const role of ["DispatchRole", "TrackRole", "SweepRole"]) {
-      expect(resolve(template, withAction(role, "ecs:UpdateService")[0]!.Resource)).toEqual(["arn:aws:ecs:eu-west-1:123456789012:service/web/web"]);
-      const [unscoped] = withAction(role, "ecs:RegisterTaskDefinition");
-      expect(unscoped!.Resource).toEqual(["*"]);
+      const on = (action: string) => withAction(role, action).flatMap((s) => resourcesOfStatement(s).map((r) => resolve(template, r))).sort();
+      expect(on("ecs:UpdateService")).toEqual([service]);
+      expect(on("ecs:DescribeServices")).toEqual([service]);
+      expect(on("ecs:ListServiceDeployments")).toEqual([service]);
+      // Authorized against the service and the deployment or revision, both required (Service Authorization Reference, ECS).
+      expect(on("ecs:DescribeServiceDeployments")).toEqual(["arn:aws:ecs:eu-west-1:123456789012:service-deployment/web/web/*", service]);
+      expect(on("ecs:StopServiceDeployment")).toEqual(["arn:aws:ecs:eu-west-1:123456789012:service-deployment/web/web/*", service]);
+      expect(on("ecs:DescribeServiceRevisions")).toEqual(["arn:aws:ecs:eu-west-1:123456789012:service-revision/web/web/*", service]);
+      // No resource type in the Service Authorization Reference: "*" is the only resource IAM accepts.
+      for (const action of ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:DeregisterTaskDefinition"]) expect(on(action), action).toEqual(["*"]);
+      expect(on("ecs:RegisterTaskDefinition")).toEqual(["arn:aws:ecs:eu-west-1:123456789012:task-definition/*"]);
+      const tagging = withAction(role, "ecs:TagResource").filter((s) => JSON.stringify(s.Condition).includes("RegisterTaskDefinition"));
+      expect(tagging.map((s) => [resolve(template, s.Resource), s.Condition])).toEqual([
+        [["arn:aws:ecs:eu-west-1:123456789012:task-definition/*"], { StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" } }],
+      ]);
+      const ecs = [...actions(role)].filter((a) => a.startsWith("ecs:")).sort();
+      expect(ecs).toEqual(
+        [
+          "ecs:DeregisterTaskDefinition",
+          "ecs:DescribeServiceDeployments",
+          "ecs:DescribeServiceRevisions",
+          "ecs:DescribeServices",
+          "ecs:DescribeTaskDefinition",
+          ...(role === "SweepRole" ? ["ecs:DescribeTasks"] : []),
+          "ecs:ListServiceDeployments",
+          "ecs:ListTaskDefinitions",
+          "ecs:RegisterTaskDefinition",
+          "ecs:RunTask",
+          "ecs:StopServiceDeployment",
+          "ecs:StopTask",
+          "ecs:TagResource",
+          "ecs:UpdateService",
+        ].sort(),
+      );
       const notes = template.Resources[role]!.Metadata?.["berth:unscoped-statements"] as Record<string, string>;
-      expect(notes[unscoped!.Sid!]).toMatch(/no resource type/);
+      expect(notes[withAction(role, "ecs:DescribeTaskDefinition")[0]!.Sid!]).toMatch(/no resource type in the Service Authorization Reference/);
+      expect(notes[withAction(role, "ecs:RegisterTaskDefinition")[0]!.Sid!]).toMatch(/berth\.yml does not name/);
     }
+  });
+
+  it("gives the webhook's role its logs and Git Push events on berth's bus, and nothing of the catalog's", () => {
+    expect(statementsOf("WebhookRole").map((s) => [actionsOf(s), resolve(template, s.Resource), s.Condition ?? null])).toEqual([
+      [["logs:CreateLogStream", "logs:PutLogEvents"], [`arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/acme-jobs-${STAGE}-webhook:*`], null],
+      [["events:PutEvents"], [`arn:aws:events:eu-west-1:123456789012:event-bus/acme-jobs-${STAGE}`], { StringEquals: { "events:source": ["berth.git"], "events:detail-type": ["Git Push"] } }],
+    ]);
+    expect(resourcesOf(template, "AWS::IAM::ManagedPolicy")).toEqual([]);
   });
 
   it("lets Scheduler assume its roles only for berth's schedule group in this account", () => {

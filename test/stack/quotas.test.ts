@@ -11,10 +11,9 @@ import { ConfigurationError } from "../../src/core/errors.ts";
 import { compileStack, type Stack } from "../../src/aws/stack/stack.ts";
 import { unionPattern } from "../../src/aws/stack/routing.ts";
 import { BUDGETS } from "../../src/aws/stack/quotas.ts";
-import { FUNCTIONS } from "../../src/aws/stack/names.ts";
-import { LOGICAL } from "../../src/aws/stack/logical-ids.ts";
-import { isUnscoped, quotaReport, quotaViolations, resolve, wildcardViolations } from "./checks.ts";
+import { isUnscoped, quotaReport, quotaViolations, resolve, unexplainedWildcards, wildcardViolations } from "./checks.ts";
 import { eventMatching } from "./events.ts";
+import { asTemplate } from "./generated.ts";
 import { resourcesOf, roleStatements, type Template } from "./package.ts";
 
 const HEAD = [
@@ -38,14 +37,6 @@ function stackOf(yaml: string): Stack {
   return compileStack(compileCatalog(loaded.catalog), { stage: "test" });
 }
 
-/** The generated resources with the functions Serverless adds from the `functions` block. */
-const asTemplate = (s: Stack): Template => ({
-  Resources: {
-    ...(s.resources.Resources as Template["Resources"]),
-    ...Object.fromEntries(FUNCTIONS.map((fn) => [LOGICAL.lambda(fn), { Type: "AWS::Lambda::Function", Properties: { FunctionName: s.names.functionName(fn) } }])),
-  },
-  Outputs: s.resources.Outputs as Template["Outputs"],
-});
 const s3Job = (i: number) => `{ on: { s3: { bucket: b${i % 7}, key: { prefix: "p${i}/" } } }, run: { taskDefinition: td${i % 5} } }`;
 const manualJob = (i: number) => `{ on: { manual: true }, run: { taskDefinition: td${i % 5} } }`;
 
@@ -194,6 +185,12 @@ describe("the least-privilege check", () => {
                     statement(["iam:PassRole"], ["arn:aws:iam::123456789012:role/*"]),
                     statement(["events:PutEvents"], ["*"]),
                     statement(["dynamodb:Query"], ["*"]),
+                    statement(["ecs:DescribeServices"], ["*"]),
+                    statement(["ecs:StopServiceDeployment", "ecs:DescribeServiceDeployments"], ["arn:aws:ecs:eu-west-1:123456789012:service-deployment/*"]),
+                    statement(["ecs:DescribeServiceRevisions"], ["*"]),
+                    statement(["secretsmanager:GetSecretValue"], ["*"]),
+                    // Every deployment of one service is scoped.
+                    statement(["ecs:StopServiceDeployment"], ["arn:aws:ecs:eu-west-1:123456789012:service-deployment/web/web/*"]),
                     statement(["ecs:RegisterTaskDefinition"], ["*"]),
                   ],
                 },
@@ -203,6 +200,31 @@ describe("the least-privilege check", () => {
         },
       },
     } satisfies Template;
-    expect(wildcardViolations(template)).toHaveLength(6);
+    expect(wildcardViolations(template)).toHaveLength(10);
+  });
+
+  it("finds a resource that names no particular resource whose role does not say why", () => {
+    const template = {
+      Resources: {
+        R: {
+          Type: "AWS::IAM::Role",
+          Metadata: { "berth:unscoped-statements": { Explained: "no resource type in the Service Authorization Reference for this action" } },
+          Properties: {
+            Policies: [
+              {
+                PolicyDocument: {
+                  Statement: [
+                    { Sid: "Explained", Effect: "Allow", Action: ["ecs:ListTaskDefinitions"], Resource: ["*"] },
+                    { Sid: "Unexplained", Effect: "Allow", Action: ["ecs:DescribeTaskDefinition"], Resource: ["*"] },
+                    { Sid: "Scoped", Effect: "Allow", Action: ["ecs:StopTask"], Resource: ["arn:aws:ecs:eu-west-1:123456789012:task/jobs/*"] },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      },
+    } satisfies Template;
+    expect(unexplainedWildcards(template)).toEqual(['R Unexplained: ecs:DescribeTaskDefinition on ["*"]']);
   });
 });

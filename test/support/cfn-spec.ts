@@ -91,6 +91,13 @@ export const PROPERTIES_ADDED_SINCE_SPEC: readonly AddedSinceSpec[] = [
     },
     docs: "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-function-loggingconfig.html",
   },
+  {
+    // The lambda:InvokeFunction permission a function URL needs since October 2025, held to invocations through
+    // the URL (the lambda:InvokedViaFunctionUrl condition): https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html
+    resourceType: "AWS::Lambda::Permission",
+    property: { name: "InvokedViaFunctionUrl", spec: { PrimitiveType: "Boolean", Required: false } },
+    docs: "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-permission.html#cfn-lambda-permission-invokedviafunctionurl",
+  },
 ];
 
 /** The attributes CloudFormation allows on a resource beside Type and Properties (template anatomy, "Resource attributes"). */

@@ -4,13 +4,16 @@
  * services, roles, berth's bus and table, and its own queues.
  *
  * What the functions call (src/core/engine): every flow ends in `apply`,
- * whose effects launch (RunTask, or a deployment), stop (StopTask) and
- * publish (PutEvents); admission reads the `queued` index. Only the sweep
- * lists open runs (the `open` index) and asks ECS about quiet tasks
- * (DescribeTasks). Dispatch puts the events it rejects on berth's bus, with
- * the PutEvents it publishes run state changes with; a rule takes them to the
- * rejected-events queue, so no function sends to a queue but its own
- * on-failure destination.
+ * whose effects launch (RunTask, or a deployment), stop (StopTask, or
+ * StopServiceDeployment) and publish (PutEvents); admission reads the `queued`
+ * index. Only the sweep lists open runs (the `open` index) and asks ECS about
+ * quiet tasks (DescribeTasks). Dispatch puts the events it rejects on berth's
+ * bus, with the PutEvents it publishes run state changes with; a rule takes
+ * them to the rejected-events queue, so no function sends to a queue but its
+ * own on-failure destination. The service deployer (src/aws/ecs-service-deployer.ts)
+ * runs in all three: deploys and retries, stops (cancel, timeout, a newer
+ * push), the sweep's reconciliation and track's deployment events. The
+ * webhook (webhook.ts) reads its secret and publishes pushes, nothing else.
  *
  * IAM actions, resource types and condition keys:
  * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
@@ -21,10 +24,24 @@
  */
 import type { Catalog } from "../../core/catalog/types.ts";
 import { ConfigurationError } from "../../core/errors.ts";
-import { arnOf, localArn, policy, ref, resolvedSize, sub, trustPolicy, type CfnString, type Resource, type Resources, type Statement } from "./cfn.ts";
-import { clusterArn, clusterTasksArn, FUNCTIONS, logGroupArn, scheduleGroupArn, serviceArn, taskDefinitionFamilyArn, type FunctionName, type StackNames } from "./names.ts";
+import { arnOf, policy, ref, resolvedSize, sub, trustPolicy, type CfnString, type Json, type Resource, type Resources, type Statement } from "./cfn.ts";
+import {
+  clusterArn,
+  clusterTasksArn,
+  ENGINE_FUNCTIONS,
+  logGroupArn,
+  scheduleGroupArn,
+  serviceArn,
+  serviceDeploymentsArn,
+  serviceRevisionsArn,
+  taskDefinitionFamilyArn,
+  taskDefinitionsOfAccountArn,
+  type EngineFunction,
+  type StackNames,
+} from "./names.ts";
 import { catalogEcs } from "./routing.ts";
 import { LOGICAL } from "./logical-ids.ts";
+import { hasWebhook, WEBHOOK_KEY_NOTE, webhookStatements } from "./webhook.ts";
 
 /** IAM's quotas on a role's inline policies (10,240 characters together) and on one managed policy (6,144), less some room. */
 const INLINE_BUDGET = 10_240 - 400;
@@ -44,9 +61,41 @@ function passedRoles(catalog: Catalog): string[] {
 }
 
 /**
- * The statements that grow with the catalog and are the same for every function: RunTask on each
- * task-definition family, PassRole on each role. A large catalog's do not fit a role's inline policy;
- * they then go to managed policies that every function's role shares.
+ * The service deployer's calls on the catalog's services, which grow with the catalog. DescribeServiceDeployments,
+ * StopServiceDeployment and DescribeServiceRevisions are authorized against the service as well as the deployment or
+ * revision (the Service Authorization Reference lists both resource types as required), so the service statement names
+ * them too.
+ */
+function serviceStatements(catalog: Catalog): Statement[] {
+  const { services } = catalogEcs(catalog);
+  if (services.length === 0) return [];
+  return [
+    {
+      Sid: "DeployCatalogServices",
+      Effect: "Allow",
+      Action: ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment", "ecs:DescribeServiceRevisions"],
+      Resource: services.map((s) => serviceArn(s.cluster, s.service)),
+    },
+    {
+      // Deployments ECS no longer lists in DescribeServices are read from the service's history; stop() rolls ours back.
+      Sid: "ReadAndStopDeploymentsOfCatalogServices",
+      Effect: "Allow",
+      Action: ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"],
+      Resource: services.map((s) => serviceDeploymentsArn(s.cluster, s.service)),
+    },
+    {
+      Sid: "ReadRevisionsOfCatalogServices",
+      Effect: "Allow",
+      Action: ["ecs:DescribeServiceRevisions"],
+      Resource: services.map((s) => serviceRevisionsArn(s.cluster, s.service)),
+    },
+  ];
+}
+
+/**
+ * The statements that grow with the catalog and are the same for every engine function: RunTask on each
+ * task-definition family, PassRole on each role, the deployer's calls on each service. A large catalog's do
+ * not fit a role's inline policy; they then go to managed policies that the three engine roles share.
  */
 function catalogStatements(catalog: Catalog): Statement[] {
   const { runClusters } = catalogEcs(catalog);
@@ -64,13 +113,15 @@ function catalogStatements(catalog: Catalog): Statement[] {
           },
         ]
       : []),
+    // RunTask passes the task definition's roles; a deploy's RegisterTaskDefinition passes its new revision's.
     ...(roles.length > 0
       ? [{ Sid: "PassCatalogRolesToEcsTasks", Effect: "Allow" as const, Action: ["iam:PassRole"], Resource: roles, Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } } }]
       : []),
+    ...serviceStatements(catalog),
   ];
 }
 
-function taskStatements(catalog: Catalog, fn: FunctionName): Statement[] {
+function taskStatements(catalog: Catalog, fn: EngineFunction): Statement[] {
   const { runClusters } = catalogEcs(catalog);
   if (runClusters.length === 0) return [];
   const tasks = runClusters.map(clusterTasksArn);
@@ -82,40 +133,50 @@ function taskStatements(catalog: Catalog, fn: FunctionName): Statement[] {
   ];
 }
 
-function deployStatements(catalog: Catalog): Statement[] {
+/** The actions of the deployer that IAM cannot scope to a resource, or only to every task definition of an account. */
+function taskDefinitionStatements(catalog: Catalog): Statement[] {
   const { services } = catalogEcs(catalog);
   if (services.length === 0) return [];
+  const accounts = unique(services.map((s) => taskDefinitionsOfAccountArn(s.cluster)));
   return [
     {
-      Sid: "DeployCatalogServices",
-      Effect: "Allow",
-      Action: ["ecs:DescribeServices", "ecs:UpdateService"],
-      Resource: services.map((s) => serviceArn(s.cluster, s.service)),
-    },
-    {
-      // AWS defines no resource type for these two actions: "*" is the only resource IAM accepts (see UNSCOPED_NOTE).
+      // See UNSCOPED_NOTES: "*" is the only resource IAM accepts for these three.
       Sid: "TaskDefinitionsAwsAllowsNoResourceScoping",
       Effect: "Allow",
-      Action: ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+      Action: ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:DeregisterTaskDefinition"],
       Resource: ["*"],
     },
+    // See UNSCOPED_NOTES: the family is the service's, which berth.yml does not name.
+    { Sid: "RegisterRevisionsInTheServicesAccount", Effect: "Allow", Action: ["ecs:RegisterTaskDefinition"], Resource: accounts },
     {
+      // The revision's tags (berth's run and token, the original's) are set by RegisterTaskDefinition, never afterwards.
       Sid: "TagTaskDefinitionsOnlyAtRegistration",
       Effect: "Allow",
       Action: ["ecs:TagResource"],
-      Resource: [localArn("ecs", "task-definition/*")],
+      Resource: accounts,
       Condition: { StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" } },
     },
   ];
 }
 
-export const UNSCOPED_NOTE =
-  "ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition have no resource type in the Service Authorization Reference " +
-  "(https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html), so IAM accepts only " +
-  'Resource "*" for them; a deploy reads the service\'s current task definition and registers its next revision.';
+/** Why a statement's resource is `*` or every task definition of an account; kept in the role's Metadata for readers of the template. */
+export const UNSCOPED_NOTES: Readonly<Record<string, string>> = {
+  TaskDefinitionsAwsAllowsNoResourceScoping:
+    "ecs:DescribeTaskDefinition, ecs:ListTaskDefinitions and ecs:DeregisterTaskDefinition have no resource type in the Service Authorization " +
+    "Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html), so IAM accepts only " +
+    "Resource \"*\" for them: a deploy reads the service's current task definition, finds the revision it registered by its tags, and " +
+    "deregisters a duplicate a racing attempt registered.",
+  RegisterRevisionsInTheServicesAccount:
+    "ecs:RegisterTaskDefinition is scoped to a task-definition resource, but the family is that of the task definition the service runs, " +
+    "which berth.yml does not name (a deploy names the service): it is granted on every family of the services' account and region. " +
+    "iam:PassRole still limits the new revision to the roles berth.yml names.",
+  TagTaskDefinitionsOnlyAtRegistration:
+    "ecs:TagResource on task definitions is allowed only inside RegisterTaskDefinition (ecs:CreateAction), so it tags nothing but the " +
+    "revisions berth registers, whose family berth.yml does not name (see RegisterRevisionsInTheServicesAccount).",
+};
 
-/** What only this function calls, on what only it uses. */
-function ownStatements(catalog: Catalog, names: StackNames, fn: FunctionName): Statement[] {
+/** What only this engine function calls, on what only it uses. */
+function ownStatements(catalog: Catalog, names: StackNames, fn: EngineFunction): Statement[] {
   const indexes: CfnString[] = (fn === "sweep" ? ["open", "queued"] : ["queued"]).map((i) => sub(`\${${LOGICAL.table}.Arn}/index/${i}`));
   return [
     { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [logGroupArn(names.logGroup(fn))] },
@@ -126,7 +187,7 @@ function ownStatements(catalog: Catalog, names: StackNames, fn: FunctionName): S
     // The on-failure destination is written with the function's own role.
     { Sid: "SendFailedInvocationsToOwnQueue", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arnOf(LOGICAL.failureQueue(fn))] },
     ...taskStatements(catalog, fn),
-    ...deployStatements(catalog),
+    ...taskDefinitionStatements(catalog),
   ];
 }
 
@@ -154,46 +215,62 @@ function packPolicies(statements: readonly Statement[], budget: number): Stateme
   return policies;
 }
 
+/** The notes a role's Metadata carries for its statements whose resource cannot be scoped further. */
+function unscopedNotes(statements: readonly Statement[]): { Metadata: { [key: string]: Json } } | Record<string, never> {
+  const notes = Object.fromEntries(statements.filter((s) => UNSCOPED_NOTES[s.Sid] !== undefined).map((s) => [s.Sid, UNSCOPED_NOTES[s.Sid]!]));
+  return Object.keys(notes).length > 0 ? { Metadata: { "berth:unscoped-statements": notes } } : {};
+}
+
+function role(names: StackNames, fn: string, statements: readonly Statement[], extra: { Metadata: { [key: string]: Json } } | Record<string, never> = {}): Resource {
+  const size = resolvedSize(policy(statements));
+  if (size > INLINE_BUDGET) {
+    throw new ConfigurationError(`the ${fn} function's policy would be about ${size} characters, more than IAM allows a role (10,240): the catalog names too many clusters or services for one stack`);
+  }
+  return {
+    Type: "AWS::IAM::Role",
+    Properties: {
+      Description: `berth ${names.prefix}: the ${fn} function`,
+      AssumeRolePolicyDocument: trustPolicy("lambda.amazonaws.com"),
+      Policies: [{ PolicyName: `berth-${fn}`, PolicyDocument: policy(statements) }],
+    },
+    ...extra,
+  };
+}
+
 /**
- * One role per function. Its inline policy holds everything when the catalog's statements fit it (the
- * usual case); otherwise they move, split by IAM's policy size quota, to managed policies attached to all
- * three roles, and a catalog too large even for those is refused rather than granted more.
+ * One role per function. An engine role's inline policy holds everything when the catalog's statements fit it
+ * (the usual case); otherwise they move, split by IAM's policy size quota, to managed policies attached to the
+ * three engine roles, and a catalog too large even for those is refused rather than granted more. The webhook's
+ * role holds its own few statements and none of the catalog's.
  */
 export function functionRoles(catalog: Catalog, names: StackNames): Resources {
   const shared = catalogStatements(catalog);
-  const own = Object.fromEntries(FUNCTIONS.map((fn) => [fn, ownStatements(catalog, names, fn)])) as Record<FunctionName, Statement[]>;
-  const inline = FUNCTIONS.every((fn) => resolvedSize(policy([...own[fn], ...shared])) <= INLINE_BUDGET);
+  const own = Object.fromEntries(ENGINE_FUNCTIONS.map((fn) => [fn, ownStatements(catalog, names, fn)])) as Record<EngineFunction, Statement[]>;
+  const inline = ENGINE_FUNCTIONS.every((fn) => resolvedSize(policy([...own[fn], ...shared])) <= INLINE_BUDGET);
   const managed = inline ? [] : packPolicies(shared, MANAGED_BUDGET);
   if (managed.length > MANAGED_PER_ROLE) {
     throw new ConfigurationError(
-      `the catalog names more task-definition families and roles than ${MANAGED_PER_ROLE} IAM managed policies of 6,144 characters can list ` +
-        `(berth grants RunTask and PassRole on exactly those): split it into two services`,
+      `the catalog names more task-definition families, roles and services than ${MANAGED_PER_ROLE} IAM managed policies of 6,144 characters can list ` +
+        `(berth grants RunTask, PassRole and its deploys on exactly those): split it into two services`,
     );
   }
   const resources: Resources = {};
-  for (const fn of FUNCTIONS) {
+  for (const fn of ENGINE_FUNCTIONS) {
     const statements = inline ? [...own[fn], ...shared] : own[fn];
-    const size = resolvedSize(policy(statements));
-    if (size > INLINE_BUDGET) {
-      throw new ConfigurationError(`the ${fn} function's policy would be about ${size} characters, more than IAM allows a role (10,240): the catalog names too many clusters or services for one stack`);
-    }
-    resources[LOGICAL.role(fn)] = {
-      Type: "AWS::IAM::Role",
-      Properties: {
-        Description: `berth ${names.prefix}: the ${fn} function`,
-        AssumeRolePolicyDocument: trustPolicy("lambda.amazonaws.com"),
-        Policies: [{ PolicyName: `berth-${fn}`, PolicyDocument: policy(statements) }],
-      },
-      ...(deployStatements(catalog).length > 0 ? { Metadata: { "berth:unscoped-statements": { TaskDefinitionsAwsAllowsNoResourceScoping: UNSCOPED_NOTE } } } : {}),
-    };
+    resources[LOGICAL.role(fn)] = role(names, fn, statements, unscopedNotes(statements));
+  }
+  if (hasWebhook(catalog)) {
+    const statements = webhookStatements(catalog, names);
+    const decrypts = statements.some((s) => s.Action.includes("kms:Decrypt"));
+    resources[LOGICAL.role("webhook")] = role(names, "webhook", statements, decrypts ? { Metadata: { "berth:unscoped-statements": { DecryptWebhookSecretOnly: WEBHOOK_KEY_NOTE } } } : {});
   }
   managed.forEach((statements, i) => {
     resources[`CatalogPolicy${i + 1}`] = {
       Type: "AWS::IAM::ManagedPolicy",
       Properties: {
-        Description: `berth ${names.prefix}: RunTask and PassRole on the catalog's task definitions and roles, part ${i + 1} of ${managed.length}`,
+        Description: `berth ${names.prefix}: RunTask, PassRole and deploys on the catalog's task definitions, roles and services, part ${i + 1} of ${managed.length}`,
         PolicyDocument: policy(statements),
-        Roles: FUNCTIONS.map((fn) => ref(LOGICAL.role(fn))),
+        Roles: ENGINE_FUNCTIONS.map((fn) => ref(LOGICAL.role(fn))),
       },
     };
   });

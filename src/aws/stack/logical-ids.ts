@@ -23,5 +23,9 @@ export const LOGICAL = {
   role: (fn: FunctionName) => `${pascal(fn)}Role`,
   failureQueue: (fn: FunctionName) => `${pascal(fn)}FailedInvocationsQueue`,
   eventInvokeConfig: (fn: FunctionName) => `${pascal(fn)}EventInvokeConfig`,
+  /** What osls's `url:` makes (naming.js getLambdaFunctionUrlLogicalId, getLambdaFnUrlPermissionLogicalId, getLambdaFnPermissionLogicalId). */
+  functionUrl: (fn: FunctionName) => `${pascal(fn)}LambdaFunctionUrl`,
+  functionUrlPermission: (fn: FunctionName) => `${pascal(fn)}LambdaPermissionFnUrl`,
+  functionUrlInvokePermission: (fn: FunctionName) => `${pascal(fn)}LambdaPermissionFn`,
   alarm: (queueLogicalId: string) => `${queueLogicalId}DepthAlarm`,
 } as const;

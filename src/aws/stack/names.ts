@@ -12,8 +12,15 @@ import { localArn, sub, type CfnString } from "./cfn.ts";
 export const DEFAULT_REGION = "us-east-1";
 
 /** The functions berth deploys; each packages dist/handlers/<name>.mjs. */
-export const FUNCTIONS = ["dispatch", "track", "sweep"] as const;
+export const FUNCTIONS = ["dispatch", "track", "sweep", "webhook"] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
+
+/**
+ * The functions every stack has: they run the engine, are invoked asynchronously (by rules and schedules)
+ * and hold the catalog's ECS permissions. The webhook is there only for GitHub and GitLab (webhook.ts).
+ */
+export const ENGINE_FUNCTIONS = ["dispatch", "track", "sweep"] as const satisfies readonly FunctionName[];
+export type EngineFunction = (typeof ENGINE_FUNCTIONS)[number];
 
 /**
  * Stage names end up in every physical name (functions ≤ 64 characters, rules ≤ 64, queues ≤ 80), so they
@@ -100,6 +107,21 @@ export function clusterTasksArn(cluster: string): CfnString {
 
 export function serviceArn(cluster: string, service: string): CfnString {
   return ecsArn(cluster, `service/${clusterName(cluster)}/${service}`);
+}
+
+/** Every deployment of one service (`service-deployment/<cluster>/<service>/<id>`). */
+export function serviceDeploymentsArn(cluster: string, service: string): CfnString {
+  return ecsArn(cluster, `service-deployment/${clusterName(cluster)}/${service}/*`);
+}
+
+/** Every revision of one service (`service-revision/<cluster>/<service>/<id>`). */
+export function serviceRevisionsArn(cluster: string, service: string): CfnString {
+  return ecsArn(cluster, `service-revision/${clusterName(cluster)}/${service}/*`);
+}
+
+/** Every task-definition revision in the account and region of a cluster (a deploy registers into the service's family). */
+export function taskDefinitionsOfAccountArn(cluster: string): CfnString {
+  return ecsArn(cluster, "task-definition/*");
 }
 
 /**

@@ -39,7 +39,7 @@ export function oslsBin(root: string): string {
   }
 }
 
-/** The files a run copies from berth's package: serverless.yml, the variable source and one bundle per function. */
+/** The files a run copies from berth's package: serverless.yml, the variable source and the bundle of every function a stack may have. */
 export function stackFiles(): string[] {
   return ["serverless.yml", VARIABLE_SOURCE, ...FUNCTIONS.map(handlerBundle)];
 }

@@ -18,7 +18,7 @@
  * Lambda on-failure destinations: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
  */
 import { arnOf, attr, ref, resolvedSize, type CfnString, type Json, type Resource, type Resources } from "./cfn.ts";
-import { FUNCTIONS, ruleArnPattern, type StackNames } from "./names.ts";
+import { ENGINE_FUNCTIONS, ruleArnPattern, type StackNames } from "./names.ts";
 import { LOGICAL } from "./logical-ids.ts";
 import { BUDGETS } from "./quotas.ts";
 import { busName, type PlannedRule } from "./routing.ts";
@@ -75,7 +75,7 @@ export function queues(names: StackNames, rules: readonly PlannedRule[]): QueueS
   // The sweep's schedule is always there, so is this queue.
   add(LOGICAL.schedulesDeadLetterQueue, "schedules-dlq", "EventBridge Scheduler could not deliver a schedule's firing");
   deadLetterQueues.push(LOGICAL.schedulesDeadLetterQueue);
-  for (const fn of FUNCTIONS) {
+  for (const fn of ENGINE_FUNCTIONS) {
     add(LOGICAL.failureQueue(fn), `${fn}-failed`, `invocations of ${fn} failed after Lambda's retries`);
     deadLetterQueues.push(LOGICAL.failureQueue(fn));
   }

@@ -10,16 +10,17 @@
  *   queues.ts     dead-letter queues, the rejected-events queue, their policies and alarms
  *   iam.ts        one least-privilege role per function, and Scheduler's roles
  *   functions.ts  the functions (environment, package) and their async settings
+ *   webhook.ts    the webhook function behind its function URL, when GitHub or GitLab pushes come in
  *   quotas.ts     the AWS quotas and berth's budgets under them
  */
 import type { CompiledCatalog } from "../../core/catalog/compiled.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 import { runTableDefinition } from "../dynamo-run-store.ts";
-import { join, ref, type Json, type Output, type Resources } from "./cfn.ts";
-import { eventInvokeConfigs, serverlessFunctions } from "./functions.ts";
+import { attr, join, ref, type Json, type Output, type Resources } from "./cfn.ts";
+import { eventInvokeConfigs, serverlessFunctions, stackFunctions } from "./functions.ts";
 import { functionRoles, jobSchedulerRole, sweepSchedulerRole } from "./iam.ts";
 import { LOGICAL } from "./logical-ids.ts";
-import { checkStage, FUNCTIONS, stackNames, type StackNames } from "./names.ts";
+import { checkStage, stackNames, type FunctionName, type StackNames } from "./names.ts";
 import { queues } from "./queues.ts";
 import { BUDGETS, QUOTAS } from "./quotas.ts";
 import { busKey, planRouting, type BusKey, type GroupLevel, type RoutingPlan } from "./routing.ts";
@@ -34,6 +35,8 @@ export interface StackSummary {
   readonly rulesByBus: Readonly<Record<BusKey, number>>;
   readonly grouped: Readonly<Record<BusKey, GroupLevel>>;
   readonly jobSchedules: number;
+  /** Whether the stack has the webhook function, and its URL in the BerthWebhookUrl output. */
+  readonly webhook: boolean;
   /** Resources in the packaged template, Serverless's own included. */
   readonly resources: number;
 }
@@ -45,8 +48,13 @@ export interface Stack {
   readonly summary: StackSummary;
 }
 
-/** What Serverless adds to the template: the deployment bucket and its policy, and per function the function and its log group. */
-export const SERVERLESS_RESOURCES = 2 + 2 * FUNCTIONS.length;
+/**
+ * What Serverless adds to the template: the deployment bucket and its policy, per function the function and
+ * its log group, and for the webhook's `url:` the function URL and its two permissions.
+ */
+export function serverlessResources(functions: readonly FunctionName[]): number {
+  return 2 + 2 * functions.length + (functions.includes("webhook") ? 3 : 0);
+}
 
 export function compileStack(compiled: CompiledCatalog, options: StackOptions): Stack {
   const stageProblem = checkStage(options.stage);
@@ -83,6 +91,7 @@ function assemble(compiled: CompiledCatalog, names: StackNames, plan: RoutingPla
   const table = runTableDefinition(names.table);
   const scheduled = schedules(catalog, names);
   const queued = queues(names, plan.rules);
+  const functions = stackFunctions(catalog);
   const resources: Resources = {
     [LOGICAL.table]: {
       Type: "AWS::DynamoDB::Table",
@@ -114,18 +123,22 @@ function assemble(compiled: CompiledCatalog, names: StackNames, plan: RoutingPla
     BerthBus: { Description: "berth's event bus of the stage", Value: ref(LOGICAL.bus) },
     BerthRejectedQueue: { Description: "URL of the SQS queue of events dispatch rejected, each with its reason", Value: ref(LOGICAL.rejectedQueue) },
     BerthDeadLetterQueues: { Description: "URLs of every dead-letter queue of the stack, comma-separated", Value: join(",", queued.deadLetterQueues.map(ref)) },
+    ...(functions.includes("webhook")
+      ? { BerthWebhookUrl: { Description: "the webhook's function URL: GitHub deliveries to <url>github, GitLab's to <url>gitlab", Value: attr(LOGICAL.functionUrl("webhook"), "FunctionUrl") } }
+      : {}),
   };
   const rulesByBus: Record<BusKey, number> = {};
   for (const r of plan.rules) rulesByBus[busKey(r.bus)] = (rulesByBus[busKey(r.bus)] ?? 0) + 1;
   return {
     names,
-    functions: serverlessFunctions(names),
+    functions: serverlessFunctions(catalog, names),
     resources: { Resources: resources, Outputs },
     summary: {
       rulesByBus,
       grouped: Object.fromEntries(plan.grouped),
       jobSchedules: scheduled.jobSchedules,
-      resources: Object.keys(resources).length + SERVERLESS_RESOURCES,
+      webhook: functions.includes("webhook"),
+      resources: Object.keys(resources).length + serverlessResources(functions),
     },
   };
 }

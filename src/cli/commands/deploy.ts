@@ -11,6 +11,6 @@ export function registerDeploy(program: Command): void {
     .action(async (opts: { config?: string }, command: Command) => {
       const { names, region, summary } = await runStack(command, "deploy", opts);
       process.stderr.write(`${c.green("✔")} deployed ${names.prefix} (${region})\n${describeSummary(summary)}\n`);
-      process.stderr.write(`  next: berth doctor --stage ${names.stage}\n`);
+      process.stderr.write(`  next: berth doctor --stage ${names.stage}${summary.webhook ? " (it shows the webhook's URL, and where to paste it in GitHub or GitLab)" : ""}\n`);
     });
 }

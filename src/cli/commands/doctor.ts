@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { cloudFormationClient, dynamoClient, ecsClient, eventBridgeClient, s3Client, sqsClient, stsClient } from "../../aws/clients.ts";
+import { cloudFormationClient, dynamoClient, ecsClient, eventBridgeClient, s3Client, secretsManagerClient, sqsClient, ssmClient, stsClient } from "../../aws/clients.ts";
 import { DEFAULT_REGION, stackNames } from "../../aws/stack/names.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 import type { Catalog } from "../../core/catalog/types.ts";
@@ -7,6 +7,7 @@ import { configOption, requireCatalog } from "../catalog-file.ts";
 import { bucketCheck, clusterCheck, credentialsCheck, serviceCheck, stackCheck, taskDefinitionCheck, type Caller, type DoctorClients, type Place } from "../doctor/checks.ts";
 import { formatResults, runChecks, type CheckResult } from "../doctor/report.ts";
 import { doctorTargets } from "../doctor/targets.ts";
+import { webhookSecretCheck } from "../doctor/webhook-checks.ts";
 import { c, printJson, UsageError } from "../output.ts";
 import { awsOptions, requireProfile, resolveRegion, stackName, type AwsOptions } from "../stage.ts";
 
@@ -28,7 +29,7 @@ export function registerDoctor(program: Command): void {
       else {
         process.stdout.write(`${formatResults(results, c)}\n`);
         if (stopped) process.stderr.write("the other checks need credentials that AWS accepts: fix this one, then run berth doctor again\n");
-        else if (stack === undefined) process.stderr.write("the stage's stack, table, bus and queues are checked with --stage <stage>\n");
+        else if (stack === undefined) process.stderr.write(`the stage's stack, table, bus and queues${doctorTargets(catalog).webhook ? ", and the webhook's URL," : ""} are checked with --stage <stage>\n`);
       }
       // The report is the message: only the exit code is left to give.
       if (results.some((r) => !r.ok)) throw new ConfigurationError("");
@@ -67,6 +68,8 @@ async function diagnose(catalog: Catalog, aws: AwsOptions, stack: string | undef
     sqs: sqsClient(process.env, where),
     s3: s3Client(process.env, where),
     ecs: ecsClient(process.env, where),
+    ssm: ssmClient(process.env, where),
+    secretsManager: secretsManagerClient(process.env, where),
   };
 
   // Without credentials AWS accepts, every other check would fail the same way: they wait for this one.
@@ -77,11 +80,12 @@ async function diagnose(catalog: Catalog, aws: AwsOptions, stack: string | undef
 
   const targets = doctorTargets(catalog);
   const checks = [
-    ...(stack !== undefined && stage !== undefined ? [stackCheck(clients, stack, stackNames(catalog.service, stage), place)] : []),
+    ...(stack !== undefined && stage !== undefined ? [stackCheck(clients, stack, stackNames(catalog.service, stage), place, targets.webhook)] : []),
     ...targets.buckets.map((t) => bucketCheck(clients, t, place)),
     ...targets.clusters.map((t) => clusterCheck(clients, t, place)),
     ...targets.taskDefinitions.map((t) => taskDefinitionCheck(clients, t, targets.passableRoles, place)),
     ...targets.services.map((t) => serviceCheck(clients, t, targets.passableRoles, place)),
+    ...(targets.webhook !== undefined ? [webhookSecretCheck(clients, targets.webhook, place, catalog.service)] : []),
   ];
   const rest = await runChecks(checks, { ...context, ...(caller.principal !== undefined ? { principal: caller.principal } : {}) });
   return { results: [...credentials, ...rest], stopped: false };

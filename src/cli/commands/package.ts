@@ -55,6 +55,7 @@ export function describeSummary(summary: StackSummary): string {
     `  ${summary.resources} resources (berth keeps under ${BUDGETS.resourcesPerStack} of CloudFormation's 500)`,
     `  rules: ${rules || "none"}`,
     `  ${summary.jobSchedules} job schedule${summary.jobSchedules === 1 ? "" : "s"} and the one-minute sweep`,
+    ...(summary.webhook ? ["  a webhook for GitHub and GitLab pushes, behind a function URL (the stack output BerthWebhookUrl)"] : []),
   ].join("\n");
 }
 

@@ -13,6 +13,7 @@
  * | cluster         | ECS DescribeClusters                                  | a MISSING failure, a status other than ACTIVE, a capacity provider a job's RunTask names and the cluster lacks |
  * | task definition | ECS DescribeTaskDefinition                            | ClientException (no such family or revision), INACTIVE, a container a job names and it lacks, a role berth may not pass |
  * | service         | ECS DescribeServices                                  | ClusterNotFoundException, a MISSING failure, a status other than ACTIVE |
+ * | webhook, webhook secret | see webhook-checks.ts                          | the stack has no BerthWebhookUrl output though berth.yml has a webhook; the secret is missing or unreadable |
  *
  * Access denied, throttling and the rest are read in one place, report.ts's `failedWith`.
  */
@@ -26,9 +27,10 @@ import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { classifyAwsError } from "../../aws/errors.ts";
 import { clusterName, FUNCTIONS, type StackNames } from "../../aws/stack/names.ts";
 import type { Check, Outcome } from "./report.ts";
-import { mayPass, type BucketTarget, type ClusterTarget, type ContainerUse, type ServiceTarget, type TaskDefinitionTarget } from "./targets.ts";
+import { mayPass, type BucketTarget, type ClusterTarget, type ContainerUse, type ServiceTarget, type TaskDefinitionTarget, type WebhookTarget } from "./targets.ts";
+import { webhookUrlCheck, type SecretClients } from "./webhook-checks.ts";
 
-export interface DoctorClients {
+export interface DoctorClients extends SecretClients {
   readonly sts: STSClient;
   readonly cloudFormation: CloudFormationClient;
   readonly dynamo: DynamoDBClient;
@@ -133,7 +135,8 @@ function deletedOutside(what: string, place: Place): string {
   return `the ${what} was deleted outside CloudFormation, which still counts it as the stack's, so a deploy does not bring it back: \`berth remove --stage ${place.stage}\`, then \`${deploy(place)}\``;
 }
 
-export function stackCheck(clients: DoctorClients, stack: string, names: StackNames, place: Place): Check {
+/** `webhook`: the webhook the catalog's stack has, whose URL the stack's outputs must give. */
+export function stackCheck(clients: DoctorClients, stack: string, names: StackNames, place: Place, webhook?: WebhookTarget): Check {
   return {
     name: `stack ${stack}`,
     service: "CloudFormation",
@@ -164,12 +167,16 @@ export function stackCheck(clients: DoctorClients, stack: string, names: StackNa
       for (const url of deadLetter) then.push(queueCheck(clients, url, queueKind(url, names), place));
       const rejected = outputs.get("BerthRejectedQueue");
       if (rejected) then.push(queueCheck(clients, rejected, "rejected", place));
+      const url = outputs.get("BerthWebhookUrl");
+      if (webhook !== undefined && url) then.push(webhookUrlCheck(url, webhook));
 
       const problems = [statusProblem(status, stack, place)].filter((p) => p !== undefined);
-      const missing = OUTPUTS.filter((key) => !outputs.get(key));
+      const missing = [...OUTPUTS, ...(webhook !== undefined ? (["BerthWebhookUrl"] as const) : [])].filter((key) => !outputs.get(key));
       if (missing.length > 0) {
+        // A stage deployed before berth.yml had a push trigger or a webhook: block has no webhook yet.
+        const why = missing.includes("BerthWebhookUrl") ? ": it has no webhook, so GitHub and GitLab pushes have no way in" : "";
         problems.push({
-          detail: `${status}, without the output${missing.length === 1 ? "" : "s"} ${missing.join(", ")}`,
+          detail: `${status}, without the output${missing.length === 1 ? "" : "s"} ${missing.join(", ")}${why}`,
           fix: `\`${deploy(place)}\`: a stack berth deployed has every one of berth's outputs (one still deploying, or deployed by another tool, may not)`,
         });
       }

@@ -1,10 +1,11 @@
 /**
  * What `berth doctor` looks at in AWS, read from the catalog alone: the buckets of S3 triggers, the
  * clusters and the capacity providers their jobs launch on, the task definitions with the containers
- * jobs name, the services of deploy jobs, and the roles berth may pass. Pure, so the checks' inputs are
- * tested without AWS.
+ * jobs name, the services of deploy jobs, the roles berth may pass, and the webhook's secret. Pure, so
+ * the checks' inputs are tested without AWS.
  */
-import type { Catalog, Job, RunAction } from "../../core/catalog/types.ts";
+import type { Catalog, Job, RunAction, WebhookConfig } from "../../core/catalog/types.ts";
+import { hasWebhook, webhookProviders, type WebhookProvider } from "../../aws/stack/webhook.ts";
 import { buildRunTaskRequest } from "../../core/ecs/run-task.ts";
 import { newRunId } from "../../core/ids.ts";
 
@@ -45,6 +46,16 @@ export interface ServiceTarget {
   readonly uses: readonly { readonly job: string; readonly container: string }[];
 }
 
+/** The webhook the stack has (src/aws/stack/webhook.ts): who delivers to it, and the secret it verifies with. */
+export interface WebhookTarget {
+  /** The providers the catalog's push triggers name, with the repositories each watches. */
+  readonly repos: Readonly<Partial<Record<WebhookProvider, readonly string[]>>>;
+  /** The jobs GitHub and GitLab pushes trigger. */
+  readonly jobs: readonly string[];
+  /** berth.yml's `webhook:`; absent, the function refuses every delivery. */
+  readonly config?: WebhookConfig;
+}
+
 export interface DoctorTargets {
   readonly buckets: readonly BucketTarget[];
   readonly clusters: readonly ClusterTarget[];
@@ -52,6 +63,8 @@ export interface DoctorTargets {
   readonly services: readonly ServiceTarget[];
   /** Every role a job names: the stack grants iam:PassRole on exactly these (src/aws/stack/iam.ts). */
   readonly passableRoles: readonly string[];
+  /** Absent when the stack has no webhook. */
+  readonly webhook?: WebhookTarget;
 }
 
 /** A run identity only to build a request from: what the launch fields are does not depend on the run. */
@@ -105,7 +118,13 @@ export function doctorTargets(catalog: Catalog): DoctorTargets {
   }));
 
   const passableRoles = [...new Set(jobs.flatMap((j) => [j.roles.task, j.roles.execution].filter((r): r is string => r !== undefined)))].sort();
-  return { buckets, clusters, taskDefinitions, services, passableRoles };
+  return { buckets, clusters, taskDefinitions, services, passableRoles, ...(hasWebhook(catalog) ? { webhook: webhookTarget(catalog) } : {}) };
+}
+
+function webhookTarget(catalog: Catalog): WebhookTarget {
+  const pushes = Object.values(catalog.jobs).flatMap((j) => j.triggers.flatMap((t) => (t.kind === "git" && t.provider !== "codecommit" ? [{ provider: t.provider, repo: t.repo, job: j.name }] : [])));
+  const repos = Object.fromEntries(webhookProviders(catalog).map((p) => [p, [...new Set(pushes.filter((u) => u.provider === p).map((u) => u.repo))]]));
+  return { repos, jobs: [...new Set(pushes.map((u) => u.job))], ...(catalog.webhook !== undefined ? { config: catalog.webhook } : {}) };
 }
 
 /**
