@@ -317,7 +317,7 @@ export class LocalServiceDeployer implements ServiceDeployer {
 
     let next: Version;
     try {
-      next = await this.#startVersion(state, plan.image, plan.image);
+      next = await this.#startVersion(state, plan.image, plan.image, plan.environment);
     } catch (e) {
       return this.#finish(d, { exitCode: 1, reason: `could not start the new version of ${state.name}: ${errorMessage(e)}; ${rolledBack()}` });
     }
@@ -399,13 +399,13 @@ export class LocalServiceDeployer implements ServiceDeployer {
     if (server !== undefined) await new Promise<void>((r) => server.close(() => r()));
   }
 
-  async #startVersion(state: ServiceState, label: string, image: string | undefined): Promise<Version> {
+  async #startVersion(state: ServiceState, label: string, image: string | undefined, overrides: Readonly<Record<string, string>> = {}): Promise<Version> {
     const settings = this.#settings;
     const definition = state.definition;
     await mkdir(settings.logDir, { recursive: true });
     const port = definition.port !== undefined ? await this.#portFinder() : undefined;
     const id = randomBytes(4).toString("hex");
-    const env: Record<string, string | undefined> = { ...process.env, ...settings.environment, ...definition.environment, BERTH_SERVICE: state.name, BERTH_VERSION: id };
+    const env: Record<string, string | undefined> = { ...process.env, ...settings.environment, ...definition.environment, ...overrides, BERTH_SERVICE: state.name, BERTH_VERSION: id };
     if (port !== undefined) env.PORT = String(port);
     if (image !== undefined) env.BERTH_IMAGE = image;
     else delete env.BERTH_IMAGE;

@@ -122,6 +122,7 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
       service: dep.service,
       container: dep.container,
       image: dep.image,
+      environment: strRecord(dep.environment),
       rollback: dep.rollback ?? true,
     };
   }
@@ -341,6 +342,7 @@ function checkTemplates(action: Action, triggers: readonly Trigger[], report: Re
     for (const [k, v] of Object.entries(action.environment)) check(v, ["run", "environment", k]);
   } else {
     check(action.image, ["deploy", "image"]);
+    for (const [k, v] of Object.entries(action.environment)) check(v, ["deploy", "environment", k]);
   }
 }
 

@@ -220,6 +220,7 @@ const deploySchema = fields({
   service: nonEmpty("service"),
   container: nonEmpty("container"),
   image: nonEmpty("image"),
+  environment: environmentSchema.optional().meta({ description: "set in the deployed container's environment (added, or replacing a variable of the same name)" }),
   rollback: z.boolean().optional(),
   roles: rolesSchema.optional(),
 });

@@ -126,6 +126,8 @@ export interface DeployAction {
   readonly service: string;
   readonly container: string;
   readonly image: TemplateString;
+  /** Variables set in the container's environment of the new revision (added, or replacing one of the same name). */
+  readonly environment: Readonly<Record<string, TemplateString>>;
   readonly rollback: boolean;
 }
 

@@ -19,6 +19,8 @@ export interface DeployPlan {
   readonly container: string;
   /** Rendered image reference. */
   readonly image: string;
+  /** Rendered `deploy.environment`: set in the container's environment (absent or empty: the environment is kept as it is). */
+  readonly environment?: Readonly<Record<string, string>>;
   /** Turn on the deployment circuit breaker with rollback. */
   readonly rollback: boolean;
   /** Tags for the new task-definition revision, so it can be traced to its run. */
@@ -46,6 +48,15 @@ export function buildDeployPlan(
   const imageError = checkImage(rendered.value);
   if (imageError) return failure(new ValidationError(`${where}: ${imageError}`, { field: where }));
 
+  const environment: Record<string, string> = {};
+  const envErrors: string[] = [];
+  for (const [name, source] of Object.entries(action.environment)) {
+    const r = renderField(source, runLookup(lookup, id), `jobs.${job.name}.deploy.environment.${name}`);
+    if (r.ok) environment[name] = r.value;
+    else envErrors.push(r.error.message);
+  }
+  if (envErrors.length > 0) return failure(new ValidationError(envErrors));
+
   const tags: Tag[] = [
     { key: JOB_TAG, value: job.name },
     { key: RUN_TAG, value: id.runId },
@@ -60,6 +71,7 @@ export function buildDeployPlan(
       service: action.service,
       container: action.container,
       image: rendered.value,
+      ...(Object.keys(environment).length > 0 ? { environment } : {}),
       rollback: action.rollback,
       tags,
     },
@@ -120,13 +132,14 @@ export const REGISTER_TASK_DEFINITION_FIELDS = [
 ] as const;
 
 /**
- * The current container definitions with the plan's image in the plan's
+ * The current container definitions with the plan's image (and its
+ * environment variables, replacing any of the same name) in the plan's
  * container, everything else untouched (generic so the SDK's own type
  * passes through).
  */
-export function withContainerImage<C extends { readonly name?: string; readonly image?: string }>(
+export function withContainerImage<C extends { readonly name?: string; readonly image?: string; readonly environment?: readonly { readonly name?: string; readonly value?: string }[] }>(
   containerDefinitions: readonly C[],
-  plan: Pick<DeployPlan, "container" | "image" | "service">,
+  plan: Pick<DeployPlan, "container" | "image" | "service" | "environment">,
 ): { ok: true; containerDefinitions: C[] } | Failure<ConfigurationError> {
   if (!containerDefinitions.some((c) => c.name === plan.container)) {
     const names = containerDefinitions.map((c) => c.name ?? "(unnamed)").join(", ");
@@ -134,9 +147,15 @@ export function withContainerImage<C extends { readonly name?: string; readonly 
       new ConfigurationError(`service ${plan.service} has no container named ${plan.container} (its task definition has: ${names}); fix deploy.container`),
     );
   }
+  const overrides = Object.entries(plan.environment ?? {});
+  const withEnvironment = (c: C): C => {
+    if (overrides.length === 0) return c;
+    const kept = (c.environment ?? []).filter((e) => e.name === undefined || !Object.hasOwn(plan.environment!, e.name));
+    return { ...c, environment: [...kept, ...overrides.map(([name, value]) => ({ name, value }))] };
+  };
   return {
     ok: true,
-    containerDefinitions: containerDefinitions.map((c) => (c.name === plan.container ? { ...c, image: plan.image } : c)),
+    containerDefinitions: containerDefinitions.map((c) => (c.name === plan.container ? withEnvironment({ ...c, image: plan.image }) : c)),
   };
 }
 

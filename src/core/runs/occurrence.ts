@@ -89,8 +89,11 @@ export function triggerSummaryOf(trigger: Trigger, context: TemplateContext, eve
       const by = (event.detail as Partial<ManualRunDetail>).requestedBy;
       return `manual${by ? ` by ${by}` : ""}${params.length ? ` ${params.map(([k, val]) => `${k.slice(7)}=${val}`).join(" ")}` : ""}`;
     }
-    case "job":
-      return `after ${v("upstream.job")} ${v("upstream.runId")} ${v("upstream.status")}`;
+    case "job": {
+      // A chained run that carries a push says which: `after migrate-web 01J… succeeded: acme/web@main 1a2b3c4`.
+      const push = v("git.sha") ? `: ${v("git.repo")}@${v("git.branch") || v("git.tag")} ${v("git.shortSha")}` : "";
+      return `after ${v("upstream.job")} ${v("upstream.runId")} ${v("upstream.status")}${push}`;
+    }
     case "event":
       return `${event.source} ${event["detail-type"]} ${event.id}`;
   }

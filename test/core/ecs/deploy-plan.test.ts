@@ -20,7 +20,7 @@ function job(deploy: Partial<DeployAction> = {}): Job {
   return {
     name: "deploy-web",
     triggers: [{ kind: "git", provider: "github", repo: "acme/web", branches: ["main"] }],
-    action: { kind: "deploy", cluster: "web", service: "web", container: "app", image: `${ECR}:\${git.sha}`, rollback: true, ...deploy },
+    action: { kind: "deploy", cluster: "web", service: "web", container: "app", image: `${ECR}:\${git.sha}`, environment: {}, rollback: true, ...deploy },
     retry: { attempts: 1, backoff: { initial: 30, factor: 2, max: 600 }, on: [] },
     concurrency: { overlap: "queue" },
     tags: {},
@@ -48,6 +48,14 @@ describe("buildDeployPlan", () => {
         ],
       },
     } satisfies { ok: true; plan: DeployPlan });
+  });
+
+  it("renders deploy.environment, and reports every variable it cannot fill", () => {
+    const r = buildDeployPlan(job({ environment: { RELEASE: "${git.sha}", STAGE: "prod" } }), git({ "git.sha": SHA }), ID);
+    expect(r).toMatchObject({ ok: true, plan: { environment: { RELEASE: SHA, STAGE: "prod" } } });
+    expect(buildDeployPlan(job(), git({ "git.sha": SHA }), ID)).not.toHaveProperty("plan.environment");
+    const bad = buildDeployPlan(job({ environment: { A: "${git.tag}", B: "${git.branch}" } }), git({ "git.sha": SHA }), ID);
+    expect(bad).toMatchObject({ ok: false, error: { problems: [expect.stringMatching(/environment\.A/), expect.stringMatching(/environment\.B/)] } });
   });
 
   it("can use run variables in the image", () => {
@@ -118,6 +126,20 @@ describe("withContainerImage", () => {
       containerDefinitions: [defs[0], { name: "app", image: "web:2", portMappings: [{ containerPort: 8080 }] }],
     });
     expect(defs[1]?.image).toBe("web:1");
+  });
+
+  it("sets the plan's environment in the named container, replacing variables of the same name and keeping the others", () => {
+    type Def = { name: string; image: string; environment?: { name: string; value: string }[] };
+    const withEnv: Def[] = [defs[0]!, { ...defs[1]!, environment: [{ name: "RELEASE", value: "old" }, { name: "PORT", value: "8080" }] }];
+    const r = withContainerImage(withEnv, { ...plan, environment: { RELEASE: "9fceb02", STAGE: "prod" } });
+    expect(r).toMatchObject({ ok: true });
+    if (!r.ok) return;
+    expect(r.containerDefinitions[0]).toEqual(defs[0]);
+    expect(r.containerDefinitions[1]?.environment).toEqual([
+      { name: "PORT", value: "8080" },
+      { name: "RELEASE", value: "9fceb02" },
+      { name: "STAGE", value: "prod" },
+    ]);
   });
 
   it("says which containers exist when the named one does not", () => {

@@ -295,7 +295,7 @@ describe("buildRunTaskRequest", () => {
   it("refuses a deploy job", () => {
     const deploy: Job = {
       ...job(),
-      action: { kind: "deploy", cluster: "web", service: "web", container: "app", image: "x:1", rollback: true },
+      action: { kind: "deploy", cluster: "web", service: "web", container: "app", image: "x:1", environment: {}, rollback: true },
     };
     expect(errorsOf(deploy)).toEqual([expect.stringMatching(/deploys a service/)]);
   });

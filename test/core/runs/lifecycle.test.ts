@@ -222,7 +222,7 @@ describe("runPolicyFor", () => {
     const job = {
       name: "deploy-web",
       triggers: [],
-      action: { kind: "deploy", cluster: "web", service: "web", container: "app", image: "web:${git.sha}", rollback: true },
+      action: { kind: "deploy", cluster: "web", service: "web", container: "app", image: "web:${git.sha}", environment: {}, rollback: true },
       retry: retryPolicy(),
       concurrency: { overlap: "queue" },
       tags: {},
