@@ -97,7 +97,7 @@ console.log(`POST ${webhook}/webhooks/github → ${res.status} ${(await res.json
 step("fire the nightly schedule: berth trigger nightly-backup");
 console.log(berth(["trigger", "nightly-backup"]).stdout.trim());
 
-const want = ["thumbnails", "deploy-web", "nightly-backup", "backup-report"];
+const want = ["thumbnails", "migrate-web", "deploy-web", "nightly-backup", "backup-report"];
 const done = (r) => ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED"].includes(r.status);
 await until(() => {
   const all = runs();

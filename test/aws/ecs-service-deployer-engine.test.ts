@@ -2,7 +2,8 @@
  * A push through the engine with the ECS service deployer, over HTTP against the fake ECS endpoint: the run
  * follows the deployment by the `ECS Deployment State Change` events ECS sends (track), or, when they never
  * come, by the sweep's describe; a deployment that outlives the job's timeout is stopped and the previous
- * version keeps serving.
+ * version keeps serving. Deploys never go backwards on the service itself: a newer push replaces the
+ * deployment of an older one still rolling out, and a push older than the deployed one deploys nothing.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -31,6 +32,7 @@ jobs:
 const GOOD = "9fceb02d0ae598e95dc970b74767f19372d61af8";
 const BROKEN = "bad0000000000000000000000000000000000bad";
 const STUCK = "5100000000000000000000000000000000000051";
+const OLDER = "01de000000000000000000000000000000000001";
 const push = JSON.parse(readFileSync(new URL("../../events/git-push.json", import.meta.url), "utf8"));
 
 const open: { fake: FakeEcs; client: ECSClient }[] = [];
@@ -66,7 +68,14 @@ async function setup(track = false) {
   return { fake, engine, store, publisher, clock, tracked };
 }
 
-const pushOf = (sha: string) => ({ ...push, id: randomUUID(), detail: { ...push.detail, sha, deliveryId: randomUUID() } });
+/** The sample push of commit `sha`; given `after`, the push of main that follows it: moved from its commit, committed a minute later. */
+function pushOf(sha: string, after?: { readonly sha: string }) {
+  const committedAt = new Date(Date.parse(push.detail.committedAt) + (after ? 60_000 : 0)).toISOString();
+  return { ...push, id: randomUUID(), detail: { ...push.detail, sha, deliveryId: randomUUID(), ...(after ? { before: after.sha, committedAt } : {}) } };
+}
+const runIdOf = (outcome: unknown) => (outcome as { runId: string }).runId;
+const revision = (n: number) => `arn:aws:ecs:us-east-1:123456789012:task-definition/web:${n}`;
+const statusOf = async (store: MemoryRunStore, runId: string, status: string) => ((await store.getRun(runId))?.status === status ? true : undefined);
 
 describe("a deploy run on ECS", () => {
   it("follows the deployment's events: RUNNING while it rolls out, SUCCEEDED once the new version serves", async () => {
@@ -130,5 +139,50 @@ describe("a deploy run on ECS", () => {
     });
     expect(stopped.circuitBreaker).not.toBe("TRIGGERED");
     expect(fake.serving("web", "web")?.images.app).toBe(`${IMAGE}:initial`);
+  });
+});
+
+describe("deploys never go backwards on ECS (overlap: supersede)", () => {
+  it("a newer push while the older one still rolls out supersedes it: the older run ends CANCELLED, and the service ends on the newer revision, never rolled back to the older", async () => {
+    const { fake, engine, store, tracked } = await setup(true);
+    // The older push's deployment never reaches a steady state on its own.
+    const olderId = runIdOf((await engine.dispatch(pushOf(STUCK), "deploy-web"))[0]);
+    await until("the older run to follow its deployment", () => statusOf(store, olderId, "RUNNING"));
+
+    const [newer] = await engine.dispatch(pushOf(GOOD, { sha: STUCK }), "deploy-web");
+    expect(newer).toMatchObject({ kind: "accepted", job: "deploy-web", status: "STARTING" });
+    const newerId = runIdOf(newer);
+    expect(await store.getRun(olderId)).toMatchObject({ status: "CANCELLED", reason: `superseded by ${GOOD.slice(0, 7)} (run ${newerId})` });
+    await until("the newer run to succeed", () => statusOf(store, newerId, "SUCCEEDED"));
+
+    expect(tracked).toEqual([
+      { kind: "updated", runId: olderId, job: "deploy-web", status: "RUNNING" },
+      { kind: "updated", runId: newerId, job: "deploy-web", status: "RUNNING" },
+      { kind: "updated", runId: newerId, job: "deploy-web", status: "SUCCEEDED" },
+    ]);
+    expect(fake.serving("web", "web")).toEqual({ taskDefinition: revision(3), images: { app: `${IMAGE}:${GOOD}` } });
+    // The newer deployment replaced the older one: nothing stopped it, nothing rolled the service back to it or past it.
+    expect(fake.stats.calls.StopServiceDeployment).toBeUndefined();
+    expect(fake.serviceDeployments("web", "web").map((d) => [d.taskDefinition, d.status, d.rollback])).toEqual([
+      [revision(1), "SUCCESSFUL", undefined],
+      [revision(2), "STOPPED", undefined],
+      [revision(3), "SUCCESSFUL", undefined],
+    ]);
+    expect(fake.stats.calls.RegisterTaskDefinition).toBe(2);
+    expect((await store.getRun(olderId))?.status).toBe("CANCELLED");
+  });
+
+  it("a push older than the deployed one, delivered late, ends SKIPPED with the reason, and registers no revision: the service keeps serving the newer commit", async () => {
+    const { fake, engine, store } = await setup(true);
+    const newerId = runIdOf((await engine.dispatch(pushOf(GOOD, { sha: OLDER }), "deploy-web"))[0]);
+    await until("the newer run to succeed", () => statusOf(store, newerId, "SUCCEEDED"));
+    expect([fake.stats.calls.RegisterTaskDefinition, fake.stats.calls.UpdateService]).toEqual([1, 1]);
+
+    const [late] = await engine.dispatch(pushOf(OLDER), "deploy-web");
+    const reason = `${OLDER.slice(0, 7)} is older than ${GOOD.slice(0, 7)} (run ${newerId}, deployed): a deploy never goes back to older code`;
+    expect(late).toMatchObject({ kind: "accepted", job: "deploy-web", status: "SKIPPED", reason });
+    expect(await store.getRun(runIdOf(late))).toMatchObject({ status: "SKIPPED", reason, attempts: [] });
+    expect([fake.stats.calls.RegisterTaskDefinition, fake.stats.calls.UpdateService]).toEqual([1, 1]);
+    expect(fake.serving("web", "web")).toEqual({ taskDefinition: revision(2), images: { app: `${IMAGE}:${GOOD}` } });
   });
 });

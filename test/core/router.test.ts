@@ -23,7 +23,7 @@ describe("routing the sample events through the example catalog", () => {
     "s3-object-created.json": ["thumbnails"],
     "s3-object-created-hostile-key.json": ["thumbnails"],
     "s3-object-created-other-bucket.json": [],
-    "git-push.json": ["deploy-web"],
+    "git-push.json": ["migrate-web"],
     "codecommit-reference-updated.json": [],
     "schedule-fired.json": ["nightly-backup"],
     "manual-run.json": ["reindex"],

@@ -19,7 +19,9 @@ describe("berth explain", () => {
     expect(r.stdout).toMatch(/✔ thumbnails fires \(s3 trigger\)/);
     expect(r.stdout).toContain("ECS RunTask input");
     expect(r.stdout).toContain('"s3://media-uploads/incoming/cat.png"');
-    expect(r.stdout).toMatch(/deploy-web\s+git:/);
+    expect(r.stdout).toMatch(/migrate-web\s+git:/);
+    expect(r.stdout).toMatch(/deploy-web\s+job:/);
+    expect(r.stdout).toMatch(/deploy-api\s+event:/);
   });
 
   it("prints why nothing fired and exits 0 for an event no job wants", () => {
@@ -60,7 +62,9 @@ describe("berth validate", () => {
   it("lists the example catalog's jobs", () => {
     const r = berth(["validate"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/berth\.yml: 6 jobs, service acme-jobs/);
+    expect(r.stdout).toMatch(/berth\.yml: 8 jobs, service acme-jobs/);
+    expect(r.stdout).toMatch(/deploy-web\s+after migrate-web succeeded\s+deploy web on web/);
+    expect(r.stdout).toMatch(/deploy-api\s+event .*\s+deploy api on web/);
     expect(r.stdout).toMatch(/nightly-backup\s+schedule cron\(0 3 \* \* \? \*\) Asia\/Seoul/);
   });
 

@@ -28,17 +28,35 @@ export function withThumbnailsBucket(bucket: string): string {
   return changed;
 }
 
-/** The example with a `webhook:` block (the lines given, indented under it) before `defaults:`. */
+/** The example's `webhook:` block: the key and the lines indented under it. */
+const WEBHOOK_BLOCK = /\nwebhook:[^\n]*\n(?:[ \t]+[^\n]*\n)*/;
+
+/** The example with its `webhook:` block holding the lines given (indented under it) instead of its own. */
 export function withWebhook(...lines: string[]): string {
-  const at = EXAMPLE.indexOf("\ndefaults:");
-  if (at < 0) throw new Error("the example catalog has no defaults: block to insert before");
-  return `${EXAMPLE.slice(0, at)}\nwebhook:\n${lines.map((l) => `  ${l}\n`).join("")}${EXAMPLE.slice(at + 1)}`;
+  const changed = EXAMPLE.replace(WEBHOOK_BLOCK, `\nwebhook:\n${lines.map((l) => `  ${l}\n`).join("")}`);
+  if (changed === EXAMPLE) throw new Error("the example catalog has no webhook: block to replace");
+  return changed;
 }
 
-/** The example with the push trigger of deploy-web made a manual one, the image tag its parameter: no job is triggered by GitHub or GitLab. */
+/** `yaml` (the example unless given) without its `webhook:` block: nothing names a secret to verify deliveries with. */
+export function withoutWebhook(yaml = EXAMPLE): string {
+  const changed = yaml.replace(WEBHOOK_BLOCK, "\n");
+  if (changed === yaml || /^webhook:/m.test(changed)) throw new Error("the catalog has no webhook: block to remove");
+  return changed;
+}
+
+/**
+ * The example with the push trigger of migrate-web made a manual one and deploy-web, chained after it, run by
+ * hand too (a chained job reads `${git.sha}` only after a push), the commit a parameter of each: no job is
+ * triggered by GitHub or GitLab. The `webhook:` block stays.
+ */
 export function withoutGitTriggers(): string {
-  const changed = EXAMPLE.replace("git: { repo: acme/web, branch: main }", "manual: { params: { sha: { required: true } } }").replace("web:${git.sha}", "web:${params.sha}");
-  if (changed === EXAMPLE || /\bgit:/.test(changed)) throw new Error("the example catalog no longer has exactly the one git trigger of deploy-web");
+  const manual = "manual: { params: { sha: { required: true } } }";
+  const changed = EXAMPLE.replace("git: { repo: acme/web, branch: main }", manual)
+    .replace("job: { name: migrate-web, status: succeeded }", manual)
+    .replace('[node, migrate.js, "${git.sha}"]', '[node, migrate.js, "${params.sha}"]')
+    .replace("web:${git.sha}", "web:${params.sha}");
+  if (/\bgit:|\$\{git\.|name: migrate-web/.test(changed)) throw new Error("the example catalog no longer has exactly the push trigger of migrate-web and deploy-web chained after it");
   return changed;
 }
 

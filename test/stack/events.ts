@@ -16,7 +16,8 @@ function concreteWildcard(wildcard: string): string {
   return out;
 }
 
-function concrete(matcher: unknown): unknown {
+/** A value `matcher` (a literal, or a prefix, suffix, wildcard or exists matcher) matches. */
+export function concrete(matcher: unknown): unknown {
   if (matcher === null || typeof matcher !== "object") return matcher;
   const m = matcher as Record<string, unknown>;
   if (typeof m.prefix === "string") return `${m.prefix}x`;

@@ -12,6 +12,7 @@ import { compilePattern, matchesPattern } from "../../src/core/match/compile.ts"
 import { runTableDefinition } from "../../src/aws/dynamo-run-store.ts";
 import { alarmedQueues, deadLetterTargets, quotaReport, quotaViolations, resolve, unexplainedWildcards, wildcardViolations } from "./checks.ts";
 import { EXAMPLE } from "./catalogs.ts";
+import { handlerFiles, packagePath } from "../support/bundle-files.ts";
 import { ROOT, actionsOf, packageRepository, readZip, removePackaged, resourcesOf, resourcesOfStatement, roleStatements, type CfnResource, type Packaged, type Template } from "./package.ts";
 
 const STAGE = "ci";
@@ -39,7 +40,7 @@ const fnArn = (logicalId: string) => ({ "Fn::GetAtt": [logicalId, "Arn"] });
 describe("the example catalog's stack", () => {
   it("routes every trigger with its own rule: the compiled pattern, on the trigger's bus, input naming the job", () => {
     const dispatchRules = compiled.rules.filter((r) => r.target.kind === "dispatch");
-    expect(dispatchRules.length).toBe(6);
+    expect(dispatchRules.map((r) => (r.target.kind === "dispatch" ? r.target.job : r.target.kind))).toEqual(["thumbnails", "migrate-web", "deploy-web", "deploy-api", "nightly-backup", "backup-report", "reindex", "scan-image"]);
     for (const rule of dispatchRules) {
       if (rule.target.kind !== "dispatch") continue;
       const input = `{"job": ${JSON.stringify(rule.target.job)}, "event": <aws.events.event.json>}`;
@@ -58,12 +59,20 @@ describe("the example catalog's stack", () => {
     }
   });
 
-  it("puts S3 uploads on the default bus, berth's own events on the stage's bus, ECR pushes on the default bus", () => {
+  it("puts S3 uploads on the default bus, berth's own events (pushes, run state changes, schedules, manual runs) on the stage's bus, ECR pushes on the default bus", () => {
     const byJob = (job: string) => rules().find(([, r]) => targetsOf(r)[0]?.InputTransformer?.InputTemplate.includes(`"job": "${job}"`))![1];
     expect(byJob("thumbnails").Properties?.EventBusName).toBeUndefined();
     expect(byJob("thumbnails").Properties?.EventPattern).toMatchObject({ source: ["aws.s3"], "detail-type": ["Object Created"], detail: { bucket: { name: ["media-uploads"] } } });
-    for (const job of ["deploy-web", "nightly-backup", "backup-report", "reindex"]) expect(byJob(job).Properties?.EventBusName).toEqual({ Ref: "BerthBus" });
-    expect(byJob("scan-image").Properties?.EventBusName).toBeUndefined();
+    for (const job of ["migrate-web", "deploy-web", "nightly-backup", "backup-report", "reindex"]) expect(byJob(job).Properties?.EventBusName).toEqual({ Ref: "BerthBus" });
+    expect(byJob("migrate-web").Properties?.EventPattern).toMatchObject({ source: ["berth.git"], "detail-type": ["Git Push"], detail: { repo: ["acme/web"] } });
+    // deploy-web follows migrate-web's run: the run state change track publishes when it succeeds.
+    expect(byJob("deploy-web").Properties?.EventPattern).toMatchObject({ source: ["berth"], "detail-type": ["Berth Run State Change"], detail: { job: ["migrate-web"], status: ["SUCCEEDED"] } });
+    for (const job of ["deploy-api", "scan-image"]) expect(byJob(job).Properties?.EventBusName).toBeUndefined();
+    expect(byJob("deploy-api").Properties?.EventPattern).toEqual({
+      source: ["aws.ecr"],
+      "detail-type": ["ECR Image Action"],
+      detail: { "action-type": ["PUSH"], result: ["SUCCESS"], "repository-name": ["api"], "image-tag": [{ prefix: "v" }] },
+    });
     expect(resourcesOf(template, "AWS::Events::EventBus").map(([id, b]) => [id, b.Properties?.Name])).toEqual([["BerthBus", `acme-jobs-${STAGE}`]]);
   });
 
@@ -116,7 +125,7 @@ describe("the example catalog's stack", () => {
     expect(resolve(template, deployment.Properties?.EventPattern)).toEqual({
       source: ["aws.ecs"],
       "detail-type": ["ECS Deployment State Change"],
-      resources: ["arn:aws:ecs:eu-west-1:123456789012:service/web/web"],
+      resources: ["arn:aws:ecs:eu-west-1:123456789012:service/web/api", "arn:aws:ecs:eu-west-1:123456789012:service/web/web"],
     });
     for (const r of [task, deployment]) {
       expect(targetsOf(r)).toHaveLength(1);
@@ -164,7 +173,8 @@ describe("the example catalog's stack", () => {
 
   it("loses nothing: every rule target, schedule and function dead-letters to a queue with an alarm on its depth", () => {
     const targets = deadLetterTargets(template);
-    expect(targets.length).toBe(10 + 2 + 3);
+    // Rule targets: the 8 dispatch rules, notify, rejected events, task and deployment state; 2 schedules; 3 functions invoked asynchronously.
+    expect(targets.length).toBe(12 + 2 + 3);
     const alarmed = alarmedQueues(template);
     for (const t of targets) {
       expect(t.queue, t.what).toBeDefined();
@@ -242,8 +252,9 @@ describe("the example catalog's stack", () => {
       expect(f.Properties).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"], Handler: `dist/handlers/${fn}.handler`, Role: fnArn(`${id.replace("LambdaFunction", "")}Role`) });
       const env = (f.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
       const common = { BERTH_BUS: `acme-jobs-${STAGE}`, BERTH_CATALOG: "dist/catalog.json", POWERTOOLS_SERVICE_NAME: "berth-acme-jobs", POWERTOOLS_LOG_LEVEL: "INFO" };
-      // The example has no webhook: block, so the webhook has no secret to read and refuses every delivery.
-      expect(env).toEqual(fn === "webhook" ? common : { BERTH_TABLE: `acme-jobs-${STAGE}-runs`, ...common });
+      // The example's webhook: block names an SSM parameter; its rotation window is the default hour.
+      const secret = { BERTH_WEBHOOK_SECRET_SOURCE: "ssm", BERTH_WEBHOOK_SECRET_NAME: "/acme-jobs/webhook-secret", BERTH_WEBHOOK_ROTATION_SECONDS: "3600" };
+      expect(env).toEqual(fn === "webhook" ? { ...common, ...secret } : { BERTH_TABLE: `acme-jobs-${STAGE}-runs`, ...common });
     }
     // GitHub stops waiting for an answer after 10 s.
     expect(functions.WebhookLambdaFunction!.Properties!.Timeout).toBeLessThan(10);
@@ -251,13 +262,18 @@ describe("the example catalog's stack", () => {
     expect(logs).toEqual(["dispatch", "track", "sweep", "webhook"].map((fn) => ({ LogGroupName: `/aws/lambda/acme-jobs-${STAGE}-${fn}`, RetentionInDays: 30 })));
   });
 
-  it("packages each function with only its own bundle and the catalog compiled from berth.yml now", () => {
+  it("packages each function with only its own bundle, every chunk it imports at cold start or at first use, and the catalog compiled from berth.yml now", () => {
     for (const fn of ["dispatch", "track", "sweep", "webhook"]) {
       const entries = readZip(join(packaged.packageDir, `${fn}.zip`));
-      expect([...entries.keys()].sort()).toEqual(["dist/catalog.json", `dist/handlers/${fn}.mjs`]);
+      const bundle = handlerFiles(join(ROOT, "dist", "handlers"), fn);
+      const loaded = [...bundle.coldStart, ...bundle.onFirstUse].map((file) => packagePath(ROOT, file));
+      expect(loaded.filter((file) => file !== `dist/handlers/${fn}.mjs`).every((file) => file.startsWith(`dist/handlers/chunks/${fn}/`)), `${fn}'s chunks are its own`).toBe(true);
+      expect([...entries.keys()].sort()).toEqual(["dist/catalog.json", ...loaded].sort());
       expect(JSON.parse(entries.get("dist/catalog.json")!.toString("utf8"))).toEqual(JSON.parse(JSON.stringify(compiled)));
-      expect(entries.get(`dist/handlers/${fn}.mjs`)!.equals(readFileSync(join(ROOT, "dist", "handlers", `${fn}.mjs`)))).toBe(true);
+      for (const file of loaded) expect(entries.get(file)!.equals(readFileSync(join(ROOT, file))), file).toBe(true);
     }
+    // The three engine functions each load the service deployer's chunk when they first deploy, stop or read a deployment.
+    for (const fn of ["dispatch", "track", "sweep"]) expect(handlerFiles(join(ROOT, "dist", "handlers"), fn).onFirstUse).toHaveLength(1);
   });
 
   // Since October 2025 a new function URL needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction in the
@@ -311,7 +327,7 @@ describe("the example catalog's roles", () => {
       const [runTask, ...more] = withAction(role, "ecs:RunTask");
       expect(more).toHaveLength(0);
       expect(new Set(resourcesOfStatement(runTask!).map((r) => resolve(template, r)))).toEqual(
-        new Set(["thumbnailer", "pg-backup", "report", "reindexer", "image-scanner"].map((f) => `arn:aws:ecs:eu-west-1:123456789012:task-definition/${f}:*`)),
+        new Set(["thumbnailer", "web-migrate", "pg-backup", "report", "reindexer", "image-scanner"].map((f) => `arn:aws:ecs:eu-west-1:123456789012:task-definition/${f}:*`)),
       );
       expect(resolve(template, runTask!.Condition)).toEqual({ ArnEquals: { "ecs:cluster": ["arn:aws:ecs:eu-west-1:123456789012:cluster/jobs"] } });
       const [tag] = withAction(role, "ecs:TagResource").filter((s) => JSON.stringify(s.Condition).includes("RunTask"));
@@ -349,17 +365,18 @@ describe("the example catalog's roles", () => {
     }
   });
 
-  it("deploys, tracks and stops deployments of only the catalog's service, with exactly the deployer's ECS calls", () => {
-    const service = "arn:aws:ecs:eu-west-1:123456789012:service/web/web";
+  it("deploys, tracks and stops deployments of only the catalog's services, with exactly the deployer's ECS calls", () => {
+    const services = ["api", "web"].map((name) => `arn:aws:ecs:eu-west-1:123456789012:service/web/${name}`);
+    const under = (kind: string) => ["api", "web"].map((name) => `arn:aws:ecs:eu-west-1:123456789012:${kind}/web/${name}/*`);
     for (const role of ["DispatchRole", "TrackRole", "SweepRole"]) {
       const on = (action: string) => withAction(role, action).flatMap((s) => resourcesOfStatement(s).map((r) => resolve(template, r))).sort();
-      expect(on("ecs:UpdateService")).toEqual([service]);
-      expect(on("ecs:DescribeServices")).toEqual([service]);
-      expect(on("ecs:ListServiceDeployments")).toEqual([service]);
+      expect(on("ecs:UpdateService")).toEqual(services);
+      expect(on("ecs:DescribeServices")).toEqual(services);
+      expect(on("ecs:ListServiceDeployments")).toEqual(services);
       // Authorized against the service and the deployment or revision, both required (Service Authorization Reference, ECS).
-      expect(on("ecs:DescribeServiceDeployments")).toEqual(["arn:aws:ecs:eu-west-1:123456789012:service-deployment/web/web/*", service]);
-      expect(on("ecs:StopServiceDeployment")).toEqual(["arn:aws:ecs:eu-west-1:123456789012:service-deployment/web/web/*", service]);
-      expect(on("ecs:DescribeServiceRevisions")).toEqual(["arn:aws:ecs:eu-west-1:123456789012:service-revision/web/web/*", service]);
+      expect(on("ecs:DescribeServiceDeployments")).toEqual([...under("service-deployment"), ...services].sort());
+      expect(on("ecs:StopServiceDeployment")).toEqual([...under("service-deployment"), ...services].sort());
+      expect(on("ecs:DescribeServiceRevisions")).toEqual([...under("service-revision"), ...services].sort());
       // No resource type in the Service Authorization Reference: "*" is the only resource IAM accepts.
       for (const action of ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:DeregisterTaskDefinition"]) expect(on(action), action).toEqual(["*"]);
       expect(on("ecs:RegisterTaskDefinition")).toEqual(["arn:aws:ecs:eu-west-1:123456789012:task-definition/*"]);
@@ -392,10 +409,14 @@ describe("the example catalog's roles", () => {
     }
   });
 
-  it("gives the webhook's role its logs and Git Push events on berth's bus, and nothing of the catalog's", () => {
-    expect(statementsOf("WebhookRole").map((s) => [actionsOf(s), resolve(template, s.Resource), s.Condition ?? null])).toEqual([
+  it("gives the webhook's role its logs, Git Push events on berth's bus and the SSM parameter berth.yml names, decrypted only through SSM, and nothing of the catalog's", () => {
+    const parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/acme-jobs/webhook-secret";
+    expect(statementsOf("WebhookRole").map((s) => [actionsOf(s), resolve(template, s.Resource), resolve(template, s.Condition) ?? null])).toEqual([
       [["logs:CreateLogStream", "logs:PutLogEvents"], [`arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/acme-jobs-${STAGE}-webhook:*`], null],
       [["events:PutEvents"], [`arn:aws:events:eu-west-1:123456789012:event-bus/acme-jobs-${STAGE}`], { StringEquals: { "events:source": ["berth.git"], "events:detail-type": ["Git Push"] } }],
+      [["ssm:GetParameter"], [parameter], null],
+      // A SecureString's encryption context is its parameter's ARN (https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html#parameter-store-encryption-context).
+      [["kms:Decrypt"], ["arn:aws:kms:eu-west-1:123456789012:key/*"], { StringEquals: { "kms:ViaService": "ssm.eu-west-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": parameter } }],
     ]);
     expect(resourcesOf(template, "AWS::IAM::ManagedPolicy")).toEqual([]);
   });

@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { EXAMPLE, withJob, withoutGitTriggers, withThumbnailsBucket, withWebhook } from "./catalogs.ts";
+import { EXAMPLE, withJob, withoutGitTriggers, withoutWebhook, withThumbnailsBucket, withWebhook } from "./catalogs.ts";
 import { checkTemplate } from "../support/cfn-spec.ts";
 import { alarmedQueues, deadLetterTargets, quotaReport, quotaViolations, resolve, unexplainedWildcards, wildcardViolations } from "./checks.ts";
+import { handlerFiles, packagePath } from "../support/bundle-files.ts";
 import { ROOT, packageCatalog, readZip, removePackaged, resourcesOf, type CfnResource, type Packaged } from "./package.ts";
 
 const serverlessYml = () => readFileSync(join(ROOT, "serverless.yml"), "utf8");
@@ -35,7 +36,7 @@ beforeAll(async () => {
     packageCatalog(EXAMPLE, { stage: "dev" }),
     packageCatalog(withJob("resize-videos", ADDED), { stage: "dev" }),
     packageCatalog(withThumbnailsBucket("media-inbox"), { stage: "dev" }),
-    packageCatalog(withoutGitTriggers(), { stage: "dev" }),
+    packageCatalog(withoutWebhook(withoutGitTriggers()), { stage: "dev" }),
     packageCatalog(withWebhook('secret: "secretsmanager:acme/github-webhook"', "rotation: 10m"), { stage: "dev" }),
   ]);
 }, 90_000);
@@ -67,6 +68,16 @@ describe("a changed berth.yml", () => {
     expect(alarmedQueues(added.template).has("RuleTargetsDeadLetterQueue")).toBe(true);
   });
 
+  it("packages each function from berth's own package with its bundle and every chunk that bundle imports, as they were built", () => {
+    for (const fn of ["dispatch", "track", "sweep", "webhook"]) {
+      const entries = readZip(join(base.packageDir, `${fn}.zip`));
+      const bundle = handlerFiles(join(ROOT, "dist", "handlers"), fn);
+      const loaded = [...bundle.coldStart, ...bundle.onFirstUse].map((file) => packagePath(ROOT, file));
+      expect([...entries.keys()].sort()).toEqual(["dist/catalog.json", ...loaded].sort());
+      for (const file of loaded) expect(entries.get(file)!.equals(readFileSync(join(ROOT, file))), file).toBe(true);
+    }
+  });
+
   it("packages the added job in every function's catalog", () => {
     for (const fn of ["dispatch", "track", "sweep"]) {
       const catalog = JSON.parse(readZip(join(added.packageDir, `${fn}.zip`)).get("dist/catalog.json")!.toString("utf8")) as { catalog: { jobs: Record<string, unknown> } };
@@ -83,14 +94,14 @@ describe("a changed berth.yml", () => {
     expect(Object.keys(moved.template.Resources).sort()).toEqual(Object.keys(base.template.Resources).sort());
   });
 
-  it("has no webhook, function URL or webhook output when no job is triggered by a GitHub or GitLab push, and still deploys", () => {
+  it("has no webhook, function URL or webhook output when no job is triggered by a GitHub or GitLab push and berth.yml has no webhook: block, and still deploys", () => {
     const webhookIds = (p: Packaged) => Object.keys(p.template.Resources).filter((id) => id.startsWith("Webhook"));
     expect(webhookIds(base).sort()).toEqual(["WebhookLambdaFunction", "WebhookLambdaFunctionUrl", "WebhookLambdaPermissionFn", "WebhookLambdaPermissionFnUrl", "WebhookLogGroup", "WebhookRole"]);
     expect(webhookIds(noPushes)).toEqual([]);
     expect(resourcesOf(noPushes.template, "AWS::Lambda::Url")).toEqual([]);
     expect(Object.keys(noPushes.template.Outputs ?? {}).filter((o) => /webhook/i.test(o))).toEqual([]);
     expect(readdirSync(noPushes.packageDir).filter((f) => f.endsWith(".zip")).sort()).toEqual(["dispatch.zip", "sweep.zip", "track.zip"]);
-    // The deploy job, now run by hand, keeps its deployer permissions and its deployment-state rule.
+    // The deploy jobs, deploy-web now run by hand, keep their deployer permissions and their deployment-state rule.
     expect(JSON.stringify(noPushes.template.Resources.DispatchRole)).toContain("ecs:UpdateService");
     expect(noPushes.template.Resources.TrackDeploymentStateRule?.Type).toBe("AWS::Events::Rule");
     // Everything else is the example's, less the webhook's six resources.

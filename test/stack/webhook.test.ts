@@ -5,13 +5,16 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Catalog, WebhookConfig } from "../../src/core/catalog/types.ts";
-import { EXAMPLE, withoutGitTriggers } from "./catalogs.ts";
+import { EXAMPLE, withoutGitTriggers, withoutWebhook } from "./catalogs.ts";
 import { asTemplate, loaded, stackOf } from "./generated.ts";
 import { actionsOf, resourcesOfStatement, roleStatements, type PolicyStatement } from "./package.ts";
 import { quotaReport, quotaViolations, resolve, unexplainedWildcards, wildcardViolations } from "./checks.ts";
 
 const example = loaded(EXAMPLE);
-const noPushes = loaded(withoutGitTriggers());
+/** No push trigger and no `webhook:` block. */
+const noPushes = loaded(withoutWebhook(withoutGitTriggers()));
+/** The example's push trigger, without its `webhook:` block. */
+const noSecret = loaded(withoutWebhook());
 const withWebhook = (catalog: Catalog, webhook: WebhookConfig): Catalog => ({ ...catalog, webhook });
 const ssm = (name: string): WebhookConfig => ({ secret: { source: "ssm", name }, rotation: 3600 });
 const secretsManager = (name: string): WebhookConfig => ({ secret: { source: "secretsmanager", name }, rotation: 600 });
@@ -25,10 +28,11 @@ const secretStatements = (catalog: Catalog) => webhookStatements(catalog).filter
 
 describe("which stacks have the webhook", () => {
   it.each([
-    { what: "a GitHub push trigger (the example)", catalog: example, has: true },
+    { what: "a GitHub push trigger and a webhook: block (the example)", catalog: example, has: true },
+    { what: "a GitHub push trigger, no webhook: block", catalog: noSecret, has: true },
     { what: "a GitLab push trigger", catalog: loaded(EXAMPLE.replace("git: { repo: acme/web, branch: main }", "git: { provider: gitlab, repo: acme/web, branch: main }")), has: true },
     // CodeCommit pushes arrive on the default bus natively (Repository State Change): nothing comes through a webhook.
-    { what: "only a CodeCommit push trigger", catalog: loaded(EXAMPLE.replace("git: { repo: acme/web, branch: main }", "git: { provider: codecommit, repo: web, branch: main }")), has: false },
+    { what: "only a CodeCommit push trigger", catalog: loaded(withoutWebhook(EXAMPLE.replace("git: { repo: acme/web, branch: main }", "git: { provider: codecommit, repo: web, branch: main }"))), has: false },
     { what: "no push trigger", catalog: noPushes, has: false },
     // The function URL stays while the repositories that were given it have no job for now.
     { what: "no push trigger, but a webhook: block", catalog: withWebhook(noPushes, ssm("/acme/webhook")), has: true },
@@ -61,9 +65,9 @@ describe("the webhook's environment", () => {
   });
 
   it("without a webhook: block has no secret variables, and the role reads no secret", () => {
-    const env = (stackOf(example).functions.webhook as { environment: Record<string, string> }).environment;
+    const env = (stackOf(noSecret).functions.webhook as { environment: Record<string, string> }).environment;
     expect(Object.keys(env).filter((k) => k.startsWith("BERTH_WEBHOOK_"))).toEqual([]);
-    expect(secretStatements(example)).toEqual([]);
+    expect(secretStatements(noSecret)).toEqual([]);
   });
 });
 

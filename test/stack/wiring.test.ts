@@ -9,16 +9,24 @@
  * test/support/event-inputs.ts) to the built handler bundle in the function's
  * own deployment package, with the environment the template gives that
  * function, against dynalite, the local ECS endpoint and the local
- * EventBridge endpoint (test/support/stack-harness.ts).
+ * EventBridge endpoint (test/support/stack-harness.ts). Push to deploy goes
+ * the whole way: a signed GitHub delivery to the webhook function behind its
+ * function URL, the migrations task it starts, the deploy chained after it,
+ * and the ECS deployment followed by its own state change events to its end.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { loadCatalog } from "../../src/core/catalog/load.ts";
 import type { Catalog, Trigger } from "../../src/core/catalog/types.ts";
+import type { BusEvent } from "../../src/core/events/envelope.ts";
+import { buildAction, runContext } from "../../src/core/plan.ts";
+import { buildRouter } from "../../src/core/router.ts";
 import { nextFireTimes, parseSchedule } from "../../src/core/schedule/index.ts";
 import { schedulerTime } from "../support/event-inputs.ts";
 import type { FakeTask } from "../support/fake-ecs.ts";
 import { deepMerge, WiredStack, type Invocation, type RunCost, type Template } from "../support/stack-harness.ts";
+import { github, sample } from "../webhook/support.ts";
 import { packageCatalog } from "./package.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -66,7 +74,7 @@ describe("the packaged example stack, wired", () => {
   });
 
   it.each(ruleTriggers.map(({ job, trigger }) => [job.name, trigger.kind, job, trigger] as const))(
-    "%s: its %s event fires its rule, and that job's run starts (a run record for it, RunTask for a run job)",
+    "%s: its %s event fires its rule, and that job's run starts (a run record for it, RunTask for a run job; for a deploy job, the image it renders from the event deployed, followed to SUCCEEDED)",
     async (_name, _kind, job, trigger) => {
       const built = wired.eventFor(job.name, trigger)!;
       const bus = wired.busNamed(built.bus);
@@ -75,16 +83,34 @@ describe("the packaged example stack, wired", () => {
       const launched = wired.ecs.stats.tasksLaunched;
       const invocations = await newInvocations(() => wired.cloud.putEvent(bus, built.event, `${trigger.kind} event`));
       expectNoFailures(invocations);
+      // The rules it fires are those of every job the catalog routes it to (an image push of api is deployed and scanned).
+      const routed = buildRouter(catalog).match(built.event);
+      expect(routed.map((r) => r.job.name), "the catalog routes the event to the job").toContain(job.name);
       const dispatched = invocations.filter((i) => i.cause.endsWith(`(${trigger.kind} event)`));
-      expect(dispatched.map(handlerOf), "what the event invoked").toEqual(["dist/handlers/dispatch.handler"]);
-      expect(dispatched[0]!.result, "dispatch's answer").toMatchObject({ outcomes: [expect.objectContaining({ kind: "accepted", job: job.name })] });
+      expect(dispatched.map((i) => [handlerOf(i), (i.payload as { job?: string }).job]), "what the event invoked").toEqual(routed.map((r) => ["dist/handlers/dispatch.handler", r.job.name]));
+      const own = dispatched.find((i) => (i.payload as { job?: string }).job === job.name)!;
+      expect(own.result, "dispatch's answer").toMatchObject({ outcomes: [expect.objectContaining({ kind: "accepted", job: job.name })] });
       const started = (await wired.runs()).filter((r) => !before.some((b) => b.id === r.id) && r.job === job.name);
       expect(started.map((r) => r.trigger.kind), "one new run of the job").toEqual([trigger.kind]);
       if (job.action.kind === "run") {
-        expect(wired.ecs.stats.tasksLaunched, "RunTask started its task").toBe(launched + 1);
+        expect(wired.ecs.stats.tasksLaunched, "RunTask started a task for each run job the event fired").toBe(launched + routed.filter((r) => r.job.action.kind === "run").length);
         const task = wired.ecs.tasks.get(started[0]!.attempts[0]!.taskArn!) as FakeTask;
         expect(task.startedBy).toBe(`berth/${started[0]!.id}`);
         expect(task.taskDefinitionArn).toContain(`task-definition/${job.action.taskDefinition}:`);
+      } else {
+        const { cluster, service, container } = job.action;
+        const run = started[0]!;
+        const revision = run.attempts[0]?.taskArn;
+        expect(revision, "the revision berth registered is the attempt's task ARN").toMatch(new RegExp(`^arn:aws:ecs:us-east-1:123456789012:task-definition/${service}:\\d+$`));
+        expect(wired.ecs.revisions(service).find((r) => r.arn === revision)?.tags).toEqual(expect.arrayContaining([{ key: "berth:job", value: job.name }, { key: "berth:run", value: run.id }]));
+        // What the job's deploy renders from the event, as `berth explain` shows it.
+        const route = routed.find((r) => r.job.name === job.name)!;
+        const context = runContext(route, built.event as BusEvent);
+        if (!context.ok) throw context.error;
+        const planned = buildAction(job, context.context, { runId: run.id, attempt: 1, jobName: job.name });
+        if (!planned.ok || planned.action.kind !== "deploy") throw new Error(`${job.name}: no deploy plan`);
+        expect((await wired.followDeployment(run.id)).status).toBe("SUCCEEDED");
+        expect(wired.ecs.serving(cluster, service)).toEqual({ taskDefinition: revision, images: { [container]: planned.action.plan.image } });
       }
     },
   );
@@ -97,6 +123,7 @@ describe("the packaged example stack, wired", () => {
     ["a manual run of a job with no manual trigger", "berth", () => deepMerge(wired.sample("manual-run.json"), { detail: { job: "thumbnails" } })],
     ["an ECR push of a repository no job scans", "default", () => deepMerge(wired.sample("ecr-image-push.json"), { detail: { "repository-name": "billing" } })],
     ["a task state change of a task someone else started", "default", () => deepMerge(wired.sample("ecs-task-state-change-running.json"), { detail: { startedBy: "ecs-svc/1234567890" } })],
+    ["a deployment of a service no job deploys", "default", () => ({ ...wired.sample("ecs-deployment-state-change.json"), resources: ["arn:aws:ecs:us-east-1:123456789012:service/web/billing"] })],
   ])("%s invokes nothing and starts nothing", async (_what, kind, build) => {
     const event = build();
     const bus = wired.busNamed(kind);
@@ -174,8 +201,9 @@ describe("the packaged example stack, wired", () => {
   });
 
   it("a task's state changes reach track through the task state rule, its run ends SUCCEEDED, and the job chained to it starts from the run state change track publishes", async () => {
-    const chained = Object.values(catalog.jobs).flatMap((d) => d.triggers.flatMap((t) => (t.kind === "job" && catalog.jobs[t.job]?.action.kind === "run" ? [{ upstream: t.job, downstream: d.name }] : [])));
-    expect(chained.length, "the example catalog chains a job to a run job").toBeGreaterThan(0);
+    const scheduled = (name: string) => catalog.jobs[name]?.action.kind === "run" && catalog.jobs[name]!.triggers.some((t) => t.kind === "schedule");
+    const chained = Object.values(catalog.jobs).flatMap((d) => d.triggers.flatMap((t) => (t.kind === "job" && scheduled(t.job) ? [{ upstream: t.job, downstream: d.name }] : [])));
+    expect(chained.length, "the example catalog chains a job to a scheduled run job").toBeGreaterThan(0);
     const { upstream, downstream } = chained[0]!;
     const open = (await wired.runs()).find((r) => r.job === upstream && r.attempts[0]?.taskArn !== undefined && r.status !== "SUCCEEDED");
     expect(open, `an open ${upstream} run from the schedule test`).toBeDefined();
@@ -187,6 +215,71 @@ describe("the packaged example stack, wired", () => {
     expect((await wired.runs()).find((r) => r.id === open!.id)?.status).toBe("SUCCEEDED");
     const next = (await wired.runs()).filter((r) => r.job === downstream && r.trigger.idempotencyKey.includes(open!.id));
     expect(next.map((r) => r.trigger.kind), `${downstream} runs once after ${upstream} succeeded`).toEqual(["job"]);
+  });
+
+  it("push to deploy: a signed GitHub push through the webhook's function URL runs migrate-web on the pushed commit, and once that succeeds deploy-web deploys it, SUCCEEDED once ECS reports the deployment completed", async () => {
+    const webhookFunction = [...wired.stack.functions.values()].find((f) => f.handler === "dist/handlers/webhook.handler")!;
+    expect(webhookFunction.environment.BERTH_WEBHOOK_SECRET_NAME, "berth.yml's webhook: secret").toBe("/acme-jobs/webhook-secret");
+    const secret = "wiring-webhook-secret-7d41";
+    wired.ssm.putParameter(webhookFunction.environment.BERTH_WEBHOOK_SECRET_NAME!, secret);
+    const deploy = catalog.jobs["deploy-web"]!;
+    if (deploy.action.kind !== "deploy") throw new Error("deploy-web deploys a service");
+    const { cluster, service, container } = deploy.action;
+
+    // GitHub's push payload for a commit made now: newer than every push the tests before sent.
+    const sha = randomBytes(20).toString("hex");
+    const payload = JSON.parse(sample("github-push.json").toString("utf8")) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    payload.after = sha;
+    payload.head_commit = { ...payload.head_commit, id: sha, timestamp: new Date().toISOString() };
+    const entries = wired.bus.entries.length;
+    const answer = await github(await wired.webhook(), { body: JSON.stringify(payload), secret, delivery: randomUUID() });
+    expect(answer).toMatchObject({ status: 202, body: { eventId: expect.any(String) } });
+    const pushes = wired.bus.entries.slice(entries);
+    expect(pushes.map((e) => [e.EventBusName, e.Source, e.DetailType, JSON.parse(e.Detail).sha])).toEqual([[wired.busNamed("berth"), "berth.git", "Git Push", sha]]);
+
+    // EventBridge routes the push through berth's bus to migrate-web's rule; dispatch runs its task with the commit.
+    const before = new Set((await wired.runs()).map((r) => r.id));
+    const dispatched = await newInvocations(() => wired.cloud.routePublished());
+    expectNoFailures(dispatched);
+    expect(dispatched.map((i) => [handlerOf(i), i.cause])).toEqual([["dist/handlers/dispatch.handler", expect.stringMatching(/^rule acme-jobs-dev-migrate-web-git-\w+ \(PutEvents Git Push\)$/)]]);
+    const migrate = (await wired.runs()).find((r) => !before.has(r.id) && r.job === "migrate-web")!;
+    expect(migrate.context["git.sha"]).toBe(sha);
+    const task = wired.ecs.tasks.get(migrate.attempts[0]!.taskArn!)!;
+    expect(task.overrides).toMatchObject({ containerOverrides: [{ name: "app", command: ["node", "migrate.js", sha] }] });
+
+    // The migrations task exits 0: track ends the run, and its run state change, carrying the push, starts deploy-web, which deploys.
+    const registered = wired.ecs.stats.calls.RegisterTaskDefinition ?? 0;
+    const updated = wired.ecs.stats.calls.UpdateService ?? 0;
+    const chained = await newInvocations(() => wired.driveTaskToEnd(task, 0));
+    expectNoFailures(chained);
+    expect((await wired.runs()).find((r) => r.id === migrate.id)?.status).toBe("SUCCEEDED");
+    const deployRuns = (await wired.runs()).filter((r) => r.job === "deploy-web" && r.trigger.idempotencyKey.includes(migrate.id));
+    expect(deployRuns.map((r) => [r.trigger.kind, r.context["git.sha"]])).toEqual([["job", sha]]);
+    const run = deployRuns[0]!;
+    expect(chained.filter((i) => i.cause.endsWith("(PutEvents Berth Run State Change)") && handlerOf(i) === "dist/handlers/dispatch.handler").map((i) => [i.cause, i.result])).toEqual([
+      [expect.stringMatching(/^rule acme-jobs-dev-deploy-web-job-\w+ \(PutEvents Berth Run State Change\)$/), { outcomes: [expect.objectContaining({ kind: "accepted", job: "deploy-web", runId: run.id })] }],
+    ]);
+    expect([(wired.ecs.stats.calls.RegisterTaskDefinition ?? 0) - registered, (wired.ecs.stats.calls.UpdateService ?? 0) - updated], "one revision registered, one UpdateService").toEqual([1, 1]);
+    const revision = run.attempts[0]!.taskArn!;
+    expect(revision).toMatch(new RegExp(`^arn:aws:ecs:us-east-1:123456789012:task-definition/${service}:\\d+$`));
+    expect(wired.ecs.revisions(service).find((r) => r.arn === revision)?.tags).toEqual(expect.arrayContaining([{ key: "berth:job", value: "deploy-web" }, { key: "berth:run", value: run.id }]));
+
+    // ECS's deployment state changes reach track through the deployment-state rule: RUNNING while it rolls out, SUCCEEDED at steady state.
+    const followed = await newInvocations(async () => expect((await wired.followDeployment(run.id)).status).toBe("SUCCEEDED"));
+    expectNoFailures(followed);
+    const rule = wired.stack.resolver.ref("TrackDeploymentStateRule");
+    expect(followed.filter((i) => i.cause === `rule ${rule} (ECS Deployment State Change)`).map((i) => [handlerOf(i), i.result])).toEqual([
+      ["dist/handlers/track.handler", { kind: "updated", runId: run.id, job: "deploy-web", status: "RUNNING" }],
+      ["dist/handlers/track.handler", { kind: "updated", runId: run.id, job: "deploy-web", status: "SUCCEEDED" }],
+    ]);
+    expect(wired.ecs.serving(cluster, service)).toEqual({ taskDefinition: revision, images: { [container]: `123456789012.dkr.ecr.us-east-1.amazonaws.com/web:${sha}` } });
+    // Its run state change carries the push too, for whatever is chained after the deploy.
+    const published = wired.bus.entries.filter((e) => e.DetailType === "Berth Run State Change").map((e) => JSON.parse(e.Detail) as { runId: string; status: string; git?: { sha?: string } });
+    expect(published.filter((d) => d.runId === run.id).map((d) => [d.status, d.git?.sha])).toEqual([
+      ["STARTING", sha],
+      ["RUNNING", sha],
+      ["SUCCEEDED", sha],
+    ]);
   });
 
   it("a run that fails reaches the job's notify topic through the notify rule, with the job, run and status in the message", async () => {

@@ -21,9 +21,10 @@
  *   function runs; a function that fails (at init or in the invocation) is answered 502.
  *
  * The bundle runs as Lambda runs it (like ../handlers/lambda.ts): copied alone into a package folder
- * with the files given (the compiled catalog), imported by a fresh Node process — one execution
- * environment, warm across requests, which it handles one at a time — with only the environment
- * given. What the process writes to stdout and stderr is the function's log.
+ * with the files given (the compiled catalog), or in the function's own deployment package, unzipped
+ * (its bundle, the chunks the bundle imports and its catalog), imported by a fresh Node process — one
+ * execution environment, warm across requests, which it handles one at a time — with only the
+ * environment given. What the process writes to stdout and stderr is the function's log.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -38,8 +39,10 @@ import { pathToFileURL } from "node:url";
 export const MAX_INVOCATION_BYTES = 6 * 1024 * 1024;
 
 export interface FunctionUrlOptions {
-  /** The built bundle, e.g. dist/handlers/webhook.mjs. */
-  readonly bundle: URL;
+  /** The built bundle, e.g. dist/handlers/webhook.mjs, copied alone into a package folder; or `package`. */
+  readonly bundle?: URL;
+  /** The function's deployment package, unzipped, run where it is (LAMBDA_TASK_ROOT): its folder and the bundle's path in it. */
+  readonly package?: { readonly root: string; readonly bundle: string };
   /** Files of the function's package beside the bundle, by name (the compiled catalog). */
   readonly files?: Readonly<Record<string, string>>;
   /** The function's environment (nothing of this process's is passed on but PATH). */
@@ -178,30 +181,34 @@ function writeResult(res: ServerResponse, result: unknown): void {
 }
 
 export async function startFunctionUrl(options: FunctionUrlOptions): Promise<FunctionUrl> {
+  if ((options.bundle === undefined) === (options.package === undefined)) throw new Error("startFunctionUrl: give the function's bundle or its package, one of them");
   const dir = mkdtempSync(join(tmpdir(), "berth-function-url-"));
   const name = options.functionName ?? "berth-test-webhook";
   const region = options.region ?? options.env.AWS_REGION ?? "us-east-1";
   const timeoutMs = (options.timeoutSeconds ?? 10) * 1000;
-  copyFileSync(options.bundle, join(dir, "handler.mjs"));
-  for (const [file, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, file), content);
+  // The package folder: a new one holding the bundle alone, or the function's own.
+  const root = options.package?.root ?? dir;
+  const bundle = options.package !== undefined ? join(root, options.package.bundle) : join(dir, "handler.mjs");
+  if (options.bundle !== undefined) copyFileSync(options.bundle, bundle);
+  for (const [file, content] of Object.entries(options.files ?? {})) writeFileSync(join(root, file), content);
   writeFileSync(join(dir, "runner.mjs"), RUNNER);
 
   const env: Record<string, string> = {};
   const merged = {
     PATH: process.env.PATH,
-    LAMBDA_TASK_ROOT: dir,
+    LAMBDA_TASK_ROOT: root,
     AWS_LAMBDA_FUNCTION_NAME: name,
     AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
     AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
     AWS_REGION: region,
     ...options.env,
-    BUNDLE: pathToFileURL(join(dir, "handler.mjs")).href,
+    BUNDLE: pathToFileURL(bundle).href,
   };
   for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v;
 
   let output = "";
   // cwd is the package: nothing outside it (this checkout's node_modules) can be resolved from there.
-  const child: ChildProcess = fork(join(dir, "runner.mjs"), [], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  const child: ChildProcess = fork(join(dir, "runner.mjs"), [], { cwd: root, env, stdio: ["ignore", "pipe", "pipe", "ipc"] });
   child.stdout?.on("data", (c: Buffer) => (output += c.toString("utf8")));
   child.stderr?.on("data", (c: Buffer) => (output += c.toString("utf8")));
   await new Promise<void>((resolve, reject) => {

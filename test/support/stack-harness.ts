@@ -10,6 +10,10 @@
  * puts on a bus is routed through the template's rules on that bus in turn,
  * so chained jobs, notifications and rejected events run too; an SQS target
  * takes a delivery only when a queue policy of the template lets the rule send.
+ * The services the catalog deploys are services of the local ECS endpoint,
+ * whose `ECS Deployment State Change` events are held until the test delivers
+ * them through the template's rules; the webhook function runs behind a local
+ * function URL (./function-url.ts), reading its secret from a local SSM.
  *
  * Values only known at deploy time (physical names, ARNs) are resolved as
  * CloudFormation documents `Ref` and `Fn::GetAtt` for each resource type
@@ -26,10 +30,15 @@ import { pathToFileURL } from "node:url";
 import { CreateTableCommand, ScanCommand, type CreateTableCommandInput, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Catalog, Trigger } from "../../src/core/catalog/types.ts";
 import { compilePattern, matchesPattern, type CompiledPattern } from "../../src/core/match/compile.ts";
+import { isRunStatus, isTerminal } from "../../src/core/runs/status.ts";
 import { startDynalite, type LocalDynamo } from "../contract/dynalite.ts";
-import { startFakeEcs, type FakeEcs, type FakeTask } from "./fake-ecs.ts";
+import { startFakeEcs, type FakeDeploymentEvent, type FakeEcs, type FakeService, type FakeTask, type FakeTaskDefinition } from "./fake-ecs.ts";
 import { startFakeEventBridge, type FakeEventBridge } from "./fake-eventbridge.ts";
+import { startFakeSsm, type FakeSsm } from "./fake-ssm.ts";
+import { startFunctionUrl, type FunctionUrl } from "./function-url.ts";
 import { ruleTargetPayload, scheduleEvent, scheduleTargetPayload, type RuleTargetInput, type ScheduleInvocation } from "./event-inputs.ts";
+import { until } from "./until.ts";
+import { concrete } from "../stack/events.ts";
 
 type Json = unknown;
 type Resource = { readonly Type: string; readonly Properties?: Record<string, Json> } & Record<string, Json>;
@@ -753,6 +762,7 @@ export interface LocalEndpoints {
   readonly ecs: string;
   readonly eventbridge: string;
   readonly sqs?: string;
+  readonly ssm?: string;
 }
 
 /** The bus entries a function put, as the local EventBridge endpoint recorded them. */
@@ -796,7 +806,7 @@ export class LocalCloud {
         else this.deliveries.push({ cause: `rule ${rule.name}`, to: target.to, payload });
       }
     }
-    await this.#routePublished();
+    await this.routePublished();
   }
 
   /** One invocation attempt of a schedule, as EventBridge Scheduler makes it. */
@@ -805,7 +815,7 @@ export class LocalCloud {
     const full = { ...invocation, scheduleArn: schedule.arn };
     if (schedule.to.kind === "function") {
       await this.invoke(schedule.to.functionId, JSON.parse(scheduleTargetPayload(schedule.input, full)), `schedule ${schedule.logicalId}`);
-      await this.#routePublished();
+      await this.routePublished();
       return;
     }
     const { busName, event } = scheduleEvent(
@@ -817,8 +827,8 @@ export class LocalCloud {
     await this.putEvent(busName, event, `schedule ${schedule.logicalId}`);
   }
 
-  /** Routes, as new events, what the functions put on buses since the last call. */
-  async #routePublished(): Promise<void> {
+  /** Routes, as new events, what was put on buses since the last call: by the functions run here, or by one behind a function URL. */
+  async routePublished(): Promise<void> {
     while (this.#routed < this.bus.entries.length) {
       const entry = this.bus.entries[this.#routed++] as BusRecorder["entries"][number];
       this.putEventsEntries++;
@@ -862,6 +872,7 @@ export class LocalCloud {
       AWS_ENDPOINT_URL_ECS: this.endpoints.ecs,
       AWS_ENDPOINT_URL_EVENTBRIDGE: this.endpoints.eventbridge,
       ...(this.endpoints.sqs !== undefined ? { AWS_ENDPOINT_URL_SQS: this.endpoints.sqs } : {}),
+      ...(this.endpoints.ssm !== undefined ? { AWS_ENDPOINT_URL_SSM: this.endpoints.ssm } : {}),
     };
   }
 
@@ -906,17 +917,23 @@ export class LocalCloud {
   }
 }
 
-/** Imports the handler module from the function's package, as the Lambda runtime does. */
-async function loadHandler(fn: StackFunction, container: number): Promise<LoadedHandler> {
+/** The module of a function's handler (`dist/handlers/dispatch.handler` → `dist/handlers/dispatch.mjs`, relative to its package) and its export, as the Lambda runtime finds them. */
+function handlerModule(fn: StackFunction): { readonly file: string; readonly exportName: string } {
   const dot = fn.handler.lastIndexOf(".");
   const modulePath = fn.handler.slice(0, dot);
   const exportName = fn.handler.slice(dot + 1);
-  const dir = join(fn.root, modulePath.includes("/") ? modulePath.slice(0, modulePath.lastIndexOf("/")) : ".");
+  const dir = modulePath.includes("/") ? modulePath.slice(0, modulePath.lastIndexOf("/")) : ".";
   const base = basename(modulePath);
-  const file = readdirSync(dir).find((f) => f === `${base}.mjs` || f === `${base}.js` || f === `${base}.cjs`);
-  if (file === undefined) throw new Error(`${fn.logicalId}: handler ${fn.handler} names no module in its package (${dir})`);
+  const file = readdirSync(join(fn.root, dir)).find((f) => f === `${base}.mjs` || f === `${base}.js` || f === `${base}.cjs`);
+  if (file === undefined) throw new Error(`${fn.logicalId}: handler ${fn.handler} names no module in its package (${join(fn.root, dir)})`);
+  return { file: join(dir, file), exportName };
+}
+
+/** Imports the handler module from the function's package, as the Lambda runtime does. */
+async function loadHandler(fn: StackFunction, container: number): Promise<LoadedHandler> {
+  const { file, exportName } = handlerModule(fn);
   // A query string gives each container its own module instance.
-  const mod = (await import(/* @vite-ignore */ `${pathToFileURL(join(dir, file)).href}?container=${container}`)) as Record<string, unknown>;
+  const mod = (await import(/* @vite-ignore */ `${pathToFileURL(join(fn.root, file)).href}?container=${container}`)) as Record<string, unknown>;
   const handler = mod[exportName];
   if (typeof handler !== "function") throw new Error(`${fn.logicalId}: ${file} exports no function "${exportName}"`);
   return handler as LoadedHandler;
@@ -951,8 +968,11 @@ export interface StoredRun {
   readonly id: string;
   readonly job: string;
   readonly status: string;
+  readonly reason?: string;
+  /** The run's template context: its trigger's variables (`git.sha`, …). */
+  readonly context: Readonly<Record<string, string>>;
   readonly trigger: { readonly kind: string; readonly idempotencyKey: string };
-  readonly attempts: readonly { readonly taskArn?: string; readonly status?: string }[];
+  readonly attempts: readonly { readonly taskArn?: string; readonly status?: string; readonly exitCode?: number }[];
 }
 
 /** Requests one run cost, from the first event to the last thing it set off. */
@@ -974,10 +994,39 @@ export interface RunCost {
   readonly schedulerInvocations: number;
 }
 
+/** An `ECS Deployment State Change` the local ECS sent, and what lets its deployment take the next step. */
+interface HeldDeploymentEvent {
+  readonly event: FakeDeploymentEvent;
+  readonly release: () => void;
+}
+
+/**
+ * The task definitions and services the catalog names, as the account has them before berth's first run: each
+ * family the jobs run or deploy, at revision 1, with the jobs' containers, the first essential (the engine
+ * reads which containers decide a task's outcome from its task definition), and the first job's roles; each
+ * deployed service on its family, named after it.
+ */
+function accountOf(catalog: Catalog): { readonly taskDefinitions: Record<string, FakeTaskDefinition>; readonly services: FakeService[] } {
+  const taskDefinitions: Record<string, { containers: string[]; taskRoleArn?: string; executionRoleArn?: string }> = {};
+  const services = new Map<string, FakeService>();
+  for (const job of Object.values(catalog.jobs)) {
+    const a = job.action;
+    const family = a.kind === "run" ? a.taskDefinition : a.service;
+    const roles = { ...(job.roles.task !== undefined ? { taskRoleArn: job.roles.task } : {}), ...(job.roles.execution !== undefined ? { executionRoleArn: job.roles.execution } : {}) };
+    const definition = (taskDefinitions[family] ??= { containers: [], ...roles });
+    // A task without container overrides has one container, named after its family (fake-ecs.ts).
+    const container = a.container ?? family;
+    if (!definition.containers.includes(container)) definition.containers.push(container);
+    if (a.kind === "deploy") services.set(`${a.cluster}/${a.service}`, { cluster: a.cluster, name: a.service, taskDefinition: `${family}:1` });
+  }
+  return { taskDefinitions, services: [...services.values()] };
+}
+
 export class WiredStack {
   readonly stack: StackModel;
   readonly cloud: LocalCloud;
   #unique = 0;
+  #webhook: Promise<FunctionUrl> | undefined;
 
   private constructor(
     readonly catalog: Catalog,
@@ -989,10 +1038,14 @@ export class WiredStack {
     readonly tables: readonly string[],
     readonly ecs: FakeEcs,
     readonly bus: FakeEventBridge,
+    /** The webhook's secret store: put its secret here. */
+    readonly ssm: FakeSsm,
     readonly samples: URL,
+    /** Deployment events the local ECS sent that were not delivered yet, oldest first. */
+    private readonly held: HeldDeploymentEvent[],
   ) {
     this.stack = stack;
-    this.cloud = new LocalCloud(stack, { dynamodb: metered.endpoint, ecs: ecs.url, eventbridge: bus.url }, bus, place);
+    this.cloud = new LocalCloud(stack, { dynamodb: metered.endpoint, ecs: ecs.url, eventbridge: bus.url, ssm: ssm.url }, bus, place);
   }
 
   /** `artifacts`: the folder of the packaged zips; `samples`: the events/ folder. */
@@ -1012,14 +1065,65 @@ export class WiredStack {
       await direct.send(new CreateTableCommand({ ...(input as object), TableName } as CreateTableCommandInput));
       tables.push(TableName);
     }
-    const ecs = await startFakeEcs();
+    const held: HeldDeploymentEvent[] = [];
+    const ecs = await startFakeEcs({
+      region: place.region,
+      accountId: place.account,
+      ...accountOf(catalog),
+      // A deployment takes its next step once its last event was delivered (fake-ecs.ts): the test delivers them.
+      onDeploymentEvent: (event) => new Promise<void>((release) => held.push({ event, release })),
+    });
     const bus = await startFakeEventBridge();
-    return new WiredStack(catalog, place, stack, dynalite, metered, direct, tables, ecs, bus, options.samples);
+    const ssm = await startFakeSsm({ region: place.region, account: place.account });
+    return new WiredStack(catalog, place, stack, dynalite, metered, direct, tables, ecs, bus, ssm, options.samples, held);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.metered.close(), this.dynalite.close(), this.ecs.close(), this.bus.close()]);
+    const webhook = await this.#webhook?.catch(() => undefined);
+    await webhook?.close();
+    await Promise.all([this.metered.close(), this.dynalite.close(), this.ecs.close(), this.bus.close(), this.ssm.close()]);
     for (const fn of this.stack.functions.values()) rmSync(fn.container, { recursive: true, force: true });
+  }
+
+  /**
+   * The webhook function behind a local function URL, started on first use: its own package, with the environment
+   * the template gives it, against the local bus and SSM. What it puts on the bus is routed by `cloud.routePublished()`.
+   */
+  webhook(): Promise<FunctionUrl> {
+    if (this.#webhook !== undefined) return this.#webhook;
+    const fn = [...this.stack.functions.values()].find((f) => f.handler === "dist/handlers/webhook.handler");
+    if (fn === undefined) throw new Error("the stack has no webhook function");
+    const source = fn.environment.BERTH_WEBHOOK_SECRET_SOURCE;
+    if (source !== undefined && source !== "ssm") throw new Error(`harness: a webhook secret in ${source} is not modelled, only in SSM`);
+    const { file, exportName } = handlerModule(fn);
+    if (exportName !== "handler") throw new Error(`harness: a function URL runs a module's "handler" export, not ${fn.handler}`);
+    this.#webhook = startFunctionUrl({ package: { root: fn.root, bundle: file }, env: this.cloud.environmentOf(fn), functionName: fn.name, region: this.place.region, timeoutSeconds: fn.timeoutSeconds });
+    return this.#webhook;
+  }
+
+  /**
+   * Delivers the `ECS Deployment State Change` events the local ECS sent so far, oldest first, as EventBridge
+   * delivers them from the default bus through the template's rules; each deployment takes its next step once
+   * its event was delivered.
+   */
+  async deliverDeploymentEvents(): Promise<void> {
+    for (let next = this.held.shift(); next !== undefined; next = this.held.shift()) {
+      await this.cloud.putEvent("default", next.event as unknown as Record<string, unknown>, "ECS Deployment State Change");
+      next.release();
+    }
+  }
+
+  /** Delivers deployment events as ECS sends them until run `runId` has ended; the ended run. */
+  followDeployment(runId: string): Promise<StoredRun> {
+    return until(
+      `run ${runId} to end`,
+      async () => {
+        await this.deliverDeploymentEvents();
+        const run = (await this.runs()).find((r) => r.id === runId);
+        return run !== undefined && isRunStatus(run.status) && isTerminal(run.status) ? run : undefined;
+      },
+      60_000,
+    );
   }
 
   sample(name: string): Sample {
@@ -1066,7 +1170,7 @@ export class WiredStack {
         if (trigger.provider === "codecommit") {
           return { bus: "default", event: deepMerge(this.sample("codecommit-reference-updated.json"), { id, detail: { repositoryName: trigger.repo, referenceName: branch, referenceFullName: `refs/heads/${branch}`, commitId: n.toString(16).padStart(40, "0") } }) };
         }
-        return { bus: "berth", event: deepMerge(this.sample("git-push.json"), { id, detail: { provider: trigger.provider, repo: trigger.repo, ref: `refs/heads/${branch}`, branch, sha: n.toString(16).padStart(40, "0") } }) };
+        return { bus: "berth", event: deepMerge(this.sample("git-push.json"), { id, detail: pushOf(trigger, n) }) };
       }
       case "manual": {
         const params = Object.fromEntries(Object.keys(trigger.params).map((k) => [k, `value-${k}`]));
@@ -1074,7 +1178,10 @@ export class WiredStack {
       }
       case "job": {
         const status = (trigger.statuses[0] ?? "succeeded").toUpperCase().replace(/-/g, "_");
-        return { bus: "berth", event: deepMerge(this.sample("run-succeeded.json"), { id, detail: { service: this.catalog.service, job: trigger.job, runId: `01JDRN4K8T2V6X0Z3B5D7F9${String(n).padStart(3, "0")}`, status } }) };
+        // A run of a job that carries a push publishes the push and its position (core/runs/effects.ts), as track does.
+        const pushed = this.#pushTriggerOf(trigger.job);
+        const push = pushed === undefined ? {} : this.#carriedPush(pushed, n);
+        return { bus: "berth", event: deepMerge(this.sample("run-succeeded.json"), { id, detail: { service: this.catalog.service, job: trigger.job, runId: `01JDRN4K8T2V6X0Z3B5D7F9${String(n).padStart(3, "0")}`, status, ...push } }) };
       }
       case "event": {
         const sources = (trigger.pattern as { source?: unknown[] }).source ?? [];
@@ -1084,6 +1191,22 @@ export class WiredStack {
       case "schedule":
         return undefined;
     }
+  }
+
+  /** The git trigger whose push every run of job `name` carries (its own, or that of the job it is chained after), if every run carries one. */
+  #pushTriggerOf(name: string, seen: ReadonlySet<string> = new Set()): Extract<Trigger, { kind: "git" }> | undefined {
+    const job = this.catalog.jobs[name];
+    if (job === undefined || seen.has(name) || job.triggers.length === 0) return undefined;
+    const found = job.triggers.map((t) => (t.kind === "git" ? t : t.kind === "job" ? this.#pushTriggerOf(t.job, new Set([...seen, name])) : undefined));
+    return found.every((t) => t !== undefined) ? found[0] : undefined;
+  }
+
+  /** The `git` and `position` of a Berth Run State Change of a run that carries push number `n` of `trigger` (the sample push otherwise). */
+  #carriedPush(trigger: Extract<Trigger, { kind: "git" }>, n: number): { git: Record<string, string>; position: Record<string, unknown> } {
+    const sample = this.sample("git-push.json").detail as Record<string, string>;
+    const push = pushOf(trigger, n);
+    const git = { ...push, shortSha: push.sha.slice(0, 7), before: sample.before!, pusher: sample.pusher! };
+    return { git, position: { label: git.shortSha, sha: push.sha, before: git.before, at: Date.parse(sample.committedAt!) } };
   }
 
   /** ECS Task State Change events for `task` going PROVISIONING → RUNNING → STOPPED with `exitCode`, put on the default bus as ECS puts them. */
@@ -1114,8 +1237,9 @@ export class WiredStack {
     await put(event("PROVISIONING", 1, { desiredStatus: "RUNNING", containers: containers("PENDING"), startedAt: undefined, pullStartedAt: undefined, pullStoppedAt: undefined, connectivity: undefined, connectivityAt: undefined }));
     await put(event("RUNNING", 2, { desiredStatus: "RUNNING", containers: containers("RUNNING") }));
     this.ecs.finishTask(task.taskArn, exitCode);
+    // The task's own version once stopped (it may have moved on its own before): what a DescribeTasks answer would show.
     await put(
-      event("STOPPED", 3, {
+      event("STOPPED", Math.max(3, task.version), {
         desiredStatus: "STOPPED",
         containers: containers("STOPPED", exitCode),
         stopCode: stopped.detail.stopCode,
@@ -1181,13 +1305,19 @@ export class WiredStack {
   }
 }
 
-/** The first literal of each leaf of a pattern, as an event that pattern matches would carry it. */
+/** Push number `n` to the first branch `trigger` watches (a pattern made concrete): a Git Push detail's own fields. */
+function pushOf(trigger: Extract<Trigger, { kind: "git" }>, n: number): { provider: string; repo: string; ref: string; branch: string; sha: string } {
+  const branch = trigger.branches?.[0]?.replace(/\*/g, "x") ?? "main";
+  return { provider: trigger.provider, repo: trigger.repo, ref: `refs/heads/${branch}`, branch, sha: n.toString(16).padStart(40, "0") };
+}
+
+/** For each leaf of a pattern, its first literal, else a value its first matcher (a prefix, …) matches, as an event that pattern matches would carry it. */
 function eventFromPattern(pattern: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(pattern)) {
     if (Array.isArray(v)) {
       const literal = v.find((x) => typeof x !== "object" || x === null);
-      if (literal !== undefined) out[k] = literal;
+      out[k] = literal !== undefined ? literal : concrete(v[0]);
     } else if (typeof v === "object" && v !== null) out[k] = eventFromPattern(v as Record<string, unknown>);
   }
   return out;

@@ -82,6 +82,11 @@ defaults:               # every job gets these unless it says otherwise
   retry: { attempts: 2 }
   timeout: 30m
 
+# On AWS, GitHub and GitLab sign their webhook deliveries with this secret (an SSM SecureString you create;
+# npx berth doctor --stage S checks it and prints the webhook's URL).
+webhook:
+  secret: ssm:/${o.service}/webhook-secret
+
 jobs:
   # A file lands in S3 → a task processes it.
   # In berth dev: npx berth put <file> s3://${bucket}/incoming/<file>

@@ -101,7 +101,7 @@ describe("compiled rules", () => {
     ["s3-object-created.json", ["dispatch thumbnails"]],
     ["s3-object-created-hostile-key.json", ["dispatch thumbnails"]],
     ["s3-object-created-other-bucket.json", []],
-    ["git-push.json", ["dispatch deploy-web"]],
+    ["git-push.json", ["dispatch migrate-web"]],
     ["codecommit-reference-updated.json", []],
     ["schedule-fired.json", ["dispatch nightly-backup"]],
     ["manual-run.json", ["dispatch reindex"]],

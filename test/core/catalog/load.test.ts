@@ -28,7 +28,7 @@ jobs:
 describe("the example catalog", () => {
   it("loads with every job and the defaults merged", () => {
     const c = load(example);
-    expect(Object.keys(c.jobs)).toEqual(["thumbnails", "deploy-web", "nightly-backup", "backup-report", "reindex", "scan-image"]);
+    expect(Object.keys(c.jobs)).toEqual(["thumbnails", "migrate-web", "deploy-web", "deploy-api", "nightly-backup", "backup-report", "reindex", "scan-image"]);
     const thumbs = c.jobs.thumbnails!;
     expect(thumbs.timeout).toBe(15 * 60);
     expect(thumbs.tags).toEqual({ team: "data" });

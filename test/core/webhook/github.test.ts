@@ -283,12 +283,12 @@ describe("handleGithubWebhook: accepted deliveries", () => {
     expect(decision).toEqual({ status: 400, message: "the form body has no payload field" });
   });
 
-  it("the push event matches deploy-web of the example catalog and yields its git context", () => {
+  it("the push event matches migrate-web of the example catalog (deploy-web follows it) and yields its git context", () => {
     const decision = deliver({ catalog: exampleCatalog });
-    expect(decision).toMatchObject({ status: 202, jobs: ["deploy-web"] });
+    expect(decision).toMatchObject({ status: 202, jobs: ["migrate-web"] });
     const event = eventOf(decision);
     const routes = buildRouter(exampleCatalog).match(event);
-    expect(routes.map((r) => r.job.name)).toEqual(["deploy-web"]);
+    expect(routes.map((r) => r.job.name)).toEqual(["migrate-web"]);
     const context = triggerContext(routes[0]!.trigger, event);
     expect(context).toMatchObject({ ok: true, context: { "git.sha": pushPayload["after"], "git.branch": "main", "git.pusher": "mona" } });
   });
