@@ -18,18 +18,24 @@ function unwrap(input: unknown): { job?: string; event: unknown } {
   return i !== null && typeof i === "object" && typeof i.job === "string" && "event" in i ? { job: i.job, event: i.event } : { event: input };
 }
 
+function short(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 async function reject(rejected: RejectedEvents, rejection: Rejection, log: Log): Promise<void> {
   const eventId = await rejected.put(rejection);
-  const fields = { ...(rejection.job !== undefined ? { job: rejection.job } : {}), reason: rejection.reason };
+  const fields = { ...(rejection.job !== undefined ? { job: short(rejection.job) } : {}), reason: rejection.reason };
   if (eventId !== undefined) log("error", `event rejected: ${rejection.reason}`, { ...fields, rejectedOn: rejected.bus, rejectionEventId: eventId });
   else log("error", `a rejection event rejected, only logged (put back on the bus, it could loop): ${rejection.reason}`, fields);
 }
 
 export const handler = lambdaHandler({
   init: (log) => composeDispatch(process.env, log),
+  // Only short strings go to the log's keys: the input is untrusted, of any size and depth.
   describe: (input: unknown) => {
     const { job, event } = unwrap(input);
-    return { eventId: (event as { id?: unknown } | null)?.id, ...(job !== undefined ? { job } : {}) };
+    const id = (event as { id?: unknown } | null)?.id;
+    return { ...(typeof id === "string" ? { eventId: short(id) } : {}), ...(job !== undefined ? { job: short(job) } : {}) };
   },
   async handle({ dispatch, rejected }, input, log): Promise<{ outcomes: DispatchOutcome[] }> {
     const { job, event } = unwrap(input);

@@ -3,13 +3,17 @@ import { composeTrack } from "../src/aws/compose.ts";
 import { lambdaHandler } from "../src/aws/handler.ts";
 import type { TrackOutcome } from "../src/core/engine/engine.ts";
 import { isDeploymentStateEvent } from "../src/core/events/ecs-deployment.ts";
+import { logString } from "../src/core/events/untrusted.ts";
 
 export const handler = lambdaHandler({
   init: (log) => composeTrack(process.env, log),
+  // Log keys from untrusted input: strings only, cut short (a deep object would throw in the logger's JSON.stringify).
   describe: (event: unknown) => {
     const e = event as { resources?: unknown; detail?: { taskArn?: unknown; deploymentId?: unknown } } | null;
-    if (e?.detail?.deploymentId !== undefined) return { serviceArn: Array.isArray(e.resources) ? e.resources[0] : undefined, deploymentId: e.detail.deploymentId };
-    return { taskArn: e?.detail?.taskArn };
+    if (e?.detail?.deploymentId !== undefined) {
+      return { serviceArn: logString(Array.isArray(e.resources) ? e.resources[0] : undefined), deploymentId: logString(e.detail.deploymentId) };
+    }
+    return { taskArn: logString(e?.detail?.taskArn) };
   },
   async handle(recordTaskEvent, event, log): Promise<TrackOutcome> {
     const outcome = await recordTaskEvent(event);

@@ -44,7 +44,7 @@ import type {
   TimeToLiveSpecification,
   UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
-import { ConflictError, TransientError } from "../core/errors.ts";
+import { ConflictError, TransientError, ValidationError } from "../core/errors.ts";
 import { translateAwsError } from "./errors.ts";
 import { runQueryLimit } from "../core/ports.ts";
 import type { CreateRunResult, RunQuery, RunStore, UpdateRunResult } from "../core/ports.ts";
@@ -113,6 +113,31 @@ function attributes(values: Readonly<Record<string, Value>>): Record<string, Att
     out[name] = typeof value === "string" ? { S: value } : typeof value === "number" ? { N: String(value) } : { M: {} };
   }
   return out;
+}
+
+/**
+ * DynamoDB's size limits ("Quotas in Amazon DynamoDB"): an item is at most 400 KB, its attribute names and
+ * values counted in UTF-8 bytes; a partition key value at most 2,048 bytes and a sort key value at most 1,024,
+ * for the table's keys and every index's. The store checks its writes against them first, so an oversized
+ * value is refused as berth's ValidationError naming it, never sent to come back as DynamoDB's own.
+ */
+const MAX_ITEM_BYTES = 400 * 1024;
+const MAX_PARTITION_KEY_BYTES = 2048;
+const MAX_SORT_KEY_BYTES = 1024;
+const PARTITION_KEYS = new Set(["PK", "GSI1PK", "GSI2PK", "GSI3PK", "GSI4PK"]);
+const SORT_KEYS = new Set(["SK", "GSI1SK", "GSI2SK", "GSI3SK", "GSI4SK"]);
+
+function checkItemSize(item: Readonly<Record<string, Value>>): void {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item)) {
+    const size = typeof value === "string" ? Buffer.byteLength(value, "utf8") : typeof value === "number" ? String(value).length : 3;
+    const keyLimit = PARTITION_KEYS.has(name) ? MAX_PARTITION_KEY_BYTES : SORT_KEYS.has(name) ? MAX_SORT_KEY_BYTES : undefined;
+    if (keyLimit !== undefined && size > keyLimit) {
+      throw new ValidationError(`the key attribute ${name} is ${size} bytes; DynamoDB allows at most ${keyLimit}`, { field: name });
+    }
+    bytes += Buffer.byteLength(name, "utf8") + size;
+  }
+  if (bytes > MAX_ITEM_BYTES) throw new ValidationError(`the item for ${String(item["PK"])} is ${bytes} bytes; DynamoDB items are at most 400 KB`);
 }
 
 /** A string attribute of a stored item. */
@@ -340,6 +365,7 @@ export class DynamoRunStore implements RunStore {
   }
 
   #put({ Item, ExpressionAttributeValues, ...input }: Request<PutItemCommandInput> & { readonly Item: Readonly<Record<string, Value>> }): Promise<unknown> {
+    checkItemSize(Item);
     return this.#call(`write ${String(Item["PK"])}`, () =>
       this.#client.send(new PutItemCommand({ ...input, TableName: this.#table, Item: attributes(Item), ...expressionValues(ExpressionAttributeValues) })),
     );

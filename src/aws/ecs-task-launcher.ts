@@ -7,8 +7,9 @@
  * every request carries its run's `clientToken`, so core may send the same
  * request again later without risking a second task.
  */
-import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type ECSClient, type Failure, type Task } from "@aws-sdk/client-ecs";
+import { DescribeTaskDefinitionCommand, DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type ECSClient, type Failure, type Task } from "@aws-sdk/client-ecs";
 import { classifyAwsError, translateAwsError } from "./errors.ts";
+import { TransientError } from "../core/errors.ts";
 import type { RunTaskRequest } from "../core/ecs/types.ts";
 import type { LaunchFailure, LaunchOutcome, TaskLauncher } from "../core/ports.ts";
 import type { EcsContainerState, EcsTaskState } from "../core/events/ecs-task.ts";
@@ -22,23 +23,29 @@ export const DESCRIBE_TASKS_BATCH = 100;
  * RunTask `failures[].reason` values that mean "no room right now": EC2
  * placement (RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:PORTS*, RESOURCE:ENI,
  * RESOURCE:GPU), a disconnected agent, Fargate running out of capacity in
- * the chosen zones, and the account's concurrent task or vCPU quota, which
- * frees up as other tasks end. Every other reason (MISSING, ATTRIBUTE,
- * INACTIVE, …) needs someone to change something.
+ * the chosen zones, the account's concurrent task or vCPU quota, and the
+ * per-cluster quota of tasks in the PROVISIONING state that managed scaling
+ * works through (a ClientException "Tasks provisioning capacity limit
+ * exceeded."; ECS Developer Guide, "Amazon ECS service quotas": Tasks in the
+ * PROVISIONING state per cluster), all of which free up as other tasks start
+ * or end. Every other reason (MISSING, ATTRIBUTE, INACTIVE, …) needs someone
+ * to change something.
  */
 const CAPACITY_REASONS: readonly RegExp[] = [
   /^RESOURCE:/,
   /^AGENT$/,
   /capacity is unavailable/i,
   /reached the limit on the number of (tasks|vcpus)/i,
+  /tasks provisioning capacity limit exceeded/i,
 ];
 
-function failure(kind: LaunchFailure["kind"], message: string, retryAfterMs?: number): LaunchFailure {
+function failure(kind: LaunchFailure["kind"], message: string, retryAfterMs?: number, existingTaskArns?: readonly string[]): LaunchFailure {
   return {
     kind,
     retryable: kind === "capacity" || kind === "throttled",
     message,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(existingTaskArns !== undefined && existingTaskArns.length > 0 ? { existingTaskArns } : {}),
   };
 }
 
@@ -59,11 +66,14 @@ export function classifyEcsError(error: unknown, now: number = Date.now()): Laun
     case "access-denied":
       return failure("access-denied", message);
     case "conflict": {
-      const existing = e.resourceIds?.length ? ` (tasks already started with that token: ${e.resourceIds.join(", ")})` : "";
+      // "The resourceIds are the existing task ARNs which are already associated with the clientToken" (API reference, ConflictException).
+      const arns = Array.isArray(e.resourceIds) ? e.resourceIds.filter((id): id is string => typeof id === "string" && id !== "") : [];
+      const existing = arns.length > 0 ? ` (tasks already started with that token: ${arns.join(", ")})` : "";
       return failure(
-        "invalid",
-        `RunTask refused: its clientToken was already used by a RunTask request with different parameters${existing}. ` +
-          `Each attempt must render the same request every time it is sent. AWS said: ${message}`,
+        "conflict",
+        `RunTask refused: its clientToken was already used by a RunTask request with different parameters${existing}. AWS said: ${message}`,
+        undefined,
+        arns,
       );
     }
   }
@@ -122,15 +132,41 @@ export function toEcsTaskState(task: Task & { taskArn: string }): EcsTaskState {
     capacityProviderName: task.capacityProviderName,
     launchType: task.launchType,
     startedBy: task.startedBy,
+    taskDefinitionArn: task.taskDefinitionArn,
     containers,
   });
 }
 
+/** Revisions whose essential containers one launcher keeps (a Lambda container's lifetime sees few). */
+const ESSENTIALS_CACHE_SIZE = 1000;
+
 export class EcsTaskLauncher implements TaskLauncher {
   readonly #client: ECSClient;
+  /** Task definition ARN → its essential containers' names; a revision never changes. */
+  readonly #essentials = new Map<string, readonly string[] | undefined>();
 
   constructor(client: ECSClient) {
     this.#client = client;
+  }
+
+  async essentialContainers(taskDefinitionArn: string): Promise<readonly string[] | undefined> {
+    if (this.#essentials.has(taskDefinitionArn)) return this.#essentials.get(taskDefinitionArn);
+    let names: readonly string[] | undefined;
+    try {
+      const output = await this.#client.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskDefinitionArn }));
+      // "If the essential parameter of a container is marked as true … If this parameter is omitted, a container is assumed to be essential"
+      // (API reference, ContainerDefinition.essential).
+      const found = (output.taskDefinition?.containerDefinitions ?? []).filter((c) => c.essential !== false && c.name).map((c) => c.name!);
+      names = found.length > 0 ? found : undefined;
+    } catch (error) {
+      const translated = translateAwsError(error, `describe task definition ${taskDefinitionArn}`);
+      if (translated === undefined || translated instanceof TransientError) throw translated ?? error;
+      // Not answerable (unknown revision, no permission): every container decides; not cached, a later call may be allowed.
+      return undefined;
+    }
+    if (this.#essentials.size >= ESSENTIALS_CACHE_SIZE) this.#essentials.clear();
+    this.#essentials.set(taskDefinitionArn, names);
+    return names;
   }
 
   async runTask(request: RunTaskRequest): Promise<LaunchOutcome> {

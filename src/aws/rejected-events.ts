@@ -64,8 +64,22 @@ function cut(text: string, chars: number): string {
   return last >= 0xd800 && last <= 0xdbff ? head.slice(0, -1) : head;
 }
 
+/**
+ * The event as the rejection carries it: itself, or when it cannot be written as JSON (nested deeper than
+ * JSON.stringify's stack reaches, which an event refused for its depth is), a sentence saying so.
+ */
+function keepable(event: unknown): unknown {
+  try {
+    JSON.stringify(event);
+    return event;
+  } catch {
+    return "(the event is not kept: it cannot be written as JSON, it nests too deeply)";
+  }
+}
+
 /** The PutEvents entry of a rejection, less than the 256 KB EventBridge takes. */
-export function rejectionEntry(rejection: Rejection, busName: string): PutEventsRequestEntry {
+export function rejectionEntry(input: Rejection, busName: string): PutEventsRequestEntry {
+  const rejection = { ...input, event: keepable(input.event) };
   const job = rejection.job ?? null;
   const entry = (detail: { reason: string; job: string | null; event: unknown }): PutEventsRequestEntry => ({
     EventBusName: busName,

@@ -32,6 +32,14 @@ export interface TaskLauncher {
    * ago, or never existed) come back in `missing`.
    */
   describeTasks(cluster: string, taskArns: readonly string[]): Promise<{ readonly tasks: readonly EcsTaskState[]; readonly missing: readonly string[] }>;
+  /**
+   * The names of a task definition revision's essential containers (DescribeTaskDefinition), which
+   * decide a stopped task's result (runs/task-state.ts). A revision never changes, so an adapter asks
+   * once per revision and keeps the answer. Undefined when it cannot be known (the revision is gone,
+   * or the caller may not read it): every container then decides. Throws TransientError when ECS
+   * could not answer now. Runtimes whose tasks have one container leave it out.
+   */
+  essentialContainers?(taskDefinitionArn: string): Promise<readonly string[] | undefined>;
 }
 
 /**

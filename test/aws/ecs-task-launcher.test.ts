@@ -4,6 +4,7 @@ import {
   ClientException,
   ClusterNotFoundException,
   ConflictException,
+  DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
   ECSServiceException,
@@ -164,15 +165,55 @@ describe("EcsTaskLauncher with a mocked ECS client", () => {
     expect(outcome).toEqual({ ok: false, failure: { kind, retryable: kind === "throttled" || kind === "capacity", message: error.message } });
   });
 
-  it("ConflictException (clientToken reused with other parameters) is invalid and names the task already started", async () => {
+  // ConflictException: "The provided clientToken is already in use with a different RunTask request. The resourceIds are
+  // the existing task ARNs which are already associated with the clientToken" (Amazon ECS API Reference, RunTask, Errors).
+  it("ConflictException (clientToken reused with other parameters) is a conflict carrying the tasks already started", async () => {
     ecs.on(RunTaskCommand).rejects(new ConflictException({ message: "The request could not be processed because of conflict.", resourceIds: [TASK_ARN], ...meta(400) }));
     const outcome = await launcher.runTask(request());
     expect(outcome.ok).toBe(false);
     if (outcome.ok) return;
-    expect(outcome.failure.kind).toBe("invalid");
-    expect(outcome.failure.retryable).toBe(false);
+    expect(outcome.failure).toMatchObject({ kind: "conflict", retryable: false, existingTaskArns: [TASK_ARN] });
     expect(outcome.failure.message).toContain("clientToken was already used");
     expect(outcome.failure.message).toContain(TASK_ARN);
+  });
+
+  it("a ConflictException without resourceIds is a conflict with no task to adopt", async () => {
+    ecs.on(RunTaskCommand).rejects(new ConflictException({ message: "conflict", ...meta(400) }));
+    const outcome = await launcher.runTask(request());
+    expect(outcome).toEqual({ ok: false, failure: { kind: "conflict", retryable: false, message: expect.stringContaining("AWS said: conflict") } });
+  });
+
+  // The per-cluster quota of tasks in the PROVISIONING state that managed scaling works through (Amazon ECS Developer
+  // Guide, "Amazon ECS service quotas": Tasks in the PROVISIONING state per cluster) is answered as a ClientException,
+  // not in failures[] (aws/aws-sdk-ruby#3047); it clears as tasks start, so it is capacity.
+  it("the PROVISIONING-tasks quota ClientException is retryable capacity", async () => {
+    ecs.on(RunTaskCommand).rejects(new ClientException({ message: "Tasks provisioning capacity limit exceeded.", ...meta(400) }));
+    expect(await launcher.runTask(request())).toEqual({ ok: false, failure: { kind: "capacity", retryable: true, message: "Tasks provisioning capacity limit exceeded." } });
+  });
+
+  // ContainerDefinition.essential: "If this parameter is omitted, a container is assumed to be essential" (API Reference).
+  it("essentialContainers reads DescribeTaskDefinition once per revision: omitted essential counts as essential, false does not", async () => {
+    const arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/etl:4";
+    ecs.on(DescribeTaskDefinitionCommand).resolves({
+      taskDefinition: { containerDefinitions: [{ name: "worker" }, { name: "envoy", essential: false }, { name: "uploader", essential: true }] },
+    });
+    expect(await launcher.essentialContainers(arn)).toEqual(["worker", "uploader"]);
+    expect(await launcher.essentialContainers(arn)).toEqual(["worker", "uploader"]);
+    expect(ecs).toHaveReceivedCommandTimes(DescribeTaskDefinitionCommand, 1);
+    expect(ecs).toHaveReceivedCommandWith(DescribeTaskDefinitionCommand, { taskDefinition: arn });
+  });
+
+  it("essentialContainers of a revision ECS will not describe is unknown (every container decides) and asked again next time", async () => {
+    const arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/gone:1";
+    ecs.on(DescribeTaskDefinitionCommand).rejects(new ClientException({ message: "Unable to describe task definition.", ...meta(400) }));
+    expect(await launcher.essentialContainers(arn)).toBeUndefined();
+    expect(await launcher.essentialContainers(arn)).toBeUndefined();
+    expect(ecs).toHaveReceivedCommandTimes(DescribeTaskDefinitionCommand, 2);
+  });
+
+  it("essentialContainers throws a TransientError when ECS throttles past the SDK's retries", async () => {
+    ecs.on(DescribeTaskDefinitionCommand).rejects(serviceError("ThrottlingException", "Rate exceeded", "client", 400));
+    await expect(launcher.essentialContainers("arn:aws:ecs:us-east-1:123456789012:task-definition/etl:5")).rejects.toBeInstanceOf(TransientError);
   });
 
   it("a Retry-After header on a throttling answer becomes retryAfterMs", async () => {
@@ -342,14 +383,14 @@ describe("EcsTaskLauncher through the real SDK against a local ECS endpoint", ()
     expect(outcome).toEqual({ ok: true, taskArn: [...fake.tasks.keys()][0] });
   });
 
-  it("a clientToken reused with a different request is invalid and starts nothing more", async () => {
+  it("a clientToken reused with a different request is a conflict naming the first task (resourceIds over the wire), and starts nothing more", async () => {
     const { fake, launcher } = await start({}, 3);
     const first = await launcher.runTask(request());
     const reused = await launcher.runTask(request({ overrides: { containerOverrides: [{ name: "app", command: ["other"] }] } }));
     expect(first.ok).toBe(true);
     expect(reused.ok).toBe(false);
     if (!first.ok || reused.ok) return;
-    expect(reused.failure).toMatchObject({ kind: "invalid", retryable: false });
+    expect(reused.failure).toMatchObject({ kind: "conflict", retryable: false, existingTaskArns: [first.taskArn] });
     expect(reused.failure.message).toContain(first.taskArn);
     expect(fake.stats.tasksLaunched).toBe(1);
   });

@@ -15,6 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
 import { clientTokenFor, newRunId, startedByFor } from "../../src/core/ids.ts";
 import type { TaskLauncher } from "../../src/core/ports.ts";
+import { launchResultOf } from "../../src/core/runs/lifecycle.ts";
 import { classifyStop, decidingExitCode } from "../../src/core/runs/task-state.ts";
 import { type EcsTaskState } from "../../src/core/events/ecs-task.ts";
 
@@ -132,15 +133,16 @@ export function taskLauncherContract(name: string, open: () => Promise<TaskLaunc
         expect(await fixture.tasksStartedBy(request.startedBy)).toEqual([arns[0]]);
       });
 
-      // ECS refuses a reused token with changed parameters (ConflictException, same page); an adapter may
-      // instead answer the first task. Either way the token never starts a second task.
-      it("a clientToken reused with a different request starts no second task", async () => {
+      // ECS refuses a reused token with changed parameters: ConflictException, whose "resourceIds are the existing task
+      // ARNs which are already associated with the clientToken" (API Reference, RunTask, Errors); an adapter may instead
+      // answer the first task. Either way the token never starts a second task, and the attempt adopts the first one.
+      it("a clientToken reused with a different request starts no second task, and the attempt adopts the first", async () => {
         const id = identity();
         const first = await launch(fixture.exits(0, id));
         const outcome = await launcher.runTask(fixture.runsUntilStopped(id));
 
-        if (outcome.ok) expect(outcome.taskArn).toBe(first);
-        else expect(outcome.failure).toMatchObject({ kind: "invalid", retryable: false });
+        if (!outcome.ok) expect(outcome.failure).toMatchObject({ kind: "conflict", retryable: false, existingTaskArns: [first] });
+        expect(launchResultOf(outcome)).toEqual({ ok: true, taskArn: first });
         expect(await fixture.tasksStartedBy(id.startedBy)).toEqual([first]);
       });
 

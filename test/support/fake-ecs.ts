@@ -13,8 +13,9 @@
  * in memory and O(1) per call so a benchmark can push thousands of calls.
  *
  * Task definitions are optional. Without `taskDefinitions` every task
- * definition exists and a task stays PROVISIONING until `finishTask` or
- * StopTask, which stops it at once. With it, the account has exactly the
+ * definition exists (DescribeTaskDefinition makes one up whose containers
+ * are those its tasks ran) and a task stays PROVISIONING until `finishTask`
+ * or StopTask, which stops it at once. With it, the account has exactly the
  * families given (plus those of `registerTaskDefinition`), RunTask of any
  * other answers ClientException "Unable to describe task definition.", and
  * their tasks live on their own as on ECS: PROVISIONING → PENDING → RUNNING,
@@ -87,6 +88,8 @@ import type { AddressInfo } from "node:net";
 
 const TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113.";
 export const CAPACITY_UNAVAILABLE = "Capacity is unavailable at this time. Please try again later or in a different availability zone";
+/** ECS's message at the "Tasks in the PROVISIONING state per cluster" quota (aws/aws-sdk-ruby#3047). */
+export const PROVISIONING_QUOTA = "Tasks provisioning capacity limit exceeded.";
 
 export interface FakeEcsFaults {
   /** The next n RunTask calls answer ThrottlingException (HTTP 400), as ECS does. */
@@ -99,6 +102,11 @@ export interface FakeEcsFaults {
   readonly launchFailures?: number;
   /** Default: Fargate's "Capacity is unavailable at this time…". */
   readonly launchFailureReason?: string;
+  /**
+   * The next n RunTask calls start nothing and answer the ClientException ECS raises at the per-cluster quota of tasks
+   * in the PROVISIONING state (capacity providers with managed scaling), instead of a failures[] entry.
+   */
+  readonly provisioningQuota?: number;
   /** Any operation by name: its next `throttles` calls answer ThrottlingException, then `serverErrors` answer ServerException (HTTP 500). */
   readonly operations?: Readonly<Record<string, { readonly throttles?: number; readonly serverErrors?: number }>>;
 }
@@ -115,8 +123,15 @@ export type FakeRollout = "healthy" | "unhealthy" | "stuck";
 export interface FakeTaskDefinition {
   /** The container exits with this code a moment after it starts; without it, it runs until StopTask. */
   readonly exitCode?: number;
-  /** The names of its container definitions; default: one named after the family. */
+  /** The names of its container definitions, the first one essential (its tasks report all of them); default: one named after the family. */
   readonly containers?: readonly string[];
+  /**
+   * What the other containers report when the essential one exits: an exit code (a sidecar that ECS stops
+   * with SIGTERM reports 143), or null for none. Default: the essential container's exit code.
+   */
+  readonly otherExitCodes?: Readonly<Record<string, number | null>>;
+  /** Its tasks never start: they stop from PENDING with stop code TaskFailedToStart and this stoppedReason. */
+  readonly failsToStart?: string;
   readonly taskRoleArn?: string;
   readonly executionRoleArn?: string;
   /** Default ACTIVE; INACTIVE is a deregistered revision. */
@@ -262,6 +277,8 @@ export interface FakeEcs {
   inject(faults: FakeEcsFaults): void;
   /** Ends a task as its essential container exiting with `exitCode`, as ECS would report it. */
   finishTask(taskArn: string, exitCode: number): FakeTask;
+  /** ECS itself stops a task (SpotInterruption, InfrastructureHealth, …): its running containers exit on SIGTERM (143). */
+  stopTaskAs(taskArn: string, stopCode: string, stoppedReason: string): FakeTask;
   /** RegisterTaskDefinition: adds the next revision of `family` (the first is 1); returns `family:revision`. */
   registerTaskDefinition(family: string, definition: FakeTaskDefinition): string;
   /** Every `ECS Deployment State Change` so far, in order. */
@@ -346,12 +363,13 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     describeTasksCalls: 0,
     calls: {},
   };
-  const faults = { throttles: 0, serverErrors: 0, lostResponses: 0, launchFailures: 0, launchFailureReason: CAPACITY_UNAVAILABLE };
+  const faults = { throttles: 0, serverErrors: 0, lostResponses: 0, launchFailures: 0, launchFailureReason: CAPACITY_UNAVAILABLE, provisioningQuota: 0 };
   const inject = (more: FakeEcsFaults): void => {
     faults.throttles += more.throttles ?? 0;
     faults.serverErrors += more.serverErrors ?? 0;
     faults.lostResponses += more.lostResponses ?? 0;
     faults.launchFailures += more.launchFailures ?? 0;
+    faults.provisioningQuota += more.provisioningQuota ?? 0;
     if (more.launchFailureReason !== undefined) faults.launchFailureReason = more.launchFailureReason;
     for (const [operation, f] of Object.entries(more.operations ?? {})) {
       const pending = operationFaults.get(operation) ?? { throttles: 0, serverErrors: 0 };
@@ -426,6 +444,8 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     if (task.lastStatus === "PROVISIONING") {
       change(task, { lastStatus: "PENDING" });
       schedule(task);
+    } else if (task.lastStatus === "PENDING" && behaviour.failsToStart !== undefined) {
+      stop(task, { stopCode: "TaskFailedToStart", stoppedReason: behaviour.failsToStart, containers: task.containers.map((c) => ({ ...c, lastStatus: "STOPPED" })) });
     } else if (task.lastStatus === "PENDING") {
       change(task, { lastStatus: "RUNNING", startedAt: Date.now(), containers: task.containers.map((c) => ({ ...c, lastStatus: "RUNNING" })) });
       if (behaviour.exitCode !== undefined) schedule(task);
@@ -455,7 +475,8 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
       version: 1,
       group: body.group ?? `family:${family}`,
       createdAt: Date.now(),
-      containers: (names.length > 0 ? names : [family]).map((name) => ({ name, lastStatus: "PENDING" })),
+      // A task of a known definition reports every container of it (as DescribeTaskDefinition lists them), whichever ones the overrides name.
+      containers: (known !== undefined ? (known.definition.containers ?? [family]) : names.length > 0 ? names : [family]).map((name) => ({ name, lastStatus: "PENDING" })),
       tags: body.tags ?? [],
       ...(body.overrides !== undefined ? { overrides: body.overrides } : {}),
       ...(body.clientToken !== undefined ? { clientToken: body.clientToken } : {}),
@@ -505,6 +526,11 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     const definition = resolveTaskDefinition(body.taskDefinition);
     // What ECS answers for a family or revision the account does not have.
     if (definition === null) throw new AwsError("ClientException", "Unable to describe task definition.");
+    if (faults.provisioningQuota > 0) {
+      faults.provisioningQuota--;
+      stats.launchFailures++;
+      throw new AwsError("ClientException", PROVISIONING_QUOTA);
+    }
     if (faults.launchFailures > 0) {
       faults.launchFailures--;
       stats.launchFailures++;
@@ -536,14 +562,28 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     Object.assign(task, { desiredStatus: "STOPPED", lastStatus: "STOPPED", stoppingAt: task.stoppingAt ?? now, stoppedAt: now, version: task.version + 1, ...fields });
   };
 
-  /** The essential container exited with `exitCode`. */
+  /** The essential container exited with `exitCode`; the others report what their definition says. */
   const exited = (task: FakeTask, exitCode: number): void => {
     task.startedAt ??= Date.now();
+    const others = behaviours.get(task.taskArn)?.otherExitCodes ?? {};
+    const codeOf = (name: string, i: number): number | null => (i > 0 && Object.hasOwn(others, name) ? (others[name] ?? null) : exitCode);
     stop(task, {
       stopCode: "EssentialContainerExited",
       stoppedReason: "Essential container in task exited",
-      containers: task.containers.map((c) => ({ ...c, lastStatus: "STOPPED", exitCode })),
+      containers: task.containers.map((c, i) => {
+        const code = codeOf(c.name, i);
+        const { exitCode: _drop, ...rest } = c;
+        return { ...rest, lastStatus: "STOPPED", ...(code !== null ? { exitCode: code } : {}) };
+      }),
     });
+  };
+
+  const stopTaskAs = (taskArn: string, stopCode: string, stoppedReason: string): FakeTask => {
+    const task = tasks.get(taskArn);
+    if (task === undefined) throw new Error(`fake ECS: no task ${taskArn}`);
+    const ran = task.lastStatus === "RUNNING";
+    stop(task, { stopCode, stoppedReason, containers: task.containers.map((c) => ({ ...c, lastStatus: "STOPPED", ...(ran ? { exitCode: SIGTERM_EXIT_CODE } : {}) })) });
+    return task;
   };
 
   const stopTask = (body: { cluster?: string; task?: string; reason?: string }): unknown => {
@@ -616,11 +656,18 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
     return { clusters: found, failures };
   };
 
+  /** A definition of a family the fake makes up (every task definition exists): its containers are those its tasks ran, else one named after it. */
+  const madeUp = (family: string): FakeTaskDefinition => {
+    const names = new Set<string>();
+    for (const t of tasks.values()) if (parseTaskDefinition(t.taskDefinitionArn).family === family) for (const c of t.containers) names.add(c.name);
+    return names.size > 0 ? { containers: [...names] } : {};
+  };
+
   /** DescribeTaskDefinition's view: a family alone is its latest ACTIVE revision. */
   const describedRevision = (ref: string): { family: string; revision: number; definition: FakeTaskDefinition } | undefined => {
     const { family, revision } = parseTaskDefinition(ref);
     const revisions = families.get(family);
-    if (revisions === undefined) return anyTaskDefinitionExists ? { family, revision: revision ?? 1, definition: {} } : undefined;
+    if (revisions === undefined) return anyTaskDefinitionExists ? { family, revision: revision ?? 1, definition: madeUp(family) } : undefined;
     if (revision !== undefined) {
       const definition = revisions[revision - 1];
       return revision >= 1 && definition !== undefined ? { family, revision, definition } : undefined;
@@ -1321,6 +1368,7 @@ export async function startFakeEcs(options: FakeEcsOptions = {}): Promise<FakeEc
       exited(task, exitCode);
       return task;
     },
+    stopTaskAs,
     registerTaskDefinition(family, definition) {
       return `${family}:${addRevision(family, definition)}`;
     },

@@ -7,7 +7,8 @@
  * whose effects launch (RunTask, or a deployment), stop (StopTask, or
  * StopServiceDeployment) and publish (PutEvents); admission reads the `queued`
  * index. Only the sweep lists open runs (the `open` index) and asks ECS about
- * quiet tasks (DescribeTasks). Dispatch puts the events it rejects on berth's
+ * quiet tasks (DescribeTasks); track and the sweep read a stopped task's
+ * essential containers from its task definition (DescribeTaskDefinition). Dispatch puts the events it rejects on berth's
  * bus, with the PutEvents it publishes run state changes with; a rule takes
  * them to the rejected-events queue, so no function sends to a queue but its
  * own on-failure destination. The service deployer (src/aws/ecs-service-deployer.ts)
@@ -130,6 +131,11 @@ function taskStatements(catalog: Catalog, fn: EngineFunction): Statement[] {
     { Sid: "TagTasksOnlyAtLaunch", Effect: "Allow", Action: ["ecs:TagResource"], Resource: tasks, Condition: { StringEquals: { "ecs:CreateAction": "RunTask" } } },
     { Sid: "StopTasksOfCatalogClusters", Effect: "Allow", Action: ["ecs:StopTask"], Resource: tasks },
     ...(fn === "sweep" ? [{ Sid: "DescribeTasksOfCatalogClusters", Effect: "Allow" as const, Action: ["ecs:DescribeTasks"], Resource: tasks }] : []),
+    // A stopped task's result comes from its essential containers, which only its task definition names (see UNSCOPED_NOTES).
+    // A catalog with services already has this action in TaskDefinitionsAwsAllowsNoResourceScoping.
+    ...((fn === "track" || fn === "sweep") && catalogEcs(catalog).services.length === 0
+      ? [{ Sid: "DescribeTaskDefinitionsForEssentialContainers", Effect: "Allow" as const, Action: ["ecs:DescribeTaskDefinition"], Resource: ["*"] }]
+      : []),
   ];
 }
 
@@ -161,6 +167,10 @@ function taskDefinitionStatements(catalog: Catalog): Statement[] {
 
 /** Why a statement's resource is `*` or every task definition of an account; kept in the role's Metadata for readers of the template. */
 export const UNSCOPED_NOTES: Readonly<Record<string, string>> = {
+  DescribeTaskDefinitionsForEssentialContainers:
+    "ecs:DescribeTaskDefinition has no resource type in the Service Authorization Reference " +
+    "(https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html), so IAM accepts only " +
+    "Resource \"*\" for it: track and the sweep read which containers of a stopped task's revision are essential, once per revision.",
   TaskDefinitionsAwsAllowsNoResourceScoping:
     "ecs:DescribeTaskDefinition, ecs:ListTaskDefinitions and ecs:DeregisterTaskDefinition have no resource type in the Service Authorization " +
     "Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html), so IAM accepts only " +

@@ -3,7 +3,7 @@
  * once, each with file, line, column and field path. Pure: the caller reads
  * the file.
  */
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node } from "yaml";
+import { LineCounter, parseDocument, isAlias, isMap, isPair, isSeq, isScalar, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { catalogSchema, type RawCatalog } from "./schema.ts";
 import { compareIssues, formatIssue, formatPath, type CatalogIssue, type PathSegment } from "./issues.ts";
@@ -17,6 +17,15 @@ export type LoadResult = { readonly ok: true; readonly catalog: Catalog } | Fail
 /** Larger catalogs are a mistake (or an attack), not a workload. */
 const MAX_CATALOG_BYTES = 1024 * 1024;
 
+/**
+ * YAML syntax errors shown for one file: the first is the one to fix (the rest often follow from it, an
+ * unclosed `[` yields one per later line), a few more help when they are independent.
+ */
+const MAX_SYNTAX_ERRORS = 3;
+
+/** Aliases expanded when the document becomes data: more is a "billion laughs" file, not a catalog. */
+const MAX_ALIAS_COUNT = 100;
+
 export function loadCatalog(text: string, file: string): LoadResult {
   if (text.length > MAX_CATALOG_BYTES) {
     return fail([{ file, line: 0, col: 0, path: "", message: `the file is ${text.length} characters; berth.yml is limited to ${MAX_CATALOG_BYTES}` }]);
@@ -24,14 +33,31 @@ export function loadCatalog(text: string, file: string): LoadResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return fail(
-      doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        return { file, line: pos.line, col: pos.col, path: "", message: yamlMessage(e.message) };
-      }),
-    );
+    const shown = doc.errors.slice(0, MAX_SYNTAX_ERRORS).map((e): CatalogIssue => {
+      const pos = lineCounter.linePos(e.pos[0]);
+      return { file, line: pos.line, col: pos.col, path: "", message: yamlMessage(e.message) };
+    });
+    const hidden = doc.errors.length - shown.length;
+    if (hidden > 0) {
+      const last = shown[shown.length - 1]!;
+      shown.push({ ...last, message: `${hidden} more YAML error${hidden === 1 ? "" : "s"} after this one, likely caused by the first; fix it and validate again` });
+    }
+    return fail(shown);
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    const hostile = hostileStructure(doc, lineCounter, file);
+    if (hostile !== undefined) return fail([hostile]);
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (error instanceof ReferenceError) {
+      // What the yaml library throws when expanding aliases would pass maxAliasCount.
+      const pos = lineCounter.linePos(firstAliasOffset(doc));
+      return fail([{ file, line: pos.line, col: pos.col, path: "", message: `invalid YAML: ${error.message}: its aliases (*name) expand past ${MAX_ALIAS_COUNT} nodes; write the values out instead` }]);
+    }
+    if (error instanceof RangeError) return fail([{ file, line: 0, col: 0, path: "", message: "invalid YAML: the document nests too deeply to read" }]);
+    throw error;
+  }
   if (data === null || data === undefined) {
     return fail([{ file, line: 0, col: 0, path: "", message: "the file is empty; start with `version: 1`, `service: <name>` and `jobs:`" }]);
   }
@@ -49,17 +75,65 @@ export function loadCatalog(text: string, file: string): LoadResult {
   const schemaProblems = parsed.success ? [] : schemaIssues(parsed.error.issues, data);
   const jobsData = (data as { jobs?: unknown }).jobs;
   const allJobs = jobsData !== null && typeof jobsData === "object" ? Object.keys(jobsData) : [];
-  if (!parsed.success && schemaProblems.every((i) => i.path[0] === "jobs" && i.path.length >= 2)) {
-    // Problems confined to some jobs: check everything else too, so the user sees every problem at once.
-    const broken = new Set(schemaProblems.map((i) => String(i.path[1])));
-    const rest = { ...(data as object), jobs: Object.fromEntries(Object.entries(jobsData as object).filter(([k]) => !broken.has(k))) };
-    const again = catalogSchema.safeParse(rest);
-    if (again.success) valid = again.data;
-  }
+  if (!parsed.success) valid = checkableRest(data, parsed.error.issues, schemaProblems);
   const resolved = valid ? resolveCatalog(valid, file, allJobs) : undefined;
   const issues = [...schemaProblems.map(toIssue), ...(resolved && !resolved.ok ? resolved.error.issues.map(toIssue) : [])];
   if (issues.length > 0 || !resolved?.ok) return fail(issues);
   return { ok: true, catalog: resolved.catalog };
+}
+
+/**
+ * A mapping key that is itself a mapping or a list (`? { a: 1 }: x`): berth.yml never needs one, and the
+ * yaml library turns such keys into strings by serializing them, which nested or aliased keys make
+ * exponential. Found on the syntax tree, before any value is built.
+ */
+function hostileStructure(doc: Document, lc: LineCounter, file: string): CatalogIssue | undefined {
+  let found: CatalogIssue | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      if (!isPair(pair) || pair.key === null || isScalar(pair.key)) return undefined;
+      const offset = (pair.key as Node).range?.[0] ?? 0;
+      const pos = lc.linePos(offset);
+      const what = isAlias(pair.key) ? "an alias" : isMap(pair.key) ? "a mapping" : "a list";
+      found = { file, line: pos.line, col: pos.col, path: "", message: `invalid YAML: a mapping key is ${what}; keys in berth.yml are plain names` };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+function firstAliasOffset(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+/**
+ * What of a catalog that failed its schema can still be checked, so the user sees every problem at once:
+ * unknown fields dropped (they change nothing else), then jobs with other schema problems left out, when
+ * every remaining problem sits inside some job. Undefined when nothing can be checked.
+ */
+function checkableRest(data: unknown, zodIssues: readonly z.core.$ZodIssue[], problems: readonly FlatIssue[]): RawCatalog | undefined {
+  let rest = structuredClone(data) as Record<string, unknown>;
+  for (const issue of zodIssues) {
+    if (issue.code !== "unrecognized_keys") continue;
+    const holder = valueAt(rest, issue.path as PathSegment[]);
+    if (holder !== null && typeof holder === "object") for (const key of issue.keys) delete (holder as Record<string, unknown>)[key];
+  }
+  const remaining = problems.filter((i) => i.unknownField !== true);
+  if (remaining.length > 0) {
+    if (!remaining.every((i) => i.path[0] === "jobs" && i.path.length >= 2)) return undefined;
+    const broken = new Set(remaining.map((i) => String(i.path[1])));
+    const jobs = rest.jobs as Record<string, unknown>;
+    rest = { ...rest, jobs: Object.fromEntries(Object.entries(jobs).filter(([k]) => !broken.has(k))) };
+  }
+  const again = catalogSchema.safeParse(rest);
+  return again.success ? again.data : undefined;
 }
 
 function fail(issues: CatalogIssue[]): LoadResult {
@@ -70,6 +144,8 @@ function fail(issues: CatalogIssue[]): LoadResult {
 /** The yaml library's first line is the useful part; the rest is a code frame we print ourselves. */
 function yamlMessage(message: string): string {
   const first = message.split("\n")[0] ?? message;
+  // The parser reports running out of stack as an error of its own: the document nests too deeply.
+  if (first.startsWith("Maximum call stack size exceeded")) return "invalid YAML: the document nests too deeply to read";
   return `invalid YAML: ${first.replace(/ at line \d+, column \d+:?$/, "")}`;
 }
 
@@ -77,6 +153,8 @@ interface FlatIssue {
   readonly path: readonly PathSegment[];
   readonly message: string;
   readonly onKey: boolean;
+  /** A field the schema does not know: dropping it leaves the rest checkable. */
+  readonly unknownField?: boolean;
 }
 
 /** Zod issues → one message per problem, unions narrowed to the branch the user evidently meant. */
@@ -85,7 +163,7 @@ function schemaIssues(issues: readonly z.core.$ZodIssue[], data: unknown, prefix
   for (const issue of issues) {
     const path = [...prefix, ...(issue.path as PathSegment[])];
     if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) out.push({ path: [...path, key], message: issue.message, onKey: true });
+      for (const key of issue.keys) out.push({ path: [...path, key], message: issue.message, onKey: true, unknownField: true });
       continue;
     }
     if (issue.code === "invalid_union") {

@@ -97,12 +97,31 @@ function requireDetail(event: JsonRecord, kind: EventKind): JsonRecord {
   return detail;
 }
 
-function requireString(kind: EventKind, root: JsonRecord, path: string, prefix = "detail."): string {
+/**
+ * The longest string berth takes from an event into a run's context (and so into its stored record). The
+ * longest identifiers AWS puts in the events berth reads are an S3 object key and version ID, at most 1,024
+ * bytes each (S3 user guide, "Naming Amazon S3 objects" and "How S3 Versioning works"); anything longer is
+ * forged, and would only come back from DynamoDB (400 KB items, 2,048-byte keys) as its own error.
+ */
+export const MAX_EVENT_STRING = 1024;
+
+/** S3 keys arrive URL-encoded, up to three characters per byte (`%E2`). */
+const MAX_ENCODED_S3_KEY = 3 * MAX_EVENT_STRING;
+
+/** A manual run's param value: RunTask's overrides, where params end up, are capped at 8,192 characters. */
+export const MAX_PARAM_VALUE = 8192;
+
+function checkLength(kind: EventKind, value: string, field: string, max: number): string {
+  if (value.length > max) fail(`malformed ${kind.label} event: ${field} is ${value.length} characters, more than the ${max} berth accepts`, field);
+  return value;
+}
+
+function requireString(kind: EventKind, root: JsonRecord, path: string, prefix = "detail.", max = MAX_EVENT_STRING): string {
   const value = at(root, path);
   if (typeof value !== "string" || value === "") {
     fail(`malformed ${kind.label} event: ${prefix}${path} must be a non-empty string, got ${describe(value)}`, `${prefix}${path}`);
   }
-  return value;
+  return checkLength(kind, value, `${prefix}${path}`, max);
 }
 
 /** Absent is fine (the empty string); present with the wrong type is not. */
@@ -110,7 +129,7 @@ function optionalString(kind: EventKind, root: JsonRecord, path: string): string
   const value = at(root, path);
   if (value === undefined) return "";
   if (typeof value !== "string") fail(`malformed ${kind.label} event: detail.${path} must be a string, got ${describe(value)}`, `detail.${path}`);
-  return value;
+  return checkLength(kind, value, `detail.${path}`, MAX_EVENT_STRING);
 }
 
 function requireNonNegativeInteger(kind: EventKind, root: JsonRecord, path: string): number {
@@ -127,7 +146,7 @@ function s3Context(event: JsonRecord): Record<string, string> {
   const kind = expectKind(event, S3_OBJECT_CREATED);
   const detail = requireDetail(event, kind);
   // S3 keys arrive URL-encoded in events; decoding rules are in docs/s3-keys.md.
-  const decoded = decodeS3EventKey(requireString(kind, detail, "object.key"));
+  const decoded = decodeS3EventKey(requireString(kind, detail, "object.key", "detail.", MAX_ENCODED_S3_KEY));
   if (!decoded.ok) fail(`malformed S3 event: ${decoded.error.message}`, "detail.object.key");
   return {
     "s3.bucket": requireString(kind, detail, "bucket.name"),
@@ -310,7 +329,10 @@ function manualContext(trigger: ManualTrigger, event: JsonRecord): Record<string
   const declaredList = declared.length === 0 ? "this job declares no params" : `declared params: ${declared.join(", ")}`;
   const unknown = Object.keys(given).filter((name) => !Object.hasOwn(trigger.params, name));
   if (unknown.length > 0) {
-    fail(`unknown param${unknown.length > 1 ? "s" : ""} ${unknown.map((name) => JSON.stringify(name)).join(", ")}; ${declaredList}`);
+    // Names come from the event: a few, each cut short, keep the message readable whatever was sent.
+    const named = unknown.slice(0, 5).map((name) => (name.length > 60 ? JSON.stringify(`${name.slice(0, 60)}…`) : JSON.stringify(name)));
+    const more = unknown.length > 5 ? ` and ${unknown.length - 5} more` : "";
+    fail(`unknown param${unknown.length > 1 ? "s" : ""} ${named.join(", ")}${more}; ${declaredList}`);
   }
 
   const context: Record<string, string> = {};
@@ -320,6 +342,7 @@ function manualContext(trigger: ManualTrigger, event: JsonRecord): Record<string
     if (value !== undefined && typeof value !== "string") {
       fail(`malformed manual run event: param ${JSON.stringify(name)} must be a string, got ${describe(value)}`, `detail.params.${name}`);
     }
+    if (value !== undefined) checkLength(kind, value, `detail.params.${name}`, MAX_PARAM_VALUE);
     const resolved = value ?? spec?.default;
     if (resolved === undefined && spec?.required) {
       fail(`missing required param ${JSON.stringify(name)}${spec.description ? ` (${spec.description})` : ""}; ${declaredList}`, `detail.params.${name}`);
@@ -362,7 +385,7 @@ function upstreamGit(detail: JsonRecord): Record<string, string> {
     const value = at(git, name.slice("git.".length));
     if (value === undefined) continue;
     if (typeof value !== "string") fail(`malformed run state change event: detail.${name} must be a string, got ${describe(value)}`, `detail.${name}`);
-    out[name] = value;
+    out[name] = checkLength(RUN_STATE_CHANGE, value, `detail.${name}`, MAX_EVENT_STRING);
   }
   return out;
 }

@@ -8,10 +8,17 @@ import type { Route } from "../router.ts";
 import { asBusEvent, type BusEvent } from "../events/envelope.ts";
 import { newRunId } from "../ids.ts";
 import { runContext } from "../plan.ts";
-import { createRun, decideResume, newRunFor, pendingLaunch, positionOf, type Run } from "../runs/index.ts";
+import { createRun, decideResume, DEFAULT_RELAUNCH_AFTER_MS, newRunFor, pendingLaunch, positionOf, type Run } from "../runs/index.ts";
 import { execute } from "./apply.ts";
 import { admit } from "./admission.ts";
 import type { EngineContext } from "./context.ts";
+
+/**
+ * The largest new run record dispatch writes, as characters of its JSON. The store keeps a run in one item
+ * (DynamoDB caps items at 400 KB) that also gathers its attempts as it goes; a trigger's facts are a few
+ * short strings (each bounded when the context is read), so a record past this was built from forged input.
+ */
+export const MAX_NEW_RUN_CHARS = 64 * 1024;
 
 export type DispatchOutcome =
   | { readonly kind: "rejected"; readonly job?: string; readonly reason: string }
@@ -27,7 +34,8 @@ export async function dispatch(ctx: EngineContext, input: unknown, jobName?: str
   if (!parsed.ok) return [{ kind: "rejected", ...(jobName ? { job: jobName } : {}), reason: parsed.error.message }];
   const event = parsed.event;
   if (jobName !== undefined && !Object.hasOwn(ctx.catalog.jobs, jobName)) {
-    return [{ kind: "rejected", job: jobName, reason: `no job named "${jobName}" in the catalog` }];
+    const named = jobName.length > 60 ? `${jobName.slice(0, 60)}…` : jobName;
+    return [{ kind: "rejected", job: named, reason: `no job named ${JSON.stringify(named)} in the catalog` }];
   }
   // A job with two triggers matching the same event runs once: the first trigger wins.
   const seen = new Set<string>();
@@ -48,6 +56,10 @@ async function dispatchRoute(ctx: EngineContext, route: Route, event: BusEvent):
   const id = newRunId(now, ctx.deps.randomBytes(10));
   const planned = newRunFor({ job, service: ctx.catalog.service, trigger: route.trigger, context: context.context, event }, id, ctx.deps.sha256);
   if (!planned.ok) return { kind: "rejected", job, reason: planned.error.message };
+  const size = JSON.stringify(planned.run).length;
+  if (size > MAX_NEW_RUN_CHARS) {
+    return { kind: "rejected", job, reason: `the run this event asks for is ${size} characters of JSON, more than the ${MAX_NEW_RUN_CHARS} berth stores for a new run; the event carries oversized values` };
+  }
 
   // Runs that supersede one another are ordered by their code (runs/position.ts).
   const superseding = route.job.concurrency.overlap === "supersede";
@@ -72,7 +84,7 @@ async function dispatchRoute(ctx: EngineContext, route: Route, event: BusEvent):
 }
 
 async function resume(ctx: EngineContext, run: Run): Promise<Run> {
-  const next = decideResume(run);
+  const next = decideResume(run, ctx.now(), ctx.deps.sweep?.relaunchAfterMs ?? DEFAULT_RELAUNCH_AFTER_MS);
   if (next.resume === "admit") return admit(ctx, run, { announceQueued: false });
   return (await execute(ctx, run, next.effects)) ?? run;
 }

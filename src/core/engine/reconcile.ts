@@ -7,6 +7,8 @@
 import { clusterOfTaskArn, type EcsTaskState } from "../events/ecs-task.ts";
 import { reconcileTask } from "../runs/index.ts";
 import { apply } from "./apply.ts";
+import { policyForTask } from "./essentials.ts";
+import { TransientError } from "../errors.ts";
 import { deploysService, type EngineContext, type QuietTask } from "./context.ts";
 
 type Described = { readonly tasks: readonly EcsTaskState[]; readonly missing: readonly string[] };
@@ -35,9 +37,17 @@ async function applyDescribed(ctx: EngineContext, list: readonly QuietTask[], de
     const task = described.tasks.find((t) => t.taskArn === q.taskArn);
     const answer = task ?? (described.missing.includes(q.taskArn) ? "missing" : undefined);
     if (answer === undefined) continue;
+    let policy;
+    try {
+      policy = answer === "missing" ? ctx.policyOf(q.run) : await policyForTask(ctx, q.run, answer);
+    } catch (error) {
+      // ECS could not say which containers are essential right now: ask about this task at the next sweep.
+      if (error instanceof TransientError) continue;
+      throw error;
+    }
     answered++;
     await apply(ctx, q.run, (r) => {
-      const result = reconcileTask(r, answer, ctx.now(), ctx.policyOf(r));
+      const result = reconcileTask(r, answer, ctx.now(), policy);
       return { ok: true, run: result.run, effects: result.effects };
     });
   }

@@ -9,6 +9,8 @@ import { parseTaskStateEvent, type EcsTaskState } from "../events/ecs-task.ts";
 import { runIdFromStartedBy } from "../ids.ts";
 import { recordTaskState, type TaskStateOutcome } from "../runs/index.ts";
 import { apply } from "./apply.ts";
+import { policyForTask } from "./essentials.ts";
+import { describeValue } from "../events/untrusted.ts";
 import type { EngineContext } from "./context.ts";
 
 export type TrackOutcome =
@@ -40,12 +42,13 @@ export async function track(ctx: EngineContext, input: unknown): Promise<TrackOu
   if (!read.ok) return read.outcome;
   const task = read.task;
   const runId = task.startedBy ? runIdFromStartedBy(task.startedBy) : undefined;
-  if (!runId) return { kind: "ignored", reason: `task ${task.taskArn} was not started by berth (startedBy ${JSON.stringify(task.startedBy ?? null)})` };
+  if (!runId) return { kind: "ignored", reason: `task ${task.taskArn} was not started by berth (startedBy ${describeValue(task.startedBy ?? null)})` };
   const run = await ctx.deps.store.getRun(runId);
   if (!run) return { kind: "ignored", reason: `task ${task.taskArn} names run ${runId}, which this store does not know` };
+  const policy = await policyForTask(ctx, run, task);
   let outcome: TaskStateOutcome = "stale";
   const stored = await apply(ctx, run, (r) => {
-    const result = recordTaskState(r, task, ctx.now(), ctx.policyOf(r));
+    const result = recordTaskState(r, task, ctx.now(), policy);
     outcome = result.outcome;
     return { ok: true, run: result.run, effects: result.effects };
   });

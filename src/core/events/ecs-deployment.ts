@@ -8,6 +8,7 @@
  */
 import { DETAIL_TYPE } from "./berth-events.ts";
 import { failure, ValidationError, type Failure } from "../errors.ts";
+import { describeValue } from "./untrusted.ts";
 
 /** The event names ECS documents; IN_PROGRESS is sent for initial and rollback deployments alike. */
 export const DEPLOYMENT_EVENT = {
@@ -40,7 +41,7 @@ export function parseDeploymentStateEvent(event: unknown): DeploymentEventResult
   if (!isDeploymentStateEvent(event)) {
     const e = isObject(event) ? event : {};
     return failure(
-      new ValidationError(`not an ECS Deployment State Change event (source ${JSON.stringify(e.source)}, detail-type ${JSON.stringify(e["detail-type"])})`),
+      new ValidationError(`not an ECS Deployment State Change event (source ${describeValue(e.source)}, detail-type ${describeValue(e["detail-type"])})`),
     );
   }
   const { detail: d, resources } = event as Record<string, unknown>;

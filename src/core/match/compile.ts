@@ -6,6 +6,7 @@
  * looks at the pattern JSON again.
  *
  * Semantics, following the EventBridge user guide and its engine (aws/event-ruler):
+ * - a key with dots names nested fields, in patterns and in events alike (dotted-keys.ts);
  * - fields of an object are ANDed, values of a match array are ORed, `$or`
  *   ORs whole sub-patterns at its level (it adds nothing to the path);
  * - an event array matches when any of its elements does (nested arrays are
@@ -35,6 +36,7 @@ import {
   type WildcardPieces,
 } from "./operands.ts";
 import { validatePattern, type ValidateOptions } from "./validate.ts";
+import { expandEventKeys, expandPatternKeys, isNestedFields, type PatternFields } from "./dotted-keys.ts";
 
 export type Leaf = string | number | boolean | null;
 
@@ -295,18 +297,18 @@ function compileLeaf(key: string, path: string, segments: readonly string[], lis
   };
 }
 
-function compileNode(pattern: Obj, segments: readonly string[]): PatternNode {
+function compileNode(pattern: PatternFields, segments: readonly string[]): PatternNode {
   const fields: (LeafField | ObjectField)[] = [];
   const ors: PatternNode[][] = [];
-  for (const [key, value] of Object.entries(pattern)) {
+  for (const [key, value] of pattern) {
     if (key === "$or") {
-      ors.push((value as readonly Obj[]).map((alternative) => compileNode(alternative, segments)));
+      ors.push((value as readonly PatternFields[]).map((alternative) => compileNode(alternative, segments)));
       continue;
     }
     const childSegments = [...segments, key];
     const path = childSegments.join(".");
-    if (Array.isArray(value)) fields.push(compileLeaf(key, path, childSegments, value));
-    else fields.push({ kind: "object", key, guarded: key in Object.prototype, path, node: compileNode(value as Obj, childSegments) });
+    if (isNestedFields(value)) fields.push({ kind: "object", key, guarded: key in Object.prototype, path, node: compileNode(value.nested, childSegments) });
+    else fields.push(compileLeaf(key, path, childSegments, value));
   }
   // Cheap exact checks first, so most mismatches are found after a lookup or two.
   fields.sort((a, b) => rank(a) - rank(b));
@@ -334,7 +336,7 @@ export function compilePattern(pattern: EventPattern, options?: ValidateOptions)
  * pattern EventBridge would reject matches is undefined.
  */
 export function compileValidatedPattern(pattern: EventPattern): CompiledPattern {
-  return { pattern, root: compileNode(pattern, []) };
+  return { pattern, root: compileNode(expandPatternKeys(pattern), []) };
 }
 
 // ---------------------------------------------------------------- match
@@ -418,6 +420,11 @@ function matchNode(node: PatternNode, obj: Obj | undefined, root: unknown): bool
 
 /** Whether `event` (the full EventBridge envelope, parsed) matches the compiled pattern. */
 export function matchesPattern(compiled: CompiledPattern, event: unknown): boolean {
+  return matchesExpanded(compiled, expandEventKeys(event));
+}
+
+/** `matchesPattern` for an event whose dotted keys were expanded already (dotted-keys.ts `expandEventKeys`). */
+export function matchesExpanded(compiled: CompiledPattern, event: unknown): boolean {
   return matchNode(compiled.root, isObject(event) ? event : undefined, event);
 }
 
@@ -480,8 +487,9 @@ function explainNode(node: PatternNode, obj: Obj | undefined, root: unknown): st
  * fails (`detail.bucket.name is "other", wanted one of "media-uploads"`);
  * undefined when it matches.
  */
-export function explainMismatch(compiled: CompiledPattern, event: unknown): string | undefined {
-  if (matchesPattern(compiled, event)) return undefined;
+export function explainMismatch(compiled: CompiledPattern, input: unknown): string | undefined {
+  const event = expandEventKeys(input);
+  if (matchesExpanded(compiled, event)) return undefined;
   if (!isObject(event)) return `the event is ${describeValue(event)}, not a JSON object`;
   return explainNode(compiled.root, event, event) ?? "the event does not match";
 }

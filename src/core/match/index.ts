@@ -10,7 +10,8 @@
  * follows the number of plausible patterns rather than the catalog size.
  */
 import type { EventPattern } from "./types.ts";
-import { anchorChoices, compilePattern, matchesPattern, type AnchorChoice, type CompiledPattern, type Leaf } from "./compile.ts";
+import { expandEventKeys } from "./dotted-keys.ts";
+import { anchorChoices, compilePattern, matchesExpanded, type AnchorChoice, type CompiledPattern, type Leaf } from "./compile.ts";
 
 interface Entry<T> {
   readonly compiled: CompiledPattern;
@@ -76,7 +77,8 @@ export class CompiledPatternIndex<T> {
   }
 
   /** The values of every pattern `event` matches, in the order they were added. */
-  match(event: unknown): T[] {
+  match(input: unknown): T[] {
+    const event = expandEventKeys(input);
     this.#epoch = this.#epoch === 0xffffffff ? 1 : this.#epoch + 1;
     if (this.#epoch === 1) this.#seen.fill(0);
     const candidates: number[] = [];
@@ -86,7 +88,7 @@ export class CompiledPatternIndex<T> {
     const out: T[] = [];
     for (const id of candidates) {
       const entry = this.#entries[id]!;
-      if (matchesPattern(entry.compiled, event)) out.push(entry.value);
+      if (matchesExpanded(entry.compiled, event)) out.push(entry.value);
     }
     return out;
   }

@@ -303,6 +303,124 @@ function checkNumeric(operand: Json, path: string, out: Collector): void {
 }
 
 /**
+ * EventBridge refuses a rule whose wildcards would make matching slow ("Rule is too complex - try using fewer
+ * wildcard characters or fewer repeating character sequences after a wildcard character"). Its engine measures
+ * each field's wildcards by the most wildcard-pattern prefixes one input value can keep alive at once (aws/event-ruler
+ * README, "Matching with a Machine", and its MachineComplexityEvaluator); AWS does not document its threshold,
+ * and refuses fields past 10.
+ */
+export const MAX_WILDCARD_COMPLEXITY = 10;
+
+/** Subsets of NFA states explored per field before the evaluation stops with what it found (keeps validation bounded). */
+const MAX_COMPLEXITY_STATES = 20_000;
+
+const STAR = -1;
+
+/** A wildcard operand as event-ruler compiles it: its characters between the JSON string's quotes, `*` a loop. */
+function wildcardTokens(operand: string): number[] {
+  const tokens = [34];
+  for (let i = 0; i < operand.length; i++) {
+    const c = operand[i]!;
+    if (c === "*") tokens.push(STAR);
+    else if (c === "\\") tokens.push(operand.charCodeAt(++i));
+    else tokens.push(operand.charCodeAt(i));
+  }
+  tokens.push(34);
+  return tokens;
+}
+
+/**
+ * The most prefixes of `operands` one input value keeps alive at once, at most `MAX_WILDCARD_COMPLEXITY + 1`:
+ * the subsets of the wildcards' combined automaton reachable by some input, each weighed by its live states.
+ */
+export function wildcardComplexity(operands: readonly string[]): number {
+  const patterns = [...new Set(operands)].map(wildcardTokens);
+  const offsets: number[] = [];
+  let total = 0;
+  for (const tokens of patterns) {
+    offsets.push(total);
+    total += tokens.length + 1;
+  }
+  const owner = (state: number): [number, number] => {
+    let p = offsets.length - 1;
+    while (offsets[p]! > state) p--;
+    return [p, state - offsets[p]!];
+  };
+  const close = (states: Set<number>, state: number): void => {
+    let at = state;
+    for (;;) {
+      states.add(at);
+      const [p, position] = owner(at);
+      if (patterns[p]![position] !== STAR) return;
+      at++;
+    }
+  };
+  const alphabet = new Set<number>([0]);
+  for (const tokens of patterns) for (const t of tokens) if (t !== STAR) alphabet.add(t);
+  const start = new Set<number>();
+  for (const offset of offsets) close(start, offset);
+  const seen = new Set<string>();
+  const pending: Set<number>[] = [start];
+  let worst = 0;
+  while (pending.length > 0 && seen.size < MAX_COMPLEXITY_STATES) {
+    const states = pending.pop()!;
+    for (const c of alphabet) {
+      const next = new Set<number>();
+      for (const state of states) {
+        const [p, position] = owner(state);
+        const token = patterns[p]![position];
+        if (token === undefined) continue;
+        if (token === STAR) close(next, state);
+        else if (token === c) close(next, state + 1);
+      }
+      if (next.size === 0) continue;
+      // A star and the literal after it are one prefix in play: count the states awaiting a character (or done).
+      let live = 0;
+      for (const state of next) {
+        const [p, position] = owner(state);
+        if (patterns[p]![position] !== STAR) live++;
+      }
+      worst = Math.max(worst, live);
+      if (worst > MAX_WILDCARD_COMPLEXITY) return worst;
+      const key = [...next].sort((a, b) => a - b).join(",");
+      if (!seen.has(key)) {
+        seen.add(key);
+        pending.push(next);
+      }
+    }
+  }
+  return worst;
+}
+
+/** Wildcard operands (`wildcard` and `anything-but` `wildcard`) by field, `$or` alternatives included, with where each field first appears. */
+function collectWildcards(node: { readonly [key: string]: Json }, field: string, path: string, out: Map<string, { path: string; operands: string[] }>): void {
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "$or" && Array.isArray(value)) {
+      value.forEach((alternative, i) => collectWildcards(alternative as { readonly [key: string]: Json }, field, `${path}$or[${i}]`, out));
+      continue;
+    }
+    const at = join(field, key);
+    const where = path === "" || path.endsWith("]") ? `${path}${path === "" ? "" : "."}${key}` : join(path, key);
+    if (!Array.isArray(value)) {
+      if (isPlainObject(value)) collectWildcards(value as { readonly [key: string]: Json }, at, where, out);
+      continue;
+    }
+    for (const item of value) {
+      if (!isPlainObject(item)) continue;
+      const operator = item as { readonly [key: string]: Json };
+      const inner = operator["anything-but"];
+      const found = typeof operator.wildcard === "string" ? [operator.wildcard] : isPlainObject(inner) && inner.wildcard !== undefined ? [inner.wildcard].flat() : [];
+      for (const operand of found) {
+        if (typeof operand !== "string") continue;
+        const entry = out.get(at) ?? { path: where, operands: [] };
+        entry.operands.push(operand);
+        out.set(at, entry);
+      }
+    }
+  }
+}
+
+/**
  * Every reason EventBridge would reject `pattern`, empty when it is valid.
  * `pattern` is the parsed JSON object, as `berth.yml` or a rule holds it.
  */
@@ -314,6 +432,19 @@ export function validatePattern(pattern: unknown, options: ValidateOptions = {})
   }
   if (!checkJson(pattern, "", out)) return out.issues;
   checkObject(pattern as { readonly [key: string]: Json }, "", false, out);
+  if (out.issues.length === 0) {
+    const wildcards = new Map<string, { path: string; operands: string[] }>();
+    collectWildcards(pattern as { readonly [key: string]: Json }, "", "", wildcards);
+    for (const { path, operands } of wildcards.values()) {
+      const complexity = wildcardComplexity(operands);
+      if (complexity > MAX_WILDCARD_COMPLEXITY) {
+        out.add(
+          path,
+          `EventBridge rejects these wildcards as too complex: one value can keep ${complexity} or more of their prefixes in play at once, at most ${MAX_WILDCARD_COMPLEXITY} are allowed; use fewer wildcard characters or fewer repeating character sequences after a wildcard`,
+        );
+      }
+    }
+  }
   const maxLength = options.maxLength ?? DEFAULT_MAX_PATTERN_LENGTH;
   const length = JSON.stringify(pattern).length;
   if (length > maxLength) {

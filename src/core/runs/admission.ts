@@ -42,10 +42,15 @@ export type Resumption =
  * A duplicate delivery of an occurrence whose run exists: launch nothing new,
  * but finish what a crash interrupted — admission of a run left QUEUED, or
  * the launch of an attempt that has no task yet (the same clientToken, so
- * ECS starts no second task).
+ * ECS starts no second task). That launch belongs to the delivery that began
+ * the attempt: it may still be waiting for RunTask's answer, and every
+ * re-send spends the account's RunTask rate. A duplicate re-sends it only
+ * once the owner has had `relaunchAfterMs` (the sweep's own wait, runs/sweep.ts)
+ * and still stored no task; before that it leaves it to the owner or the sweep.
  */
-export function decideResume(run: Run): Resumption {
+export function decideResume(run: Run, now: number, relaunchAfterMs: number): Resumption {
   if (isQueued(run.status)) return { resume: "admit" };
   const attempt = pendingLaunch(run);
-  return { resume: "effects", effects: attempt ? [launchEffect(run, attempt)] : [] };
+  const overdue = attempt !== undefined && now - attempt.requestedAt >= relaunchAfterMs;
+  return { resume: "effects", effects: overdue ? [launchEffect(run, attempt)] : [] };
 }

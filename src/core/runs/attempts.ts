@@ -9,7 +9,7 @@ import type { InvalidTransitionError } from "../errors.ts";
 import { publishEffect, type Effect } from "./effects.ts";
 import { currentAttempt, type Attempt, type FailureClass, type LaunchChoice, type Run, type RunPolicy } from "./model.ts";
 import { isActive } from "./status.ts";
-import { decideRetry } from "./retry.ts";
+import { decideRetry, retryJitter } from "./retry.ts";
 import { transition, type RunPatch } from "./transitions.ts";
 
 /** A decision about one run: the run to store, then the effects to execute. */
@@ -92,7 +92,7 @@ export function settleRun(run: Run, now: number, policy: RunPolicy): Step {
     return moved.ok ? ended(moved.run) : moved;
   }
 
-  const decision = decideRetry(policy.retry, attempt, failureClass, now, policy.launch);
+  const decision = decideRetry(policy.retry, attempt, failureClass, now, policy.launch, retryJitter(run.id, attempt.number));
   if (decision.retry) {
     const moved = transition(run, "RETRY_WAIT", now, {
       reason: `${describeFailure(attempt)}; attempt ${attempt.number + 1} at ${new Date(decision.at).toISOString()}${

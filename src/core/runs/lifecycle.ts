@@ -92,13 +92,18 @@ export interface LaunchFailure {
    * - `throttled`: API throttling or 5xx after the SDK's own retries — retryable, nothing was launched.
    * - `invalid`: invalid parameters, missing task definition, bad network — fails the run.
    * - `access-denied`: IAM — fails the run.
+   * - `conflict`: the clientToken already started a task for a request with other parameters
+   *   (a catalog deployed between a send and its re-send): that task is the attempt's, adopted
+   *   from `existingTaskArns`; without one, it fails the run like `invalid`.
    */
-  readonly kind: "capacity" | "throttled" | "invalid" | "access-denied";
+  readonly kind: "capacity" | "throttled" | "invalid" | "access-denied" | "conflict";
   readonly retryable: boolean;
   /** The message AWS (or the local executor) gave, verbatim. */
   readonly message: string;
   /** Milliseconds the caller should wait before trying again, when known. */
   readonly retryAfterMs?: number;
+  /** `conflict`: the tasks ECS already started under the clientToken (RunTask ConflictException `resourceIds`). */
+  readonly existingTaskArns?: readonly string[];
 }
 
 export type LaunchOutcome = { readonly ok: true; readonly taskArn: string } | { readonly ok: false; readonly failure: LaunchFailure };
@@ -107,12 +112,16 @@ export type LaunchOutcome = { readonly ok: true; readonly taskArn: string } | { 
  * The launch result to record, or undefined when nothing was decided: ECS
  * throttled the call past the SDK's retries, nothing was launched, and the
  * run stays STARTING until a redelivery or the sweep re-sends the same
- * clientToken. A capacity shortage is retried per policy; anything else
- * (invalid request, access denied) fails the attempt.
+ * clientToken. A clientToken that already started a task (a conflict naming
+ * it) launched this attempt: the task is adopted, never failed while it runs.
+ * A capacity shortage is retried per policy; anything else (invalid request,
+ * access denied) fails the attempt.
  */
 export function launchResultOf(answer: LaunchOutcome): LaunchResult | undefined {
   if (answer.ok) return { ok: true, taskArn: answer.taskArn };
   if (answer.failure.kind === "throttled") return undefined;
+  const adopted = answer.failure.kind === "conflict" ? answer.failure.existingTaskArns?.find((arn) => arn !== "") : undefined;
+  if (adopted !== undefined) return { ok: true, taskArn: adopted };
   return { ok: false, reason: answer.failure.message, failureClass: answer.failure.kind === "capacity" ? "capacity" : "invalid" };
 }
 

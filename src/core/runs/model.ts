@@ -107,10 +107,11 @@ export interface RunPolicy {
   /** Absent for deploy actions. */
   readonly launch?: Launch;
   /**
-   * Names of the task's essential containers, when the shell knows them
-   * (task definition). ECS task events do not say which containers are
-   * essential; without this list every container that reports an exit code
-   * decides the outcome (see task-state.ts).
+   * Names of the task's essential containers, when known: the engine reads
+   * them from the task's definition revision (engine/essentials.ts). ECS task
+   * events do not say which containers are essential; without this list every
+   * container decides the outcome, and one with no exit code fails it (see
+   * task-state.ts).
    */
   readonly essentialContainers?: readonly string[];
 }

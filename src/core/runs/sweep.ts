@@ -143,9 +143,15 @@ export function reconcileTask(
     return step.ok ? { run: step.run, effects: step.effects, outcome: "updated" } : { run: lost, effects: [], outcome: "updated" };
   }
 
-  const result = recordTaskState(run, described, now, policy);
+  // DescribeTasks is ECS's view of now: where an event's version (forged, or from a task ECS
+  // renumbered) stands above it, the answer still applies, and later events are ordered from it.
+  const target = run.attempts.find((a) => a.taskArn === described.taskArn) ?? attempt;
+  const overtaken = target.lastEventVersion !== undefined && described.version < target.lastEventVersion;
+  const base = overtaken ? withAttempt(run, target.number, (a) => ({ ...a, lastEventVersion: described.version - 1 })) : run;
+  const result = recordTaskState(base, described, now, policy);
   if (result.outcome === "duplicate" || result.outcome === "stale") {
-    return { run: touch(run, now, { checkedAt: now }), effects: [], outcome: "updated" };
+    const checked = overtaken ? withAttempt(run, target.number, (a) => ({ ...a, lastEventVersion: described.version })) : run;
+    return { run: touch(checked, now, { checkedAt: now }), effects: [], outcome: "updated" };
   }
   return result;
 }

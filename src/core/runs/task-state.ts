@@ -6,15 +6,35 @@
  * of the task with a `version` that increases with every change, so an event
  * whose version is not above the last one applied to the attempt changes
  * nothing; the transition table then keeps task progress moving forward only.
- * Together they make the final run independent of arrival order.
+ * Together they make the final run independent of arrival order. A
+ * DescribeTasks answer is ECS's own view of now, so where it and the last
+ * event's version disagree it wins (runs/sweep.ts `reconcileTask`): a forged
+ * version cannot make the real task stale.
  *
  * Which containers decide the outcome: the event's container entries carry
  * name, exit code, status and reason, but not whether the container is
- * essential (that lives in the task definition). When the shell passes
- * `policy.essentialContainers`, exactly those decide, and one without an exit
- * code fails the attempt. Otherwise every container that reports an exit code
- * decides: a sidecar that ECS stopped with a non-zero code then fails the
- * run, which is the safe side of the trade.
+ * essential (that lives in the task definition). The engine looks the task
+ * definition up (`TaskLauncher.essentialContainers`, once per revision) and
+ * passes `policy.essentialContainers`: exactly those decide, and one without
+ * an exit code fails the attempt. A sidecar that ECS stopped with SIGTERM (143)
+ * after the essential container exited 0 does not fail the run. Without that
+ * list (a runtime that cannot tell) every container decides, and one with no
+ * exit code fails the attempt: "no exit code" is never success.
+ *
+ * Failure classes, from the stop code first (Task.stopCode, whose values are
+ * TaskFailedToStart, EssentialContainerExited, UserInitiated,
+ * ServiceSchedulerInitiated, SpotInterruption, TerminationNotice,
+ * InfrastructureHealth), then the exit codes:
+ * - SpotInterruption → spot-interruption; TerminationNotice → spot-interruption
+ *   on Spot, capacity otherwise; InfrastructureHealth (ECS stopped the task
+ *   because its host was unhealthy) → capacity: not the job's fault.
+ * - TaskFailedToStart → invalid when `stoppedReason` names a cause no retry can
+ *   fix (an image or secret that does not exist, access denied), else
+ *   failed-to-start.
+ * - UserInitiated → cancelled.
+ * - EssentialContainerExited, or no stop code → the deciding exit code.
+ * - any other code (ServiceSchedulerInitiated, or one berth does not know yet)
+ *   → unknown, never retried, with the code in the reason.
  */
 import type { EcsContainerState, EcsTaskState } from "../events/ecs-task.ts";
 import { publishEffect, type Effect } from "./effects.ts";
@@ -50,46 +70,72 @@ const PROGRESS: Readonly<Record<string, AttemptStatus>> = {
 const START_FAILURE =
   /\b(CannotPullContainerError|ResourceInitializationError|CannotStartContainerError|CannotCreateContainerError|CannotCreateVolumeError|CannotInspectContainerError|ContainerRuntimeError|ContainerRuntimeTimeoutError)\b|Task failed to start/;
 
+/**
+ * Start failures no retry can fix: the image or its tag does not exist, a
+ * secret or parameter the task definition names does not exist, or the
+ * execution role may not read them (ECS Developer Guide, "CannotPullContainer
+ * task errors" and "Troubleshoot ResourceInitializationError errors"). A
+ * timeout, a network error or a registry's rate limit is worth a retry.
+ */
+const UNFIXABLE_START =
+  /\bnot found\b|\bnotfound\b|manifest unknown|does not exist|repository .*not exist|ResourceNotFoundException|ParameterNotFound|InvalidParameters?\b|invalid reference format|AccessDenied|access denied|not authorized|is not authorized|pull access denied/i;
+
+/** Stop codes whose class does not come from the exit codes (see the header). */
+const STOP_CODES_BY_EXIT = new Set(["EssentialContainerExited"]);
+
+/** How much of a stop code berth did not recognise goes into the reason. */
+const MAX_CODE_IN_REASON = 64;
+
 export interface StopVerdict {
   readonly status: "SUCCEEDED" | "FAILED" | "CANCELLED";
   readonly failureClass?: FailureClass;
   readonly exitCode?: number;
+  /** Why, when the stop code or the start failure says more than the class (an unknown code, an unfixable start). */
+  readonly reason?: string;
 }
 
 /**
  * The exit code that decides the attempt: the first non-zero one among the
- * deciding containers, 0 when all of them exited 0, undefined when one of
- * them has none.
+ * deciding containers (the essential ones when known, else all), 0 when all
+ * of them exited 0, undefined when one of them has none or none decides.
  */
 export function decidingExitCode(task: EcsTaskState, essentialContainers?: readonly string[]): number | undefined {
   const containers = task.containers ?? [];
   const deciding: readonly (EcsContainerState | undefined)[] =
-    essentialContainers !== undefined
-      ? essentialContainers.map((name) => containers.find((c) => c.name === name))
-      : containers.filter((c) => c.exitCode !== undefined);
+    essentialContainers !== undefined ? essentialContainers.map((name) => containers.find((c) => c.name === name)) : containers;
   const failed = deciding.find((c) => c?.exitCode !== undefined && c.exitCode !== 0);
   if (failed?.exitCode !== undefined) return failed.exitCode;
   if (deciding.length === 0 || deciding.some((c) => c?.exitCode === undefined)) return undefined;
   return 0;
 }
 
+function startFailureText(task: EcsTaskState): string {
+  return [task.stoppedReason ?? "", ...(task.containers ?? []).map((c) => c.reason ?? "")].join("\n");
+}
+
 export function classifyStop(task: EcsTaskState, essentialContainers?: readonly string[]): StopVerdict {
   const exitCode = decidingExitCode(task, essentialContainers);
   const withExit = exitCode !== undefined ? { exitCode } : {};
-  if (task.stopCode === "SpotInterruption") return { status: "FAILED", failureClass: "spot-interruption", ...withExit };
-  if (task.stopCode === "TerminationNotice") {
+  const code = task.stopCode;
+  if (code === "SpotInterruption") return { status: "FAILED", failureClass: "spot-interruption", ...withExit };
+  if (code === "TerminationNotice") {
     // Without Spot, a termination notice means the host went away: not the job's fault, so a capacity problem.
     const spot = /spot/i.test(task.capacityProviderName ?? "");
     return { status: "FAILED", failureClass: spot ? "spot-interruption" : "capacity", ...withExit };
   }
-  const startFailed =
-    task.stopCode === "TaskFailedToStart" ||
-    START_FAILURE.test(task.stoppedReason ?? "") ||
-    (task.containers ?? []).some((c) => START_FAILURE.test(c.reason ?? ""));
-  if (startFailed) return { status: "FAILED", failureClass: "failed-to-start", ...withExit };
-  if (task.stopCode === "UserInitiated") return { status: "CANCELLED", failureClass: "cancelled", ...withExit };
+  // ECS replaced the task because its infrastructure was unhealthy: like a host going away.
+  if (code === "InfrastructureHealth") return { status: "FAILED", failureClass: "capacity", ...withExit };
+  const text = startFailureText(task);
+  if (code === "TaskFailedToStart" || START_FAILURE.test(text)) {
+    if (UNFIXABLE_START.test(text)) return { status: "FAILED", failureClass: "invalid", ...withExit, reason: "the task cannot start until its definition or permissions change" };
+    return { status: "FAILED", failureClass: "failed-to-start", ...withExit };
+  }
+  if (code === "UserInitiated") return { status: "CANCELLED", failureClass: "cancelled", ...withExit };
+  if (code !== undefined && !STOP_CODES_BY_EXIT.has(code)) {
+    return { status: "FAILED", failureClass: "unknown", ...withExit, reason: `ECS stopped the task with stop code ${code.slice(0, MAX_CODE_IN_REASON)}` };
+  }
 
-  if (exitCode === undefined) return { status: "FAILED", failureClass: "unknown" };
+  if (exitCode === undefined) return { status: "FAILED", failureClass: "unknown", reason: "a deciding container reported no exit code" };
   if (exitCode !== 0) return { status: "FAILED", failureClass: `exit:${exitCode}`, exitCode };
   return { status: "SUCCEEDED", exitCode: 0 };
 }
@@ -144,6 +190,7 @@ export function recordTaskState(run: Run, task: EcsTaskState, now: number, polic
     const verdict = classifyStop(task, policy.essentialContainers);
     const ended: Attempt = {
       ...stopped,
+      ...(verdict.reason !== undefined ? { stoppedReason: [verdict.reason, task.stoppedReason].filter(Boolean).join(": ") } : {}),
       status: verdict.status,
       ...(verdict.failureClass !== undefined ? { failureClass: verdict.failureClass } : {}),
       ...(verdict.exitCode !== undefined ? { exitCode: verdict.exitCode } : {}),

@@ -97,9 +97,11 @@ describe("dispatch: one occurrence, one task", () => {
     ["RunTask returned", (s: MemoryRunStore) => s, { crashAfterLaunch: true }],
     ["the task ARN was stored", (s: MemoryRunStore) => crashAfter(s, "updateRun", (r) => r.attempts[0]?.taskArn !== undefined), {}],
   ])("a crash after %s, then a redelivery, leaves exactly one task and a correct run", async (_what, wrap, launcherFaults) => {
-    const { engine, launcher, store } = setup(wrap(new MemoryRunStore()));
+    const { engine, launcher, store, clock } = setup(wrap(new MemoryRunStore()));
     Object.assign(launcher, launcherFaults);
     await expect(engine.dispatch(upload())).rejects.toThrow(/injected crash/);
+    // A launch whose task is not stored is the delivery's that began it, until the sweep's relaunch wait has passed.
+    clock.advance(2 * 60_000);
     const again = await engine.dispatch(upload());
     expect(again[0]!.kind).toBe("duplicate");
     expect(launcher.tasks.size).toBe(1);

@@ -57,13 +57,23 @@ describe("admitRun", () => {
 });
 
 describe("decideResume: a redelivery finishes what a crash interrupted", () => {
+  const RELAUNCH_AFTER = 2 * MIN;
+
   it("a run left QUEUED is admitted again", () => {
-    expect(decideResume(queuedRun())).toEqual({ resume: "admit" });
+    expect(decideResume(queuedRun(), T0, RELAUNCH_AFTER)).toEqual({ resume: "admit" });
   });
 
-  it("an attempt with no task yet is launched again with the same clientToken", () => {
+  // Issue 10 item 7: RunTask is rate-limited per account (token bucket; Amazon ECS API Reference, "Request throttling for
+  // the Amazon ECS API"), so a duplicate delivery does not spend it on a launch whose owner may still be waiting for it.
+  it("an attempt with no task yet is the owner's to launch: a duplicate delivery sends nothing while the owner may be at it", () => {
     const run = startingRun();
-    expect(decideResume(run)).toEqual({
+    expect(decideResume(run, run.attempts[0]!.requestedAt, RELAUNCH_AFTER)).toEqual({ resume: "effects", effects: [] });
+    expect(decideResume(run, run.attempts[0]!.requestedAt + RELAUNCH_AFTER - 1, RELAUNCH_AFTER)).toEqual({ resume: "effects", effects: [] });
+  });
+
+  it("an attempt still without a task once the owner had its time is launched again with the same clientToken", () => {
+    const run = startingRun();
+    expect(decideResume(run, run.attempts[0]!.requestedAt + RELAUNCH_AFTER, RELAUNCH_AFTER)).toEqual({
       resume: "effects",
       effects: [{ type: "launch", runId: run.id, attempt: 1, clientToken: run.attempts[0]!.clientToken, launch: "primary" }],
     });
@@ -71,9 +81,9 @@ describe("decideResume: a redelivery finishes what a crash interrupted", () => {
 
   it("a run whose task is known, or that ended, needs nothing", () => {
     const launched = ok(recordLaunch(startingRun(), 1, { ok: true, taskArn: TASK_ARN }, T0 + SEC, runPolicy())).run;
-    expect(decideResume(launched)).toEqual({ resume: "effects", effects: [] });
+    expect(decideResume(launched, T0 + 10 * MIN, RELAUNCH_AFTER)).toEqual({ resume: "effects", effects: [] });
     const ended = ok(transition(launched, "CANCELLED", T0 + 2 * SEC)).run;
-    expect(decideResume(ended)).toEqual({ resume: "effects", effects: [] });
+    expect(decideResume(ended, T0 + 10 * MIN, RELAUNCH_AFTER)).toEqual({ resume: "effects", effects: [] });
   });
 });
 
@@ -92,6 +102,10 @@ describe("launchResultOf", () => {
     [{ ok: false, failure: { kind: "capacity", retryable: true, message: "RESOURCE:CPU" } } as const, { ok: false, reason: "RESOURCE:CPU", failureClass: "capacity" }],
     [{ ok: false, failure: { kind: "invalid", retryable: false, message: "bad subnet" } } as const, { ok: false, reason: "bad subnet", failureClass: "invalid" }],
     [{ ok: false, failure: { kind: "access-denied", retryable: false, message: "no iam:PassRole" } } as const, { ok: false, reason: "no iam:PassRole", failureClass: "invalid" }],
+    // Issue 10 item 1: "The resourceIds are the existing task ARNs which are already associated with the clientToken"
+    // (Amazon ECS API Reference, RunTask Errors, ConflictException): that task is the attempt's, adopted.
+    [{ ok: false, failure: { kind: "conflict", retryable: false, message: "token in use", existingTaskArns: [TASK_ARN] } } as const, { ok: true, taskArn: TASK_ARN }],
+    [{ ok: false, failure: { kind: "conflict", retryable: false, message: "token in use" } } as const, { ok: false, reason: "token in use", failureClass: "invalid" }],
   ])("%j is recorded as %j", (answer, result) => {
     expect(launchResultOf(answer)).toEqual(result);
   });

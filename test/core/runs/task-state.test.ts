@@ -208,7 +208,10 @@ describe("recordTaskState", () => {
     const retrying = runPolicy({ retry: retryPolicy({ attempts: 3, on: ["exit:any"] }) });
     const now = T0 + 5 * MIN;
     const failed = recordTaskState(launched(retrying), STOPPED_FAIL, now, retrying);
-    expect(failed.run).toMatchObject({ status: "RETRY_WAIT", nextAttemptAt: now + 30 * SEC, nextLaunch: "primary", exitCode: 1 });
+    expect(failed.run).toMatchObject({ status: "RETRY_WAIT", nextLaunch: "primary", exitCode: 1 });
+    // A 30 s backoff, jittered into its upper half (runs/retry.ts).
+    expect(failed.run.nextAttemptAt).toBeGreaterThanOrEqual(now + 15 * SEC);
+    expect(failed.run.nextAttemptAt).toBeLessThanOrEqual(now + 30 * SEC);
     expect(failed.run.reason).toMatch(/^attempt 1 failed: exit:1 \(Essential container in task exited\); attempt 2 at /);
     expect(failed.effects).toEqual([{ type: "publish", detail: expect.objectContaining({ status: "RETRY_WAIT", exitCode: 1 }) }]);
 
@@ -255,10 +258,10 @@ describe("classifyStop", () => {
     { name: "OOM kill", task: { stopCode: "EssentialContainerExited", containers: [container("worker", 137, "OutOfMemoryError: Container killed due to memory usage")] }, verdict: { status: "FAILED", failureClass: "exit:137", exitCode: 137 } },
     { name: "a sidecar exiting non-zero, essential list unknown", task: { containers: [container("worker", 0), container("envoy", 143)] }, verdict: { status: "FAILED", failureClass: "exit:143", exitCode: 143 } },
     { name: "a sidecar exiting non-zero, worker essential", task: { containers: [container("worker", 0), container("envoy", 143)] }, essential: ["worker"], verdict: { status: "SUCCEEDED", exitCode: 0 } },
-    { name: "an essential container without exit code", task: { containers: [container("worker"), container("envoy", 0)] }, essential: ["worker"], verdict: { status: "FAILED", failureClass: "unknown" } },
-    { name: "an essential container missing from the event", task: { containers: [container("envoy", 0)] }, essential: ["worker"], verdict: { status: "FAILED", failureClass: "unknown" } },
-    { name: "a container that never ran, no essential list", task: { containers: [container("worker")] }, verdict: { status: "FAILED", failureClass: "unknown" } },
-    { name: "no containers", task: { containers: [] }, verdict: { status: "FAILED", failureClass: "unknown" } },
+    { name: "an essential container without exit code", task: { containers: [container("worker"), container("envoy", 0)] }, essential: ["worker"], verdict: { status: "FAILED", failureClass: "unknown", reason: "a deciding container reported no exit code" } },
+    { name: "an essential container missing from the event", task: { containers: [container("envoy", 0)] }, essential: ["worker"], verdict: { status: "FAILED", failureClass: "unknown", reason: "a deciding container reported no exit code" } },
+    { name: "a container that never ran, no essential list", task: { containers: [container("worker")] }, verdict: { status: "FAILED", failureClass: "unknown", reason: "a deciding container reported no exit code" } },
+    { name: "no containers", task: { containers: [] }, verdict: { status: "FAILED", failureClass: "unknown", reason: "a deciding container reported no exit code" } },
     { name: "TaskFailedToStart", task: { stopCode: "TaskFailedToStart", stoppedReason: "Task failed to start", containers: [container("worker")] }, verdict: { status: "FAILED", failureClass: "failed-to-start" } },
     { name: "CannotPullContainerError on a container", task: { stopCode: "EssentialContainerExited", containers: [container("worker", undefined, "CannotPullContainerError: pull image manifest has been retried 5 time(s)")] }, verdict: { status: "FAILED", failureClass: "failed-to-start" } },
     { name: "ResourceInitializationError", task: { stoppedReason: "ResourceInitializationError: unable to pull secrets or registry auth", containers: [] }, verdict: { status: "FAILED", failureClass: "failed-to-start" } },
@@ -266,6 +269,23 @@ describe("classifyStop", () => {
     { name: "TerminationNotice on FARGATE_SPOT", task: { stopCode: "TerminationNotice", capacityProviderName: "FARGATE_SPOT", containers: [container("worker", 143)] }, verdict: { status: "FAILED", failureClass: "spot-interruption", exitCode: 143 } },
     { name: "TerminationNotice on on-demand capacity", task: { stopCode: "TerminationNotice", capacityProviderName: "FARGATE", containers: [container("worker", 143)] }, verdict: { status: "FAILED", failureClass: "capacity", exitCode: 143 } },
     { name: "UserInitiated", task: { stopCode: "UserInitiated", containers: [container("worker", 137)] }, verdict: { status: "CANCELLED", failureClass: "cancelled", exitCode: 137 } },
+    // Issue 10 item 3: the result comes from the essential containers, and "no exit code" is never success.
+    { name: "ECS stops a sidecar with SIGTERM (143) after the essential container exited 0", task: { stopCode: "EssentialContainerExited", containers: [container("worker", 0), container("envoy", 143)] }, essential: ["worker"], verdict: { status: "SUCCEEDED", exitCode: 0 } },
+    { name: "an essential container with no exit code next to a sidecar that exited 0, essential list unknown", task: { stopCode: "EssentialContainerExited", containers: [container("worker"), container("envoy", 0)] }, verdict: { status: "FAILED", failureClass: "unknown", reason: "a deciding container reported no exit code" } },
+    { name: "two essential containers, the second one failing", task: { stopCode: "EssentialContainerExited", containers: [container("worker", 0), container("uploader", 3), container("envoy", 0)] }, essential: ["worker", "uploader"], verdict: { status: "FAILED", failureClass: "exit:3", exitCode: 3 } },
+    // Issue 10 item 4: every stop code has a deliberate class (API reference, Task.stopCode: TaskFailedToStart,
+    // EssentialContainerExited, UserInitiated, ServiceSchedulerInitiated, SpotInterruption, TerminationNotice, InfrastructureHealth).
+    { name: "InfrastructureHealth: ECS replaced the task for its host's health, a capacity problem", task: { stopCode: "InfrastructureHealth", containers: [container("worker", 143)] }, verdict: { status: "FAILED", failureClass: "capacity", exitCode: 143 } },
+    { name: "InfrastructureHealth is not the job's result even when the container exited 0", task: { stopCode: "InfrastructureHealth", containers: [container("worker", 0)] }, verdict: { status: "FAILED", failureClass: "capacity", exitCode: 0 } },
+    { name: "a stop code berth does not know is unknown, with the code in the reason", task: { stopCode: "SomethingNewFromEcs", containers: [container("worker", 0)] }, verdict: { status: "FAILED", failureClass: "unknown", exitCode: 0, reason: "ECS stopped the task with stop code SomethingNewFromEcs" } },
+    { name: "ServiceSchedulerInitiated on a standalone task is unknown", task: { stopCode: "ServiceSchedulerInitiated", containers: [container("worker", 143)] }, verdict: { status: "FAILED", failureClass: "unknown", exitCode: 143, reason: "ECS stopped the task with stop code ServiceSchedulerInitiated" } },
+    // TaskFailedToStart reasons (Developer Guide, "Amazon ECS stopped tasks error codes", "CannotPullContainer task errors",
+    // "Troubleshoot ResourceInitializationError errors"): a missing image or secret fails fast; a network timeout is retried.
+    { name: "TaskFailedToStart: the image does not exist", task: { stopCode: "TaskFailedToStart", stoppedReason: "CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:nope: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:nope: not found", containers: [container("worker")] }, verdict: { status: "FAILED", failureClass: "invalid", reason: "the task cannot start until its definition or permissions change" } },
+    { name: "TaskFailedToStart: a secret that does not exist", task: { stopCode: "TaskFailedToStart", stoppedReason: "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret arn:aws:secretsmanager:us-east-1:123456789012:secret:db from secrets manager: ResourceNotFoundException: Secrets Manager can't find the specified secret.", containers: [container("worker")] }, verdict: { status: "FAILED", failureClass: "invalid", reason: "the task cannot start until its definition or permissions change" } },
+    { name: "TaskFailedToStart: an SSM parameter that does not exist", task: { stopCode: "TaskFailedToStart", stoppedReason: "ResourceInitializationError: unable to pull secrets or registry auth: unable to retrieve secrets from ssm: service call has been retried 1 time(s): InvalidParameters: [/prod/db-password]", containers: [container("worker")] }, verdict: { status: "FAILED", failureClass: "invalid", reason: "the task cannot start until its definition or permissions change" } },
+    { name: "TaskFailedToStart: the registry timed out, worth a retry", task: { stopCode: "TaskFailedToStart", stoppedReason: "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/library/app:1: failed to do request: Head \"https://registry-1.docker.io/v2/library/app/manifests/1\": dial tcp 34.205.13.154:443: i/o timeout", containers: [container("worker")] }, verdict: { status: "FAILED", failureClass: "failed-to-start" } },
+    { name: "TaskFailedToStart: secrets unreachable (a network deadline), worth a retry", task: { stopCode: "TaskFailedToStart", stoppedReason: "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 5 time(s): RequestCanceled: request context canceled caused by: context deadline exceeded", containers: [container("worker")] }, verdict: { status: "FAILED", failureClass: "failed-to-start" } },
   ])("$name", ({ task, essential, verdict }) => {
     expect(classifyStop({ ...taskEvent("STOPPED", 3), ...task }, essential)).toEqual(verdict);
   });
