@@ -1,18 +1,21 @@
 /**
- * The Lambda handlers, side by side in one run: each bundle's size (minified, gzip) and cold module
- * init — the time to import the bundle in a fresh Node process with its configuration (SDK clients
- * built, compiled catalog of the example loaded) — for the build of a base commit (default HEAD:
- * the bundles as committed; `npm run bench -- handlers --base <ref>`), built in a temporary git
- * worktree, beside the build of the working tree, an empty module and Powertools Logger alone.
- * Every measurement is a fresh process, and all of them take turns, so a busy moment slows them alike.
+ * The Lambda handlers, side by side in one run: each bundle's size (its entry file, what a cold start loads: the
+ * entry and the chunks it imports, and everything with the chunks loaded at first use) and cold module init — the
+ * time to import the bundle in a fresh Node process with its configuration (SDK clients built, compiled catalog of
+ * the example loaded) — for the builds of base commits (`--base <ref>`, as many as given, default HEAD: the bundles
+ * as committed; `npm run bench -- handlers --base 6b1f83e --base HEAD`), each built by its own build script in a
+ * temporary git worktree, beside the build of the working tree, an empty module and Powertools Logger alone. Every
+ * measurement is a fresh process, and all of them take turns, so a busy moment slows them alike. "× base" compares
+ * with the first base.
  *
- * Then what the new import is made of: Node's built-ins, V8's compilation of the bundle, the
- * evaluation of its modules, the cold start proper (each measured on its own, in fresh processes),
- * and, from CPU profiles of an unminified build of the same bundles (whose esbuild comments name
- * every module), which modules the evaluation and the cold start spend their time in.
+ * Then what the first use of the ECS service deployer's chunk costs (its import, in a process whose cold start is
+ * done), what the new import is made of: Node's built-ins, V8's compilation of the files, the evaluation of their
+ * modules, the cold start proper (each measured on its own, in fresh processes), and, from CPU profiles of an
+ * unminified build of the same bundles (whose esbuild comments name every module), which modules the evaluation
+ * and the cold start spend their time in.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,18 +23,21 @@ import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { loadCatalog } from "../src/core/catalog/load.ts";
 import { compileCatalog } from "../src/core/catalog/compiled.ts";
+import { handlerFiles, type HandlerFiles } from "../test/support/bundle-files.ts";
 import { percentile, recordBenchmark, table } from "./report.ts";
 
 const RUNS = 21;
 const PROFILE_RUNS = 5;
-const HANDLERS = ["dispatch", "track", "sweep"] as const;
-const baseAt = process.argv.indexOf("--base");
-const BASE_REF = baseAt >= 0 ? process.argv[baseAt + 1]! : "HEAD";
+const HANDLERS = ["dispatch", "track", "sweep", "webhook"] as const;
+/** The handlers whose bundles load the ECS service deployer at its first use. */
+const DEPLOYING = ["dispatch", "track", "sweep"] as const;
+const BASE_REFS = process.argv.flatMap((a, i) => (a === "--base" && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
+if (BASE_REFS.length === 0) BASE_REFS.push("HEAD");
 
 const root = process.cwd();
 const dir = mkdtempSync(join(tmpdir(), "berth-handlers-bench-"));
 const git = (...args: string[]) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
-const baseCommit = git("rev-parse", "--short", BASE_REF);
+const baseCommits = BASE_REFS.map((ref) => git("rev-parse", "--short", ref));
 
 // The example catalog, compiled, as the functions get it.
 const loaded = loadCatalog(readFileSync("berth.yml", "utf8"), "berth.yml");
@@ -50,22 +56,27 @@ const env = {
   AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
   AWS_SECRET_ACCESS_KEY: "secret",
   AWS_SESSION_TOKEN: "token",
+  // The webhook's secret, as the stack names it from berth.yml's webhook block (read at the first delivery).
+  BERTH_WEBHOOK_SECRET_SOURCE: "ssm",
+  BERTH_WEBHOOK_SECRET_NAME: "/acme-jobs/webhook-secret",
 };
 
-// The working tree's bundles, and the same unminified for the profile.
-execFileSync(process.execPath, ["scripts/build.mjs", "--quiet"], { stdio: "inherit" });
-execFileSync(process.execPath, ["scripts/build.mjs", "--quiet", "--unminified", join(dir, "unminified")], { stdio: "inherit" });
+// The working tree's bundles, built into this run's own folder, and the same unminified for the profile.
+const NEW = join(dir, "new");
+execFileSync(process.execPath, ["scripts/build.mjs", "--quiet", "--handlers-into", NEW], { stdio: "inherit" });
+execFileSync(process.execPath, ["scripts/build.mjs", "--quiet", "--handlers-into", join(dir, "unminified"), "--unminified"], { stdio: "inherit" });
 
-// The base commit's bundles, built by its own build script in a worktree that shares node_modules.
-const worktree = join(dir, "base");
-git("worktree", "add", "--detach", worktree, BASE_REF);
-try {
-  symlinkSync(join(root, "node_modules"), join(worktree, "node_modules"), "dir");
-  execFileSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: worktree, stdio: "inherit" });
-  mkdirSync(join(dir, "base-handlers"));
-  for (const name of HANDLERS) writeFileSync(join(dir, "base-handlers", `${name}.mjs`), readFileSync(join(worktree, "dist/handlers", `${name}.mjs`)));
-} finally {
-  git("worktree", "remove", "--force", worktree);
+// Each base commit's bundles (entries and chunks), built by its own build script in a worktree that shares node_modules.
+for (const [i, ref] of BASE_REFS.entries()) {
+  const worktree = join(dir, `base-${i}-tree`);
+  git("worktree", "add", "--detach", worktree, ref);
+  try {
+    symlinkSync(join(root, "node_modules"), join(worktree, "node_modules"), "dir");
+    execFileSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: worktree, stdio: "inherit" });
+    cpSync(join(worktree, "dist/handlers"), join(dir, `base-${i}`), { recursive: true, filter: (f) => !f.endsWith(".map") });
+  } finally {
+    git("worktree", "remove", "--force", worktree);
+  }
 }
 
 // Powertools Logger alone, bundled as the handlers bundle it.
@@ -92,13 +103,16 @@ function timed(script: string, options: { readonly env?: NodeJS.ProcessEnv; read
 /** ms to import `file`; with `failing`, until the import fails (its cold start throws). */
 const importing = (file: string, failing = false) =>
   `const t = performance.now(); try { await import(${JSON.stringify(pathToFileURL(file).href)}); } catch (e) { if (!${failing}) throw e; } console.log(performance.now() - t);`;
-/** ms for V8 to compile `file` as a module, without linking or evaluating it. */
-const compiling = (file: string) =>
-  `import { readFileSync } from "node:fs"; import { SourceTextModule } from "node:vm"; const source = readFileSync(${JSON.stringify(file)}, "utf8"); const t = performance.now(); new SourceTextModule(source); console.log(performance.now() - t);`;
+/** ms to import `chunk` once `entry` is imported: what its first use costs. */
+const importingAfter = (entry: string, chunk: string) =>
+  `await import(${JSON.stringify(pathToFileURL(entry).href)}); const t = performance.now(); await import(${JSON.stringify(pathToFileURL(chunk).href)}); console.log(performance.now() - t);`;
+/** ms for V8 to compile `files` as modules, without linking or evaluating them. */
+const compiling = (files: readonly string[]) =>
+  `import { readFileSync } from "node:fs"; import { SourceTextModule } from "node:vm"; const sources = ${JSON.stringify(files)}.map((f) => readFileSync(f, "utf8")); const t = performance.now(); for (const source of sources) new SourceTextModule(source); console.log(performance.now() - t);`;
 
-/** A module importing the Node built-ins `bundle` imports, and nothing else. */
-function builtinsOf(bundle: string, out: string): string {
-  const names = [...new Set([...readFileSync(bundle, "utf8").matchAll(/(?:from|import)\s*"(node:[a-z_/]+)"/g)].map((m) => m[1]!))];
+/** A module importing the Node built-ins `files` import, and nothing else. */
+function builtinsOf(files: readonly string[], out: string): string {
+  const names = [...new Set(files.flatMap((f) => [...readFileSync(f, "utf8").matchAll(/(?:from|import)\s*"(node:[a-z_/]+)"/g)].map((m) => m[1]!)))];
   writeFileSync(out, names.map((n) => `import "${n}";`).join("\n") + "\n");
   return out;
 }
@@ -110,20 +124,26 @@ interface Probe {
 }
 const probes = new Map<string, Probe>();
 const probe = (key: string, measure: () => number) => probes.set(key, { key, measure, times: [] });
-const newBundle = (name: string) => join(root, "dist/handlers", `${name}.mjs`);
-const baseBundle = (name: string) => join(dir, "base-handlers", `${name}.mjs`);
+const newFiles = (name: string): HandlerFiles => handlerFiles(NEW, name);
+/** A base's files of `name`; undefined where that commit has no such handler. */
+const baseFiles = (i: number, name: string): HandlerFiles | undefined => (existsSync(join(dir, `base-${i}`, `${name}.mjs`)) ? handlerFiles(join(dir, `base-${i}`), name) : undefined);
 const { BERTH_TABLE: _table, BERTH_BUS: _bus, ...unconfigured } = env;
 
 probe("empty", () => timed(importing(join(dir, "empty.mjs"))));
 probe("logger", () => timed(importing(join(dir, "logger.mjs"))));
 probe("logger-builtins", () => timed(importing(join(dir, "logger-builtins.mjs"))));
 for (const name of HANDLERS) {
-  const builtins = builtinsOf(newBundle(name), join(dir, `${name}-builtins.mjs`));
-  probe(`${name} base`, () => timed(importing(baseBundle(name))));
-  probe(`${name} new`, () => timed(importing(newBundle(name))));
+  const files = newFiles(name);
+  const builtins = builtinsOf(files.coldStart, join(dir, `${name}-builtins.mjs`));
+  BASE_REFS.forEach((_, i) => {
+    const base = baseFiles(i, name);
+    if (base) probe(`${name} base ${i}`, () => timed(importing(base.entry)));
+  });
+  probe(`${name} new`, () => timed(importing(files.entry)));
   probe(`${name} builtins`, () => timed(importing(builtins)));
-  probe(`${name} compile`, () => timed(compiling(newBundle(name)), { flags: ["--experimental-vm-modules", "--no-warnings"] }));
-  probe(`${name} unconfigured`, () => timed(importing(newBundle(name), true), { env: unconfigured }));
+  probe(`${name} compile`, () => timed(compiling(files.coldStart), { flags: ["--experimental-vm-modules", "--no-warnings"] }));
+  probe(`${name} unconfigured`, () => timed(importing(files.entry, true), { env: unconfigured }));
+  if (files.onFirstUse.length === 1) probe(`${name} deployer`, () => timed(importingAfter(files.entry, files.onFirstUse[0]!)));
 }
 // Every probe once per round, so a busy moment slows them all alike.
 for (let i = 0; i < RUNS; i++) for (const p of probes.values()) p.times.push(p.measure());
@@ -131,20 +151,35 @@ for (let i = 0; i < RUNS; i++) for (const p of probes.values()) p.times.push(p.m
 const sorted = (key: string) => [...probes.get(key)!.times].sort((a, b) => a - b);
 const median = (key: string) => percentile(sorted(key), 50);
 const spread = (key: string) => `${median(key).toFixed(0)} [${sorted(key)[0]!.toFixed(0)}, ${sorted(key).at(-1)!.toFixed(0)}]`;
+const spread1 = (key: string) => `${median(key).toFixed(1)} [${sorted(key)[0]!.toFixed(1)}, ${sorted(key).at(-1)!.toFixed(1)}]`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 const empty = median("empty");
 const net = (key: string) => median(key) - empty;
-const sizes = (file: string) => [kib(statSync(file).size), kib(gzipSync(readFileSync(file)).length)];
+const size = (files: readonly string[]) => files.reduce((n, f) => n + statSync(f).size, 0);
+const gzip = (files: readonly string[]) => files.reduce((n, f) => n + gzipSync(readFileSync(f)).length, 0);
+/** Entry file; what a cold start loads, and gzip of it; everything, with the chunks loaded at first use. */
+const sizes = (f: HandlerFiles) => [kib(size([f.entry])), kib(size(f.coldStart)), kib(gzip(f.coldStart)), kib(size([...f.coldStart, ...f.onFirstUse]))];
+const one = (file: string) => [kib(size([file])), kib(size([file])), kib(gzip([file])), kib(size([file]))];
 
 const rows: (string | number)[][] = [
-  ["(empty module)", "", ...sizes(join(dir, "empty.mjs")), spread("empty"), "", ""],
-  ["(Powertools Logger alone)", "", ...sizes(join(dir, "logger.mjs")), spread("logger"), net("logger").toFixed(0), ""],
-  ["(the Node built-ins it imports)", "", "", "", spread("logger-builtins"), net("logger-builtins").toFixed(0), ""],
-  ...HANDLERS.flatMap((name) => [
-    [name, `base ${baseCommit}`, ...sizes(baseBundle(name)), spread(`${name} base`), net(`${name} base`).toFixed(0), ""],
-    [name, "new", ...sizes(newBundle(name)), spread(`${name} new`), net(`${name} new`).toFixed(0), `${(net(`${name} new`) / net(`${name} base`)).toFixed(2)}×`],
-  ]),
+  ["(empty module)", "", ...one(join(dir, "empty.mjs")), spread("empty"), "", ""],
+  ["(Powertools Logger alone)", "", ...one(join(dir, "logger.mjs")), spread("logger"), net("logger").toFixed(0), ""],
+  ["(the Node built-ins it imports)", "", "", "", "", "", spread("logger-builtins"), net("logger-builtins").toFixed(0), ""],
+  ...HANDLERS.flatMap((name) => {
+    const first = probes.has(`${name} base 0`) ? `${name} base 0` : undefined;
+    const ratio = (key: string) => (first ? `${(net(key) / net(first)).toFixed(2)}×` : "");
+    return [
+      ...BASE_REFS.flatMap((_, i) => {
+        const base = baseFiles(i, name);
+        return base ? [[name, `base ${baseCommits[i]}`, ...sizes(base), spread(`${name} base ${i}`), net(`${name} base ${i}`).toFixed(0), i === 0 ? "" : ratio(`${name} base ${i}`)]] : [];
+      }),
+      [name, "new", ...sizes(newFiles(name)), spread(`${name} new`), net(`${name} new`).toFixed(0), ratio(`${name} new`)],
+    ];
+  }),
 ];
+
+// The deployer's chunk at its first use: the import that the first deploy, stop or deployment read pays.
+const deployerRows = DEPLOYING.filter((name) => probes.has(`${name} deployer`)).map((name) => [name, kib(size(newFiles(name).onFirstUse)), kib(gzip(newFiles(name).onFirstUse)), spread1(`${name} deployer`)]);
 
 // The new import, cut into what each step adds (medians of the probes above).
 const budget = HANDLERS.map((name) => {
@@ -156,7 +191,7 @@ const budget = HANDLERS.map((name) => {
 });
 const budgetRows = [
   ["Node's built-in modules the bundle imports (https, crypto, fs…)", ...budget.map((b) => b.builtins.toFixed(1))],
-  ["V8 compiling the bundle", ...budget.map((b) => b.compile.toFixed(1))],
+  ["V8 compiling what a cold start loads (entry and chunks)", ...budget.map((b) => b.compile.toFixed(1))],
   ["evaluating its modules, the logger", ...budget.map((b) => b.evaluation.toFixed(1))],
   ["cold start: configuration, compiled catalog, SDK clients, router", ...budget.map((b) => b.init.toFixed(1))],
   ["net init (the table above)", ...HANDLERS.map((name) => net(`${name} new`).toFixed(1))],
@@ -209,9 +244,11 @@ function moduleLines(file: string): string[] {
   readFileSync(file, "utf8")
     .split("\n")
     .forEach((text, i) => {
-      const m = /^\/\/ ((?:node_modules|src|handlers)\/\S+)$/.exec(text);
+      // Packages by their path from the innermost node_modules (a worktree's node_modules may be a link elsewhere).
+      const m = /^\/\/ (?:\S*\/)?(node_modules\/\S+)$/.exec(text) ?? /^\/\/ ((?:src|handlers)\/\S+)$/.exec(text);
       if (m) {
-        const path = m[1]!;
+        // The ECS schema module, cut into one module per declaration (scripts/schemas-by-declaration.mjs).
+        const path = m[1]!.replace(/^node_modules\/\.cache\/berth-schemas\/(client-[a-z0-9-]+)-[0-9a-f]+\/\d+\.js$/, "node_modules/@aws-sdk/$1/dist-es/schemas/schemas_0.js");
         const pkg = /^node_modules\/((?:@[^/]+\/)?[^/]+)(?:\/dist-es\/submodules\/([^/]+))?/.exec(path);
         current = pkg ? `${pkg[1]}${pkg[2] ? `/${pkg[2]}` : ""}` : path.split("/").slice(0, path.startsWith("src/") ? 3 : 1).join("/");
       }
@@ -221,26 +258,35 @@ function moduleLines(file: string): string[] {
 }
 
 const byModule = HANDLERS.map((name) => {
-  const file = join(dir, "unminified", `${name}.mjs`);
-  const owner = moduleLines(file);
-  return profile(file, (node, line) => (line !== undefined ? owner[line] ?? "esbuild runtime" : phaseOf(node)));
+  const files = handlerFiles(join(dir, "unminified"), name);
+  const owners = new Map(files.coldStart.map((f) => [pathToFileURL(f).href, moduleLines(f)]));
+  return profile(files.entry, (node, line) => (line !== undefined ? owners.get(node.callFrame.url)?.[line] ?? "esbuild runtime" : phaseOf(node)));
 });
 const inBundle = (k: string) => k !== "V8" && k !== "Node";
 const moduleNames = [...new Set(byModule.flatMap((p) => [...p.keys()].filter(inBundle)))].sort((a, b) => (byModule[0]!.get(b) ?? 0) - (byModule[0]!.get(a) ?? 0));
 const moduleRows = moduleNames.slice(0, 15).map((k) => [k, ...byModule.map((p) => (p.get(k) ?? 0).toFixed(1))]);
 
+const bases = baseCommits.map((c, i) => (i === 0 ? `${c} (the "× base" reference)` : c)).join(", ");
 const md = `## Lambda handlers: bundle size and cold-start init
 
-esbuild ESM bundles (minified, \`mainFields: module,main\`, AWS SDK v3 bundled), the working tree's beside those of
-commit ${baseCommit}. Import: ms to import the bundle in a fresh Node process with its configuration (SDK clients built,
-the example's compiled catalog loaded), median [min, max] of ${RUNS} processes per row, all rows taking turns; "net" is
-the median less the empty module's; "× base" compares the net medians.
+esbuild ESM bundles (minified, \`mainFields: module,main\`, AWS SDK v3 bundled, each handler built on its own with
+code splitting), the working tree's beside those of commit ${bases}. Sizes: the entry file
+(\`dist/handlers/<fn>.mjs\`); what a cold start loads, the entry and the chunks it imports, and its gzip; everything,
+with the chunk of the ECS service deployer that only its first use loads. Import: ms to import the bundle in a fresh
+Node process with its configuration (SDK clients built, the example's compiled catalog loaded), median [min, max] of
+${RUNS} processes per row, all rows taking turns; "net" is the median less the empty module's; "× base" compares the
+net medians.
 
-${table(["handler", "build", "bundle", "gzip", "import ms", "net ms", "× base"], rows)}
+${table(["handler", "build", "entry", "cold start", "gzip", "with chunks", "import ms", "net ms", "× base"], rows)}
 
-What the new net init is made of, ms (medians of as many fresh processes each: a module importing only the bundle's
-Node built-ins; V8 compiling the bundle as a module and nothing more; the bundle imported without BERTH_TABLE and
-BERTH_BUS, so its cold start stops at the configuration; the whole import):
+The deployer's chunk at its first use (the first deploy, stop or deployment read of a container): ms to import it in a
+process whose cold start is done, median [min, max] of ${RUNS} fresh processes; what it adds to that call:
+
+${table(["handler", "chunk", "gzip", "import ms"], deployerRows)}
+
+What the new net init is made of, ms (medians of as many fresh processes each: a module importing only the Node
+built-ins the cold start's files import; V8 compiling those files as modules and nothing more; the bundle imported
+without BERTH_TABLE and BERTH_BUS, so its cold start stops at the configuration; the whole import):
 
 ${table(["step", ...HANDLERS], budgetRows)}
 

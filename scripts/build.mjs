@@ -9,21 +9,31 @@
 //   container credentials, web identity, with the STS and SSO clients they bring, about a quarter of the
 //   bundle) is replaced by the SDK's own environment provider. The CLI keeps the whole chain;
 // - no event-stream support: the SDK loads it lazily (`import("@smithy/core/event-streams")`) for
-//   operations that stream events, and no berth handler calls one;
+//   operations that stream events, and no berth handler calls one; nor the browser's user-agent parser
+//   (`import("bowser")`, reached only in browsers);
+// - code a function loads only when first used in a chunk of its own: each handler is built on its own with code
+//   splitting, so the ECS service deployer (src/aws/compose.ts loads it with `import()`), with the ECS commands only
+//   it sends, is dist/handlers/chunks/<name>/ecs-service-deployer.mjs, and what the deployer shares with
+//   the cold start is a chunk the entry imports. esbuild splits by module, so ECS's schema module is cut into one
+//   module per shape first (schemas-by-declaration.mjs): the deployer's shapes go with it. A function's package
+//   holds its chunks folder (src/aws/stack/functions.ts). Built one by one, the handlers share no chunk;
 // - no DynamoDB endpoint discovery, which no DynamoDB command of the SDK uses, and no SDK code that only
 //   runs where Node's crypto cannot hash or for event streams;
 // - of each client's package.json, the version its user agent reports.
 import { build } from "esbuild";
-import { readFileSync, readdirSync, existsSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { schemasByDeclaration } from "./schemas-by-declaration.mjs";
 
 const quiet = process.argv.includes("--quiet");
-// `--unminified <dir>`: only the handler bundles, unminified, into <dir>, for profiling which modules
-// their evaluation spends its time in (bench/handlers.bench.ts); otherwise the same build.
-const unminifiedAt = process.argv.indexOf("--unminified");
-const profileDir = unminifiedAt >= 0 ? process.argv[unminifiedAt + 1] : undefined;
+// `--handlers-into <dir>`: only the handler bundles, as the functions deploy them, into <dir>; with `--unminified`,
+// unminified and without source maps, for profiling which modules their evaluation spends its time in
+// (bench/handlers.bench.ts, which measures its own copies while other builds may rewrite dist/).
+const intoAt = process.argv.indexOf("--handlers-into");
+const handlersDir = intoAt >= 0 ? process.argv[intoAt + 1] : undefined;
+const unminified = process.argv.includes("--unminified");
 const require = createRequire(import.meta.url);
 
 // The AWS SDK's dynamic `require("node:https")` needs a real `require` inside an ESM bundle.
@@ -102,32 +112,56 @@ const clientVersionOnly = {
 };
 
 const handlers = existsSync("handlers")
-  ? readdirSync("handlers").filter((f) => f.endsWith(".ts")).map((f) => join("handlers", f))
+  ? readdirSync("handlers").filter((f) => f.endsWith(".ts")).map((f) => f.replace(/\.ts$/, ""))
   : [];
 
-const handlerBuild = {
-  ...common,
-  entryPoints: handlers,
-  outExtension: { ".js": ".mjs" },
-  external: ["@smithy/core/event-streams"],
-  plugins: [environmentCredentials, clientVersionOnly, noEndpointDiscovery, unreachableSdkCode],
-};
+/**
+ * Handler `name`, built on its own into `outdir`: `<name>.mjs` and its chunks in `chunks/<name>/`, which only it uses.
+ * The chunks' names carry no hash, so a rebuild writes the same files a function's package names, and each file is
+ * written whole and renamed into place, the chunks before the entry that imports them: a process that imports the
+ * bundle while another build rewrites it (tests running side by side) finds every file it names. Two chunks of the
+ * same name would fail the build (esbuild: "Two output files share the same path").
+ */
+async function buildHandler(name, outdir, options) {
+  const chunks = resolve(outdir, "chunks", name);
+  const { outputFiles } = await build({
+    ...common,
+    entryPoints: [join("handlers", `${name}.ts`)],
+    outdir,
+    splitting: true,
+    chunkNames: `chunks/${name}/[name]`,
+    outExtension: { ".js": ".mjs" },
+    external: ["@smithy/core/event-streams", "bowser"],
+    plugins: [environmentCredentials, clientVersionOnly, noEndpointDiscovery, unreachableSdkCode, schemasByDeclaration(["@aws-sdk/client-ecs"])],
+    ...options,
+    write: false,
+  });
+  const entryFirst = (f) => (f.path.startsWith(chunks) ? 0 : 1);
+  for (const file of [...outputFiles].sort((a, b) => entryFirst(a) - entryFirst(b))) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    const temporary = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, file.contents);
+    renameSync(temporary, file.path);
+  }
+  // What an earlier build left that this one did not write.
+  const written = new Set(outputFiles.map((f) => f.path));
+  for (const f of existsSync(chunks) ? readdirSync(chunks) : []) if (!written.has(join(chunks, f)) && !f.endsWith(".tmp")) rmSync(join(chunks, f), { force: true });
+}
 
-if (profileDir !== undefined) {
-  await build({ ...handlerBuild, outdir: profileDir, sourcemap: false });
+if (handlersDir !== undefined) {
+  await Promise.all(handlers.map((name) => buildHandler(name, handlersDir, unminified ? { sourcemap: false } : { minify: true })));
   process.exit(0);
 }
 
 await Promise.all([
   build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.mjs", external: ["better-sqlite3"] }),
   build({ ...common, format: "cjs", banner: {}, entryPoints: ["src/aws/stack/serverless-source.ts"], outfile: "dist/serverless-source.cjs" }),
-  ...(handlers.length ? [build({ ...handlerBuild, outdir: "dist/handlers", minify: true })] : []),
+  ...handlers.map((name) => buildHandler(name, "dist/handlers", { minify: true })),
 ]);
 // `serverless invoke local` loads a handler with require(), trying `<path>` and `<path>.cjs` but never `.mjs`:
 // a two-line CommonJS door to each ESM bundle lets it run the real bundle. The functions' packages hold the
 // `.mjs` bundles only (src/aws/stack/functions.ts), so Lambda never sees these.
-for (const h of handlers) {
-  const name = h.replace(/^handlers\//, "").replace(/\.ts$/, "");
+for (const name of handlers) {
   writeFileSync(
     `dist/handlers/${name}.cjs`,
     `// For \`serverless invoke local\` only: it cannot load ESM, so this loads ./${name}.mjs for it.\n` +
@@ -135,9 +169,11 @@ for (const h of handlers) {
   );
 }
 if (!quiet) {
-  for (const h of handlers) {
-    const name = h.replace(/^handlers\//, "").replace(/\.ts$/, "");
-    const file = `dist/handlers/${name}.mjs`;
-    console.log(`  ${name.padEnd(12)} ${(statSync(file).size / 1024).toFixed(1)} KiB, ${(gzipSync(readFileSync(file)).length / 1024).toFixed(1)} KiB gzip`);
+  const kib = (files) => `${(files.reduce((n, f) => n + statSync(f).size, 0) / 1024).toFixed(1)} KiB`;
+  for (const name of handlers) {
+    const entry = `dist/handlers/${name}.mjs`;
+    const chunkDir = `dist/handlers/chunks/${name}`;
+    const chunks = existsSync(chunkDir) ? readdirSync(chunkDir).filter((f) => f.endsWith(".mjs")).map((f) => join(chunkDir, f)) : [];
+    console.log(`  ${name.padEnd(12)} ${kib([entry])}, ${(gzipSync(readFileSync(entry)).length / 1024).toFixed(1)} KiB gzip; with its ${chunks.length} chunks ${kib([entry, ...chunks])}`);
   }
 }

@@ -13,27 +13,26 @@
  *
  * When the catalog has deploy jobs, all three also get the ECS service deployer (ecs-service-deployer.ts), on
  * the same ECS client: dispatch and track deploy (a launch, a retry), cancel, time-outs and supersedes stop,
- * track reads `ECS Deployment State Change` events through it and the sweep describes quiet deployments.
+ * track reads `ECS Deployment State Change` events through it and the sweep describes quiet deployments. It is
+ * loaded at the first of these calls (`serviceDeployer`), never at cold start.
  *
  * Only dispatch matches events: track's and sweep's router compiles the catalog's patterns only if asked.
  * Dispatch routes with the compiled catalog's rules, validated when it was compiled, so the pattern
  * validator is not in the bundles (core/router.ts `buildCompiledCatalogRouter`).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createHash, randomBytes } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { ConfigurationError } from "../core/errors.ts";
-import { readCompiledCatalog, type CompiledCatalog } from "../core/catalog/compiled.ts";
+import type { CompiledCatalog } from "../core/catalog/compiled.ts";
 import { buildCompiledCatalogRouter, buildRouter, type Router } from "../core/router.ts";
 import { dispatcher, Engine, sweeper, taskEventRecorder, type DispatchOutcome, type EngineDeps, type SweepReport, type TrackOutcome } from "../core/engine/engine.ts";
 import type { Catalog } from "../core/catalog/types.ts";
+import type { ServiceDeployer } from "../core/ports.ts";
 import { dynamoClient, ecsClient, eventBridgeClient } from "./clients.ts";
+import { loadCompiledCatalog } from "./compiled-catalog.ts";
 import { readHandlerConfig } from "./config.ts";
-import { EcsServiceDeployer } from "./ecs-service-deployer.ts";
+import type { EcsServiceDeployer } from "./ecs-service-deployer.ts";
 import { EcsTaskLauncher } from "./ecs-task-launcher.ts";
 import { EventBridgePublisher } from "./eventbridge-publisher.ts";
 import { DynamoRunStore } from "./dynamo-run-store.ts";
@@ -41,31 +40,6 @@ import { loggingPublisher, type Log } from "./log.ts";
 import { EventBridgeRejectedEvents, type RejectedEvents } from "./rejected-events.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-/**
- * BERTH_CATALOG is relative to the function's root: LAMBDA_TASK_ROOT on Lambda. `serverless invoke local`
- * sets LAMBDA_TASK_ROOT to /var/task, which does not exist on the machine it runs on, so the root is then
- * the package root the bundle sits in (dist/handlers/<fn>.mjs → two folders up), else the working folder.
- */
-function catalogFile(path: string): string {
-  if (isAbsolute(path)) return path;
-  const roots = [process.env.LAMBDA_TASK_ROOT, fileURLToPath(new URL("../..", import.meta.url)), process.cwd()];
-  const candidates = roots.flatMap((root) => (root ? [join(root, path)] : []));
-  return candidates.find((file) => existsSync(file)) ?? candidates[0]!;
-}
-
-export function loadCompiledCatalog(path: string): CompiledCatalog {
-  const file = catalogFile(path);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new ConfigurationError(`BERTH_CATALOG: cannot read ${file} (${(e as Error).message}); package the output of \`berth compile\` with the function`);
-  }
-  const r = readCompiledCatalog(json, file);
-  if (!r.ok) throw new ConfigurationError(`BERTH_CATALOG: ${r.error.message}`);
-  return r.compiled;
-}
 
 /** The clients the engine's adapters use. */
 export interface AwsClients {
@@ -93,10 +67,23 @@ export function buildEngine(catalog: Catalog, clients: AwsClients, config: Engin
   return new Engine(engineDeps(buildRouter(catalog), clients, config));
 }
 
-/** The service deployer of a catalog with deploy jobs (each job's container named for its pseudo tasks); none without. */
-export function serviceDeployer(catalog: Catalog, ecs: ECSClient): EcsServiceDeployer | undefined {
+/**
+ * The service deployer of a catalog with deploy jobs (each job's container named for its pseudo tasks); none
+ * without. Its module, and the ECS commands only it sends, load when it is first asked something: in the handler
+ * bundles they are a chunk of their own (scripts/build.mjs), so no cold start evaluates them, and a container
+ * that never deploys, stops or reads a deployment never does.
+ */
+export function serviceDeployer(catalog: Catalog, ecs: ECSClient): ServiceDeployer | undefined {
   const containers = Object.fromEntries(Object.values(catalog.jobs).flatMap((j) => (j.action.kind === "deploy" ? [[j.name, j.action.container]] : [])));
-  return Object.keys(containers).length > 0 ? new EcsServiceDeployer(ecs, { containers }) : undefined;
+  if (Object.keys(containers).length === 0) return undefined;
+  let loaded: Promise<EcsServiceDeployer> | undefined;
+  const deployer = () => (loaded ??= import("./ecs-service-deployer.ts").then((m) => new m.EcsServiceDeployer(ecs, { containers })));
+  return {
+    deploy: async (plan, id) => (await deployer()).deploy(plan, id),
+    stop: async (taskArn, reason) => (await deployer()).stop(taskArn, reason),
+    describe: async (taskArns) => (await deployer()).describe(taskArns),
+    deploymentTask: async (change) => (await deployer()).deploymentTask(change),
+  };
 }
 
 /** With `log`, every run state change the engine publishes is also logged. */

@@ -21,6 +21,12 @@ export const CATALOG_IN_PACKAGE = "dist/catalog.json";
 
 export const handlerBundle = (fn: FunctionName) => `dist/handlers/${fn}.mjs`;
 
+/**
+ * The folder of the chunks a function's bundle imports, at cold start or when first used (the ECS service
+ * deployer: scripts/build.mjs); only that function's bundle uses them.
+ */
+export const handlerChunks = (fn: FunctionName) => `dist/handlers/chunks/${fn}`;
+
 interface FunctionSettings {
   readonly description: string;
   /** Seconds. */
@@ -72,8 +78,8 @@ export function serverlessFunctions(catalog: Catalog, names: StackNames): Record
         timeout: SETTINGS[fn].timeout,
         role: LOGICAL.role(fn),
         environment: environment(catalog, names, fn),
-        // Only its own bundle and the catalog compiled from berth.yml at package time.
-        package: { patterns: ["!**", handlerBundle(fn), CATALOG_IN_PACKAGE] },
+        // Only its own bundle, its chunks and the catalog compiled from berth.yml at package time.
+        package: { patterns: ["!**", handlerBundle(fn), `${handlerChunks(fn)}/*.mjs`, CATALOG_IN_PACKAGE] },
         // A function URL with auth type NONE, and the two permissions it needs (webhook.ts).
         ...(fn === "webhook" ? { url: true } : {}),
       },

@@ -3,20 +3,20 @@
  * catalog, from any folder. A user's project has berth.yml and no
  * serverless.yml; osls reads its configuration from its working folder and
  * packages paths relative to it, so each run gets a folder of its own with
- * berth's serverless.yml, its variable source and the handler bundles copied
- * from the installed package, and BERTH_CONFIG pointing at the user's
- * berth.yml. Nothing is written into the user's folder but the package
+ * berth's serverless.yml, its variable source and the handler bundles and
+ * their chunks copied from the installed package, and BERTH_CONFIG pointing
+ * at the user's berth.yml. Nothing is written into the user's folder but the package
  * (`.serverless/`), and nothing into berth's installed package.
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigurationError } from "../../core/errors.ts";
 import { FUNCTIONS } from "./names.ts";
-import { handlerBundle } from "./functions.ts";
+import { handlerBundle, handlerChunks } from "./functions.ts";
 
 export const PACKAGE_NAME = "berth-ecs";
 const VARIABLE_SOURCE = "dist/serverless-source.cjs";
@@ -39,9 +39,17 @@ export function oslsBin(root: string): string {
   }
 }
 
-/** The files a run copies from berth's package: serverless.yml, the variable source and the bundle of every function a stack may have. */
+/** The files a run needs from berth's package: serverless.yml, the variable source and the bundle of every function a stack may have. */
 export function stackFiles(): string[] {
   return ["serverless.yml", VARIABLE_SOURCE, ...FUNCTIONS.map(handlerBundle)];
+}
+
+/** The chunks of every function's bundle in berth's package at `root`, which a run copies with the bundles. */
+function chunkFiles(root: string): string[] {
+  return FUNCTIONS.flatMap((fn) => {
+    const dir = handlerChunks(fn);
+    return existsSync(join(root, dir)) ? readdirSync(join(root, dir)).filter((f) => f.endsWith(".mjs")).map((f) => `${dir}/${f}`) : [];
+  });
 }
 
 export interface ServerlessRun {
@@ -72,7 +80,7 @@ export async function runServerless(run: ServerlessRun): Promise<ServerlessResul
   const bin = oslsBin(root);
   const work = mkdtempSync(join(tmpdir(), "berth-stack-"));
   try {
-    for (const file of stackFiles()) {
+    for (const file of [...stackFiles(), ...chunkFiles(root)]) {
       mkdirSync(dirname(join(work, file)), { recursive: true });
       copyFileSync(join(root, file), join(work, file));
     }

@@ -9,7 +9,7 @@ import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from "aws-lambda
 import { buildCompiledCatalogRouter } from "../../core/router.ts";
 import type { HmacSha256 } from "../../core/webhook/hmac.ts";
 import { gitPushWatchers } from "../../core/webhook/watchers.ts";
-import { loadCompiledCatalog } from "../compose.ts";
+import { loadCompiledCatalog } from "../compiled-catalog.ts";
 import type { Log } from "../log.ts";
 import { EventBridgeGitPushBus } from "./bus.ts";
 import { webhookEventBridgeClient, webhookSecretsManagerClient, webhookSsmClient } from "./clients.ts";
