@@ -21,7 +21,7 @@
 //   runs where Node's crypto cannot hash or for event streams;
 // - of each client's package.json, the version its user agent reports.
 import { build } from "esbuild";
-import { readFileSync, readdirSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -124,7 +124,7 @@ const handlers = existsSync("handlers")
  */
 async function buildHandler(name, outdir, options) {
   const chunks = resolve(outdir, "chunks", name);
-  const { outputFiles } = await build({
+  const { outputFiles, metafile } = await build({
     ...common,
     entryPoints: [join("handlers", `${name}.ts`)],
     outdir,
@@ -135,6 +135,7 @@ async function buildHandler(name, outdir, options) {
     plugins: [environmentCredentials, clientVersionOnly, noEndpointDiscovery, unreachableSdkCode, schemasByDeclaration(["@aws-sdk/client-ecs"])],
     ...options,
     write: false,
+    metafile: true,
   });
   const entryFirst = (f) => (f.path.startsWith(chunks) ? 0 : 1);
   for (const file of [...outputFiles].sort((a, b) => entryFirst(a) - entryFirst(b))) {
@@ -146,6 +147,18 @@ async function buildHandler(name, outdir, options) {
   // What an earlier build left that this one did not write.
   const written = new Set(outputFiles.map((f) => f.path));
   for (const f of existsSync(chunks) ? readdirSync(chunks) : []) if (!written.has(join(chunks, f)) && !f.endsWith(".tmp")) rmSync(join(chunks, f), { force: true });
+  // Bytes of the entry, of what a cold start loads (the entry and the chunks it imports, all the way down), of all.
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find((o) => outputs[o].entryPoint !== undefined);
+  const cold = new Set();
+  const visit = (o) => {
+    if (cold.has(o)) return;
+    cold.add(o);
+    for (const i of outputs[o].imports) if (i.kind === "import-statement" && outputs[i.path] !== undefined) visit(i.path);
+  };
+  visit(entry);
+  const sum = (list) => list.reduce((n, o) => n + outputs[o].bytes, 0);
+  return { entry: outputs[entry].bytes, coldStart: sum([...cold]), all: sum(Object.keys(outputs).filter((o) => o.endsWith(".mjs"))) };
 }
 
 if (handlersDir !== undefined) {
@@ -153,7 +166,7 @@ if (handlersDir !== undefined) {
   process.exit(0);
 }
 
-await Promise.all([
+const [, , ...sizes] = await Promise.all([
   build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.mjs", external: ["better-sqlite3"] }),
   build({ ...common, format: "cjs", banner: {}, entryPoints: ["src/aws/stack/serverless-source.ts"], outfile: "dist/serverless-source.cjs" }),
   ...handlers.map((name) => buildHandler(name, "dist/handlers", { minify: true })),
@@ -169,11 +182,9 @@ for (const name of handlers) {
   );
 }
 if (!quiet) {
-  const kib = (files) => `${(files.reduce((n, f) => n + statSync(f).size, 0) / 1024).toFixed(1)} KiB`;
-  for (const name of handlers) {
-    const entry = `dist/handlers/${name}.mjs`;
-    const chunkDir = `dist/handlers/chunks/${name}`;
-    const chunks = existsSync(chunkDir) ? readdirSync(chunkDir).filter((f) => f.endsWith(".mjs")).map((f) => join(chunkDir, f)) : [];
-    console.log(`  ${name.padEnd(12)} ${kib([entry])}, ${(gzipSync(readFileSync(entry)).length / 1024).toFixed(1)} KiB gzip; with its ${chunks.length} chunks ${kib([entry, ...chunks])}`);
-  }
+  const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
+  handlers.forEach((name, i) => {
+    const gzip = gzipSync(readFileSync(`dist/handlers/${name}.mjs`)).length;
+    console.log(`  ${name.padEnd(12)} entry ${kib(sizes[i].entry)} (${kib(gzip)} gzip), cold start ${kib(sizes[i].coldStart)}, with every chunk ${kib(sizes[i].all)}`);
+  });
 }
