@@ -66,8 +66,9 @@ async function supersedePeers(ctx: EngineContext, job: Job, run: Run): Promise<S
   const holders = (await store.slotHolders(job.name)).filter((h) => h.runId !== run.id);
   const active = (await Promise.all(holders.map((h) => store.getRun(h.runId)))).filter((r): r is Run => r !== undefined && !isTerminal(r.status));
   const queued = (await store.listQueuedRuns(job.name, SUPERSEDE_QUEUE_LOOK)).filter((r) => r.id !== run.id);
-  const [deployed] = await store.listRuns({ job: job.name, status: "SUCCEEDED", limit: 1 });
   const recent = await store.listRuns({ job: job.name, limit: SUPERSEDE_HISTORY });
+  // Newest first: the last deployed run is usually among the recent ones; only a longer history needs its own query.
+  const deployed = recent.find((r) => r.status === "SUCCEEDED") ?? (recent.length < SUPERSEDE_HISTORY ? undefined : (await store.listRuns({ job: job.name, status: "SUCCEEDED", limit: 1 }))[0]);
   return { active, queued, recent, ...(deployed ? { deployed } : {}) };
 }
 
