@@ -44,7 +44,7 @@ async function startDev(dir: string): Promise<ChildProcess> {
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
-  await until(() => existsSync(join(dir, ".berth/dev.json")), 15_000, () => `berth dev did not start:\n${output}`);
+  await until(() => existsSync(join(dir, ".berth/dev.json")), 60_000, () => `berth dev did not start:\n${output}`);
   return child;
 }
 
@@ -53,7 +53,7 @@ async function stopDev(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 }
 
-async function until(check: () => boolean | Promise<boolean>, ms = 20_000, what: () => string = () => "condition"): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, ms = 60_000, what: () => string = () => "condition"): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;
@@ -68,16 +68,30 @@ function runs(dir: string, job?: string): RunRow[] {
   return JSON.parse(r.stdout) as RunRow[];
 }
 
+/** The task process's pid, once the task has recorded it (it starts a moment after its run reads RUNNING). */
+async function pidOf(dir: string, runId: string): Promise<number> {
+  const file = join(dir, "tasks/pids", runId);
+  await until(() => existsSync(file), 60_000, () => `the task of run ${runId} to record its pid`);
+  return Number(readFileSync(file, "utf8"));
+}
+
+/** Lets every running gate task (tasks/gate.js) end with exit code 0. */
+function openGates(dir: string): void {
+  mkdirSync(join(dir, "tasks/gates"), { recursive: true });
+  writeFileSync(join(dir, "tasks/gates/all"), "");
+}
+
 const ended = (r: RunRow | undefined) => r !== undefined && ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED"].includes(r.status);
 
-describe("berth dev", () => {
+// Each test drives several CLI processes and tasks: a generous budget, since every wait is on a condition.
+describe("berth dev", { timeout: 180_000 }, () => {
   it("a dropped file runs the job with the key, byte for byte, in the task's environment", async () => {
     const dir = workdir();
     await startDev(dir);
     const key = "uploads/a b/$(rm -rf ~);'x'+100%.png";
     mkdirSync(join(dir, ".berth/s3/inbox/uploads/a b"), { recursive: true });
     writeFileSync(join(dir, ".berth/s3/inbox", key), "png bytes");
-    await until(() => ended(runs(dir, "ingest")[0]), 20_000, () => "the ingest run to end");
+    await until(() => ended(runs(dir, "ingest")[0]), 60_000, () => "the ingest run to end");
     const [run] = runs(dir, "ingest");
     expect(run).toMatchObject({ status: "SUCCEEDED", exitCode: 0 });
     const log = berth(dir, ["logs", run!.id]).stdout;
@@ -99,7 +113,7 @@ describe("berth dev", () => {
     const dir = workdir();
     await startDev(dir);
     expect(berth(dir, ["run", "flaky", "--local"]).code).toBe(0);
-    await until(() => ended(runs(dir, "flaky")[0]), 20_000, () => "flaky to end");
+    await until(() => ended(runs(dir, "flaky")[0]), 60_000, () => "flaky to end");
     const [run] = runs(dir, "flaky");
     expect(run).toMatchObject({ status: "FAILED", exitCode: 3 });
     expect(run!.attempts.map((a) => a.exitCode)).toEqual([3, 3]);
@@ -109,11 +123,11 @@ describe("berth dev", () => {
     const dir = workdir();
     await startDev(dir);
     berth(dir, ["run", "slow", "--local"]);
-    await until(() => ended(runs(dir, "slow")[0]), 20_000, () => "slow to time out");
+    await until(() => ended(runs(dir, "slow")[0]), 60_000, () => "slow to time out");
     const [run] = runs(dir, "slow");
     expect(run!.status).toBe("TIMED_OUT");
     const pid = Number(readFileSync(join(dir, "tasks/pids", run!.id), "utf8"));
-    await until(() => !alive(pid), 10_000, () => `process ${pid} to be gone`);
+    await until(() => !alive(pid), 30_000, () => `process ${pid} to be gone`);
   });
 
   it("overlap forbid skips a second nightly run while the first is active, and the chained job follows the first", async () => {
@@ -123,7 +137,8 @@ describe("berth dev", () => {
     await until(() => runs(dir, "nightly").some((r) => r.status === "RUNNING"));
     expect(berth(dir, ["trigger", "nightly"]).code).toBe(0);
     await until(() => runs(dir, "nightly").some((r) => r.status === "SKIPPED"));
-    await until(() => ended(runs(dir, "after-nightly")[0]), 20_000, () => "the chained job to end");
+    openGates(dir); // the first run ends only now, so the second trigger always met it running
+    await until(() => ended(runs(dir, "after-nightly")[0]), 60_000, () => "the chained job to end");
     const first = runs(dir, "nightly").find((r) => r.status === "SUCCEEDED")!;
     const [chained] = runs(dir, "after-nightly");
     expect(chained!.status).toBe("SUCCEEDED");
@@ -133,12 +148,12 @@ describe("berth dev", () => {
   it("Ctrl-C cancels running tasks, and a restart keeps the history", async () => {
     const dir = workdir();
     const dev = await startDev(dir);
-    berth(dir, ["run", "slow", "--local"]);
-    await until(() => runs(dir, "slow")[0]?.status === "RUNNING");
+    berth(dir, ["run", "hold", "--local"]);
+    await until(() => runs(dir, "hold")[0]?.status === "RUNNING");
+    const pid = await pidOf(dir, runs(dir, "hold")[0]!.id);
     expect(await stopDev(dev)).toBe(0);
-    const [cancelled] = runs(dir, "slow");
+    const [cancelled] = runs(dir, "hold");
     expect(cancelled!.status).toBe("CANCELLED");
-    const pid = Number(readFileSync(join(dir, "tasks/pids", cancelled!.id), "utf8"));
     expect(alive(pid)).toBe(false);
     expect(existsSync(join(dir, ".berth/dev.json"))).toBe(false);
 
@@ -150,20 +165,20 @@ describe("berth dev", () => {
   it("after berth dev is killed outright, a restart stops the leftover task and fails its run with the reason", async () => {
     const dir = workdir();
     const dev = await startDev(dir);
-    berth(dir, ["run", "slow", "--local"]);
-    await until(() => runs(dir, "slow")[0]?.status === "RUNNING");
-    const [running] = runs(dir, "slow");
-    const pid = Number(readFileSync(join(dir, "tasks/pids", running!.id), "utf8"));
+    berth(dir, ["run", "hold", "--local"]);
+    await until(() => runs(dir, "hold")[0]?.status === "RUNNING");
+    const [running] = runs(dir, "hold");
+    const pid = await pidOf(dir, running!.id);
     dev.kill("SIGKILL");
     await new Promise((r) => dev.once("exit", r));
     expect(alive(pid)).toBe(true); // its own process group outlived berth dev
 
     await startDev(dir);
-    await until(() => ended(runs(dir, "slow")[0]), 10_000, () => "the orphaned run to be reconciled");
-    const [failed] = runs(dir, "slow");
+    await until(() => ended(runs(dir, "hold")[0]), 60_000, () => "the orphaned run to be reconciled");
+    const [failed] = runs(dir, "hold");
     expect(failed).toMatchObject({ id: running!.id, status: "FAILED" });
     expect(failed!.reason).toMatch(/no longer knows task/);
-    await until(() => !alive(pid), 10_000, () => `leftover process ${pid} to be stopped`);
+    await until(() => !alive(pid), 30_000, () => `leftover process ${pid} to be stopped`);
   });
 
   it("berth logs --follow prints a run's output until it ends, and berth runs show details it", async () => {
