@@ -4,25 +4,38 @@
  * `Object Created` event in the shape S3 puts on EventBridge, so the same rules
  * match and the same context (`s3.key`, `s3.size`, `s3.etag` …) comes out.
  *
- * The folder is polled rather than watched: `fs.watch` misses events on some
- * platforms and file systems and says nothing about whether a writer is done.
- * A file is announced once its size and mtime were equal in two consecutive
- * scans, so a large file still being copied is announced once, after the copy.
- * A writer that pauses longer than one interval mid-file can still be caught
- * half-way; `putObject` avoids that by renaming a finished file into place.
+ * Running (`start`), the folder is watched with file-system notifications
+ * (watch.ts): a file is announced once no notification came for it during a
+ * short settle (10 ms, longer for a file written to for long) and its size
+ * and mtime did not change while it was read, so a large file still being
+ * copied is announced once, after the copy. A writer that pauses longer than
+ * the settle mid-file can still be caught half-way (and the rest announced as
+ * a new version); `putObject` avoids that by renaming a finished file into place.
  *
- * What was announced is kept in a state file, so a restart announces exactly
- * the files that appeared or changed while berth was not running.
+ * Where notifications are not to be had (they fail, the watch limit is
+ * reached, or `notifications: false`), the folder is polled instead: a file
+ * is announced once its size and mtime were equal in two consecutive scans.
+ * With notifications the whole tree is still scanned, rarely: after a burst
+ * that may have overflowed the kernel's queue, every minute as a safety net,
+ * and every interval on network file systems, whose notifications miss other
+ * machines' writes.
+ *
+ * What was announced is kept in an append-only journal (watch-journal.ts), so
+ * a restart announces exactly the files that appeared or changed while berth
+ * was not running, and an announcement costs one short append.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { encodeS3EventKey } from "../core/events/s3-key.ts";
 import { busEvent } from "../core/events/envelope.ts";
 import { ConfigurationError, ValidationError } from "../core/errors.ts";
 import { DETAIL_TYPE } from "../core/events/berth-events.ts";
 import type { BusEvent } from "../core/events/envelope.ts";
+import { FolderNotifier, burstThreshold, notificationsMissOthers } from "./watch.ts";
+import { AnnouncementJournal, DELIVERED, announcedLine, formatSequencer, forgottenLine } from "./watch-journal.ts";
+import type { Announced, Announcement, EventIdentity } from "./watch-journal.ts";
 
 /** The `detail` of an S3 `Object Created` event on EventBridge. */
 export interface S3ObjectCreatedDetail {
@@ -48,8 +61,12 @@ export interface S3FolderWatcherOptions {
   readonly emit: (event: BusEvent<S3ObjectCreatedDetail>) => void;
   /** Epoch ms for event times and sequencers. Default `Date.now`. */
   readonly now?: () => number;
-  /** Time between the end of one scan and the start of the next. Default 250. */
+  /** Time between the end of one scan and the start of the next when the folder is polled. Default 250. */
   readonly intervalMs?: number;
+  /** How long a file must go without a change notification before it is read and announced. Default 10. */
+  readonly settleMs?: number;
+  /** Watch with file-system notifications (default true); false polls every `intervalMs`, for file systems whose notifications cannot be trusted. */
+  readonly notifications?: boolean;
   /** Where announced objects are remembered across restarts. Default: none (everything present at start is announced). */
   readonly stateFile?: string;
   /** Default `local`, as in every local event. */
@@ -64,30 +81,37 @@ export interface S3FolderWatcherOptions {
 export const TEMP_PREFIX = ".berth-tmp-";
 
 const DEFAULT_INTERVAL_MS = 250;
+const DEFAULT_SETTLE_MS = 10;
+/** The longest quiet asked of a file that has been written to for long. */
+const MAX_SETTLE_MS = 1_000;
+/** With notifications, how often the whole tree is scanned anyway, for anything they missed. */
+const RESCAN_MS = 60_000;
+/** Files read at once when many settle together. */
+const READ_CONCURRENCY = 32;
+/** Up to this size a file is read whole to hash it; larger ones are streamed. */
+const READ_WHOLE_BYTES = 1024 * 1024;
 const MAX_KEY_BYTES = 1024;
-const STATE_VERSION = 1;
 
 interface Fingerprint {
   readonly size: number;
   readonly mtimeMs: number;
 }
 
-interface Announced extends Fingerprint {
-  readonly etag: string;
-}
-
-interface StateFile {
-  readonly version: typeof STATE_VERSION;
-  /** The last sequencer handed out, so sequencers keep increasing across restarts even if the clock does not. */
-  readonly sequencer: string;
-  /** `<bucket>/<key>` → what was announced for it. */
-  readonly objects: Readonly<Record<string, Announced>>;
-}
-
 interface Seen extends Fingerprint {
   readonly bucket: string;
   readonly key: string;
   readonly file: string;
+}
+
+interface Confirmed extends Seen {
+  readonly etag: string;
+}
+
+interface Dirty {
+  /** The first notification since the file was last examined. */
+  readonly first: number;
+  readonly last: number;
+  readonly due: number;
 }
 
 interface Listing {
@@ -98,7 +122,7 @@ interface Listing {
 }
 
 /**
- * Polls `root` and emits one `Object Created` event per new or rewritten
+ * Watches `root` and emits one `Object Created` event per new or rewritten
  * object. Deleted files are forgotten without an event (berth acts on
  * `Object Created` only), so a file put back later is announced again.
  */
@@ -107,102 +131,387 @@ export class S3FolderWatcher {
   private readonly emit: (event: BusEvent<S3ObjectCreatedDetail>) => void;
   private readonly now: () => number;
   private readonly intervalMs: number;
+  private readonly settleMs: number;
+  private readonly notifications: boolean;
   private readonly stateFile: string | undefined;
+  private readonly journal: AnnouncementJournal | undefined;
   private readonly region: string;
   private readonly account: string;
   private readonly warn: (message: string) => void;
 
   private announced = new Map<string, Announced>();
   /** Files whose current size and mtime are not announced yet, as the previous scan saw them: an equal second sighting announces them. */
-  private pending = new Map<string, Fingerprint>();
+  private readonly pending = new Map<string, Fingerprint>();
   private lastSequencer = 0n;
   private readonly warned = new Set<string>();
   private loaded = false;
+  /** Scans, settles and state changes run one at a time, in this chain. */
   private running: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
+
+  /** Set while notifications are trusted. */
+  private notifier: FolderNotifier | undefined;
+  /**
+   * Folders (absolute paths) the notifier watches → which folder (inode and birth time), so a removal that names one
+   * forgets what was under it, and a scan finds a folder made again under the same name (the old watch went with the
+   * old folder).
+   */
+  private readonly folders = new Map<string, string>();
+  /**
+   * Paths a notification named, and when (`performance.now()` ms). Every notification moves its path to the end,
+   * so the map is in the order of the last notification and a settle only looks at its head.
+   */
+  private readonly dirty = new Map<string, Dirty>();
+  private settleTimer: NodeJS.Timeout | undefined;
+  /** When the armed settle fires. */
+  private settleAt = Infinity;
+  private rescanMs = RESCAN_MS;
+  /** The root went away while watched: notifications start again once it is back. */
+  private rewatch = false;
+  private readonly burst = burstThreshold();
+  /** `notifier.events` when the last scan began. */
+  private eventsAtScan = 0;
 
   constructor(options: S3FolderWatcherOptions) {
     this.root = options.root;
     this.emit = options.emit;
     this.now = options.now ?? Date.now;
     this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
-    this.stateFile = options.stateFile;
+    this.settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+    this.notifications = options.notifications ?? true;
+    this.stateFile = options.stateFile === undefined ? undefined : path.resolve(options.stateFile);
+    this.journal = this.stateFile === undefined ? undefined : new AnnouncementJournal(this.stateFile, TEMP_PREFIX);
     this.region = options.region ?? "local";
     this.account = options.account ?? "000000000000";
     this.warn = options.warn ?? ((message) => console.warn(message));
     if (!Number.isFinite(this.intervalMs) || this.intervalMs <= 0) {
       throw new ConfigurationError(`intervalMs must be a positive number of milliseconds, got ${this.intervalMs}`);
     }
+    if (!Number.isFinite(this.settleMs) || this.settleMs < 0) {
+      throw new ConfigurationError(`settleMs must be zero or a positive number of milliseconds, got ${this.settleMs}`);
+    }
   }
 
   /**
-   * Loads the state file, then scans twice one interval apart so that every
-   * finished file present at start (or changed while berth was stopped) has
-   * been announced when this resolves; then keeps polling until `stop()`.
+   * Loads the state, starts watching and scans, so that every finished file
+   * present at start (or changed while berth was stopped) has been announced
+   * when this resolves; then keeps watching (or polling) until `stop()`.
    */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     try {
       await mkdir(this.root, { recursive: true });
+      // Watching begins before the scan, so nothing written between the two goes unseen.
+      if (this.notifications) await this.startNotifier();
       await this.scanOnce();
     } catch (error) {
       this.started = false;
+      this.closeNotifier();
       throw error;
     }
-    await new Promise((resolve) => setTimeout(resolve, this.intervalMs));
-    if (!this.started) return;
-    await this.scanOnce();
+    if (this.notifier !== undefined) {
+      await this.settledThrough(performance.now() + this.settleMs);
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, this.intervalMs));
+      if (!this.started) return;
+      await this.scanOnce();
+    }
     this.schedule();
   }
 
-  /** Stops polling and waits for a scan in progress to finish. */
+  /** Stops watching and polling and waits for a scan in progress to finish. */
   async stop(): Promise<void> {
     this.started = false;
+    this.rewatch = false;
+    this.closeNotifier();
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.timer = this.settleTimer = undefined;
+    this.settleAt = Infinity;
     await this.running.catch(() => undefined);
   }
 
   /** One scan: announce files that are stable since the previous scan, forget deleted ones. Scans never overlap. */
   scanOnce(): Promise<void> {
-    const next = this.running.catch(() => undefined).then(() => this.scan());
+    return this.serially(() => this.scan());
+  }
+
+  private serially(task: () => Promise<void>): Promise<void> {
+    const next = this.running.catch(() => undefined).then(task);
     this.running = next;
     return next;
   }
 
   private schedule(): void {
     if (!this.started) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const wait = this.notifier === undefined ? this.intervalMs : this.rescanMs;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.scanOnce()
-        .catch((error: unknown) => this.warnOnce(`scan: ${String(error)}`, `scanning ${this.root} for S3 objects failed: ${String(error)}; retrying every ${this.intervalMs} ms`))
+        .catch((error: unknown) => this.warnOnce(`scan: ${String(error)}`, `scanning ${this.root} for S3 objects failed: ${String(error)}; retrying every ${wait} ms`))
         .finally(() => this.schedule());
-    }, this.intervalMs);
+    }, wait);
+  }
+
+  private async startNotifier(): Promise<void> {
+    const notifier = new FolderNotifier({
+      root: this.root,
+      onChange: (folder, name) => this.notified(folder, name),
+      onError: (error) => this.fallBackToPolling(error),
+    });
+    try {
+      notifier.start();
+    } catch (error) {
+      this.warnOnce("notifications", `cannot watch ${this.root} for changes (${codeOf(error)}); polling it every ${this.intervalMs} ms instead`);
+      return;
+    }
+    this.notifier = notifier;
+    this.folders.set(this.root, identityOf(await lstat(this.root)));
+    const kind = await notificationsMissOthers(this.root);
+    if (kind !== undefined) {
+      this.rescanMs = this.intervalMs;
+      this.warnOnce("remote", `${this.root} is on ${kind}, whose change notifications miss writes made elsewhere; it is also scanned every ${this.intervalMs} ms`);
+    }
+  }
+
+  private closeNotifier(): void {
+    this.notifier?.close();
+    this.notifier = undefined;
+    this.folders.clear();
+  }
+
+  private fallBackToPolling(error: unknown): void {
+    if (this.notifier === undefined) return;
+    this.closeNotifier();
+    this.warnOnce("notifications", `watching ${this.root} for changes failed (${codeOf(error)}); polling it every ${this.intervalMs} ms instead`);
+    if (this.started) this.schedule();
+  }
+
+  /**
+   * Adds a folder met in a scan or a notification to the watched ones (before it is read); false when it already
+   * was. `again` watches it anew whatever it looks like: its parent said it was made, moved or removed.
+   */
+  private async watchFolder(folder: string, again = false): Promise<boolean> {
+    if (this.notifier === undefined) return false;
+    const stats = await lstat(folder).catch(() => undefined);
+    if (stats === undefined) return false;
+    const identity = identityOf(stats);
+    if (!again && this.folders.get(folder) === identity) return false;
+    if (this.folders.has(folder)) this.unwatchFolder(folder);
+    try {
+      this.notifier.add(folder);
+      this.folders.set(folder, identity);
+    } catch (error) {
+      this.fallBackToPolling(error);
+    }
+    return true;
+  }
+
+  private unwatchFolder(folder: string): void {
+    this.notifier?.remove(folder);
+    const below = folder + path.sep;
+    for (const known of this.folders.keys()) if (known === folder || known.startsWith(below)) this.folders.delete(known);
+  }
+
+  private notified(folder: string, name: string | undefined): void {
+    if (!this.started) return;
+    if (name === undefined || (folder === this.root && name === path.basename(this.root))) {
+      // Nothing says what changed, or the root itself was removed or renamed: look at everything.
+      void this.scanOnce().catch(() => undefined);
+      return;
+    }
+    this.markDirty(path.join(folder, name));
+  }
+
+  /**
+   * Notes a notification for `file`. The quiet that says a file is finished
+   * grows with how long it has been written to (a quarter of that, up to a
+   * second), so a long copy that stalls for a moment is not taken for done.
+   */
+  private markDirty(file: string, since?: number): void {
+    const now = performance.now();
+    const first = since ?? this.dirty.get(file)?.first ?? now;
+    const due = now + Math.max(this.settleMs, Math.min(MAX_SETTLE_MS, (now - first) / 4));
+    this.dirty.delete(file);
+    this.dirty.set(file, { first, last: now, due });
+    this.armSettle(due);
+  }
+
+  private armSettle(at: number): void {
+    if (!this.started || at >= this.settleAt) return;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.settleAt = at;
+    this.settleTimer = setTimeout(
+      () => {
+        this.settleTimer = undefined;
+        this.settleAt = Infinity;
+        this.serially(() => this.settle())
+          .catch((error: unknown) => this.warnOnce(`settle: ${String(error)}`, `announcing objects in ${this.root} failed: ${String(error)}; retrying`))
+          .finally(() => this.afterSettle());
+      },
+      Math.max(0, at - performance.now()),
+    );
+  }
+
+  /** When the next path may be due: the earliest due among those already looked at, else the head's earliest. */
+  private nextDue(): number {
+    let next = Infinity;
+    for (const entry of this.dirty.values()) {
+      next = Math.min(next, entry.due);
+      if (entry.last + this.settleMs > next) break;
+    }
+    return next;
+  }
+
+  private afterSettle(): void {
+    this.armSettle(this.nextDue());
+    // The kernel drops notifications when its queue overflows and says nothing: after a burst that big, look at everything.
+    if (this.notifier !== undefined && this.dirty.size === 0 && this.notifier.events - this.eventsAtScan >= this.burst) {
+      void this.scanOnce().catch((error: unknown) => this.warnOnce(`scan: ${String(error)}`, `scanning ${this.root} for S3 objects failed: ${String(error)}`));
+    }
+  }
+
+  /** Resolves once every path due by `deadline` has been settled (paths changing again since then do not hold it up). */
+  private async settledThrough(deadline: number): Promise<void> {
+    for (;;) {
+      await this.running.catch(() => undefined);
+      const next = this.nextDue();
+      if (!this.started || next > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, next - performance.now())));
+    }
+  }
+
+  /** Examines the paths whose settle is over: announces finished files, watches new folders, forgets removed ones. */
+  private async settle(): Promise<void> {
+    if (!this.loaded) await this.loadState();
+    const now = performance.now();
+    const due: string[] = [];
+    const since = new Map<string, number>();
+    for (const [file, entry] of this.dirty) {
+      // Later entries were notified later still: none of them can be due.
+      if (entry.last + this.settleMs > now) break;
+      if (entry.due > now) continue;
+      due.push(file);
+      since.set(file, entry.first);
+      this.dirty.delete(file);
+    }
+    const confirmed: Confirmed[] = [];
+    const forgotten: string[] = [];
+    for (let i = 0; i < due.length; i += READ_CONCURRENCY) {
+      await Promise.all(due.slice(i, i + READ_CONCURRENCY).map((file) => this.examine(file, since.get(file), confirmed, forgotten)));
+    }
+    await this.forget(forgotten);
+    await this.announce(confirmed);
+  }
+
+  private async examine(file: string, since: number | undefined, confirmed: Confirmed[], forgotten: string[]): Promise<void> {
+    const relative = path.relative(this.root, file);
+    if (relative === "" || relative.startsWith("..") || file === this.stateFile) return;
+    const segments = relative.split(path.sep);
+    if (segments.some((segment) => segment.startsWith(TEMP_PREFIX))) return;
+    const [bucket = "", ...rest] = segments;
+    const key = rest.join("/");
+    const id = `${bucket}/${key}`;
+    if (rest.length > 0 && s3BucketNameProblem(bucket) !== undefined) return;
+    let stats;
+    try {
+      stats = await lstat(file);
+    } catch (error) {
+      if (!isCode(error, "ENOENT")) return this.warnOnce(file, `cannot read ${file} (${codeOf(error)}); it is announced once it is readable`);
+      if (this.folders.has(file)) forgotten.push(...this.forgetFolder(file, rest.length === 0 ? `${bucket}/` : `${id}/`));
+      else if (this.announced.has(id)) forgotten.push(id);
+      this.pending.delete(id);
+      return;
+    }
+    if (rest.length === 0) {
+      if (!stats.isDirectory() || stats.isSymbolicLink()) return this.warnRootEntry(file, stats);
+      const problem = s3BucketNameProblem(bucket);
+      if (problem !== undefined) return this.warnOnce(file, `ignored the folder ${file}: ${problem}; rename the folder to a valid S3 bucket name`);
+      return this.addFolder(file, true);
+    }
+    if (stats.isDirectory()) return this.addFolder(file, true);
+    if (!stats.isFile()) {
+      // A symbolic link (or socket, fifo …) in place of an object: not an object.
+      if (this.announced.has(id)) forgotten.push(id);
+      return;
+    }
+    const bytes = Buffer.byteLength(key, "utf8");
+    if (bytes > MAX_KEY_BYTES) return this.warnOnce(file, `ignored ${file}: its key is ${bytes} bytes of UTF-8 and S3 keys are at most ${MAX_KEY_BYTES}`);
+    const seen: Seen = { bucket, key, file, size: stats.size, mtimeMs: stats.mtimeMs };
+    const before = this.announced.get(id);
+    if (before !== undefined && sameFingerprint(before, seen)) return;
+    const hashed = await this.hash(seen);
+    if (hashed === undefined) return;
+    // Written to while being read: not finished after all.
+    if (!sameFingerprint(hashed, seen)) return this.markDirty(file, since);
+    confirmed.push({ ...seen, etag: hashed.etag });
+  }
+
+  /**
+   * Watches a folder its parent told of (made, moved in, or made again) and looks at everything already in it
+   * (written before the watch began): a notification that names a folder is rare, and its files are only read
+   * where they differ from what was announced.
+   */
+  private async addFolder(folder: string, again = false): Promise<void> {
+    if (!(await this.watchFolder(folder, again))) return;
+    const entries = await this.readFolder(folder);
+    for (const entry of entries ?? []) {
+      if (entry.name.startsWith(TEMP_PREFIX)) continue;
+      const where = path.join(folder, entry.name);
+      if (entry.isDirectory()) await this.addFolder(where);
+      else if (entry.isFile()) this.markDirty(where);
+    }
+  }
+
+  /** Stops watching a folder that is gone; returns the announced objects that were under it (`prefix` is `<bucket>/<key…>/`). */
+  private forgetFolder(folder: string, prefix: string): string[] {
+    this.unwatchFolder(folder);
+    return [...this.announced.keys()].filter((id) => id.startsWith(prefix));
+  }
+
+  private warnRootEntry(where: string, stats: { isSymbolicLink(): boolean; isFile(): boolean }): void {
+    if (stats.isSymbolicLink()) {
+      this.warnOnce(where, `ignored ${where}: symbolic links are not followed; make the bucket a real folder`);
+    } else if (stats.isFile()) {
+      this.warnOnce(where, `ignored ${where}: objects go inside a bucket folder, ${path.join(this.root, "<bucket>", path.basename(where))}`);
+    }
   }
 
   private async scan(): Promise<void> {
     if (!this.loaded) await this.loadState();
+    if (this.notifier !== undefined && !(await isFolder(this.root))) {
+      // The root's watch went with the root: poll until it is back, then watch again.
+      this.closeNotifier();
+      this.rewatch = true;
+      this.schedule();
+    } else if (this.rewatch && this.started && (await isFolder(this.root))) {
+      this.rewatch = false;
+      await this.startNotifier();
+      this.schedule();
+    }
+    if (this.notifier !== undefined) this.eventsAtScan = this.notifier.events;
     const listing = await this.list();
-    const changes = { count: 0 };
+    const confirmed: Confirmed[] = [];
     try {
-      await this.announceStable(listing, changes);
+      await this.stableSince(listing, confirmed);
     } finally {
-      // Also after a failed emit: what was announced before it must not be announced again after a restart.
+      // Also after a failed read or emit: what was announced before it must not be announced again after a restart.
       const keep = (id: string) => listing.files.has(id) || listing.unreadable.some((prefix) => id.startsWith(prefix));
-      for (const id of this.announced.keys()) {
-        if (!keep(id)) {
-          this.announced.delete(id);
-          changes.count += 1;
-        }
-      }
       for (const id of this.pending.keys()) if (!keep(id)) this.pending.delete(id);
-      if (changes.count > 0) await this.saveState();
+      await this.forget([...this.announced.keys()].filter((id) => !keep(id)));
+      await this.announce(confirmed);
     }
   }
 
-  /** Emits events for files seen unchanged in this scan and the previous one, counting them as it goes. */
-  private async announceStable(listing: Listing, changes: { count: number }): Promise<void> {
+  /**
+   * Collects the files seen unchanged in this scan and the previous one. With
+   * notifications, a new or changed file is also handed to the settle, which
+   * announces it sooner than the next scan would.
+   */
+  private async stableSince(listing: Listing, confirmed: Confirmed[]): Promise<void> {
     for (const [id, seen] of listing.files) {
       const before = this.announced.get(id);
       if (before !== undefined && sameFingerprint(before, seen)) {
@@ -212,6 +521,7 @@ export class S3FolderWatcher {
       const previous = this.pending.get(id);
       if (previous === undefined || !sameFingerprint(previous, seen)) {
         this.pending.set(id, fingerprint(seen));
+        if (this.notifier !== undefined) this.markDirty(seen.file);
         continue;
       }
       const hashed = await this.hash(seen);
@@ -224,37 +534,84 @@ export class S3FolderWatcher {
         this.pending.set(id, fingerprint(hashed));
         continue;
       }
-      this.emit(this.objectCreated(seen, hashed.etag));
-      this.announced.set(id, { size: seen.size, mtimeMs: seen.mtimeMs, etag: hashed.etag });
-      this.pending.delete(id);
-      changes.count += 1;
+      confirmed.push({ ...seen, etag: hashed.etag });
     }
   }
 
-  private objectCreated(seen: Seen, etag: string): BusEvent<S3ObjectCreatedDetail> {
+  /**
+   * Announces confirmed files: their announcements are journaled first, then
+   * emitted, then marked delivered (watch-journal.ts says why this order).
+   * An emit that fails leaves it and the rest unannounced, to be tried again.
+   */
+  private async announce(confirmed: readonly Confirmed[]): Promise<void> {
+    if (confirmed.length === 0) return;
+    const announcements = confirmed.map((c) => ({
+      seen: c,
+      announcement: { id: `${c.bucket}/${c.key}`, size: c.size, mtimeMs: c.mtimeMs, etag: c.etag, event: this.nextIdentity() } satisfies Announcement,
+    }));
+    await this.journal?.append(announcements.map(({ announcement }) => announcedLine(announcement)));
+    let emitted = 0;
+    try {
+      for (const { seen, announcement } of announcements) {
+        this.emit(this.objectCreated(seen.bucket, seen.key, announcement));
+        this.announced.set(announcement.id, { size: seen.size, mtimeMs: seen.mtimeMs, etag: announcement.etag });
+        this.pending.delete(announcement.id);
+        emitted += 1;
+      }
+    } finally {
+      const failed = announcements.slice(emitted);
+      for (const { seen } of failed) if (this.notifier !== undefined) this.markDirty(seen.file);
+      await this.journal?.append([...failed.map(({ announcement }) => forgottenLine(announcement.id)), DELIVERED]);
+      await this.compactIfDue();
+    }
+  }
+
+  /** Forgets objects whose files are gone. */
+  private async forget(ids: readonly string[]): Promise<void> {
+    const gone = ids.filter((id) => this.announced.delete(id));
+    await this.journal?.append(gone.map(forgottenLine));
+    if (gone.length > 0) await this.compactIfDue();
+  }
+
+  private async compactIfDue(): Promise<void> {
+    if (this.journal?.wantsCompaction(this.announced.size)) await this.journal.compact(this.announced, this.lastSequencer);
+  }
+
+  private nextIdentity(): EventIdentity {
     const time = this.now();
+    return {
+      id: randomUUID(),
+      time,
+      // Every announcement is a new version of the object, as in a versioned bucket.
+      versionId: randomBytes(24).toString("base64url"),
+      sequencer: this.nextSequencer(time),
+      requestId: randomBytes(8).toString("hex").toUpperCase(),
+    };
+  }
+
+  private objectCreated(bucket: string, key: string, announcement: Announcement): BusEvent<S3ObjectCreatedDetail> {
+    const { event } = announcement;
     const detail: S3ObjectCreatedDetail = {
       version: "0",
-      bucket: { name: seen.bucket },
+      bucket: { name: bucket },
       object: {
-        key: encodeS3EventKey(seen.key),
-        size: seen.size,
-        etag,
-        // Every announcement is a new version of the object, as in a versioned bucket.
-        "version-id": randomBytes(24).toString("base64url"),
-        sequencer: this.nextSequencer(time),
+        key: encodeS3EventKey(key),
+        size: announcement.size,
+        etag: announcement.etag,
+        "version-id": event.versionId,
+        sequencer: event.sequencer,
       },
-      "request-id": randomBytes(8).toString("hex").toUpperCase(),
+      "request-id": event.requestId,
       requester: this.account,
       "source-ip-address": "127.0.0.1",
       reason: "PutObject",
     };
     return busEvent("aws.s3", DETAIL_TYPE.s3ObjectCreated, detail, {
-      id: randomUUID(),
-      time,
+      id: event.id,
+      time: event.time,
       region: this.region,
       account: this.account,
-      resources: [`arn:aws:s3:::${seen.bucket}`],
+      resources: [`arn:aws:s3:::${bucket}`],
     });
   }
 
@@ -274,7 +631,8 @@ export class S3FolderWatcher {
   private async hash(seen: Seen): Promise<(Fingerprint & { readonly etag: string }) | undefined> {
     try {
       const md5 = createHash("md5");
-      for await (const chunk of createReadStream(seen.file)) md5.update(chunk as Buffer);
+      if (seen.size <= READ_WHOLE_BYTES) md5.update(await readFile(seen.file));
+      else for await (const chunk of createReadStream(seen.file)) md5.update(chunk as Buffer);
       const after = await lstat(seen.file);
       return { size: after.size, mtimeMs: after.mtimeMs, etag: md5.digest("hex") };
     } catch (error) {
@@ -290,28 +648,26 @@ export class S3FolderWatcher {
       listing.unreadable.push("");
       return listing;
     }
-    const stateFile = this.stateFile === undefined ? undefined : path.resolve(this.stateFile);
     for (const entry of entries) {
       if (entry.name.startsWith(TEMP_PREFIX)) continue;
       const where = path.join(this.root, entry.name);
-      if (path.resolve(where) === stateFile) continue;
-      if (entry.isSymbolicLink()) {
-        this.warnOnce(where, `ignored ${where}: symbolic links are not followed; make the bucket a real folder`);
-      } else if (entry.isDirectory()) {
+      if (path.resolve(where) === this.stateFile) continue;
+      if (entry.isDirectory()) {
         const problem = s3BucketNameProblem(entry.name);
         if (problem !== undefined) {
           this.warnOnce(where, `ignored the folder ${where}: ${problem}; rename the folder to a valid S3 bucket name`);
           continue;
         }
         await this.walk(listing, entry.name, where, "");
-      } else if (entry.isFile()) {
-        this.warnOnce(where, `ignored ${where}: objects go inside a bucket folder, ${path.join(this.root, "<bucket>", entry.name)}`);
+      } else {
+        this.warnRootEntry(where, entry);
       }
     }
     return listing;
   }
 
   private async walk(listing: Listing, bucket: string, folder: string, prefix: string): Promise<void> {
+    await this.watchFolder(folder);
     const entries = await this.readFolder(folder);
     if (entries === undefined) {
       listing.unreadable.push(`${bucket}/${prefix}`);
@@ -370,44 +726,23 @@ export class S3FolderWatcher {
     this.warn(message);
   }
 
+  /** Replays the journal; announcements a crash kept from being emitted are emitted now, as the same events. */
   private async loadState(): Promise<void> {
     this.loaded = true;
-    if (this.stateFile === undefined) return;
-    let text: string;
-    try {
-      text = await readFile(this.stateFile, "utf8");
-    } catch (error) {
-      if (isCode(error, "ENOENT")) return;
-      throw error;
+    const replayed = await this.journal?.load();
+    if (replayed === undefined) return;
+    this.announced = replayed.objects;
+    this.lastSequencer = replayed.sequencer;
+    if (replayed.undelivered.length === 0) return;
+    for (const announcement of replayed.undelivered) {
+      const slash = announcement.id.indexOf("/");
+      const bucket = announcement.id.slice(0, slash);
+      const key = announcement.id.slice(slash + 1);
+      const now = await lstat(path.join(this.root, bucket, ...key.split("/"))).catch(() => undefined);
+      // A file changed or gone since is examined as it is now, as any other.
+      if (now?.isFile() === true && sameFingerprint(now, announcement)) this.emit(this.objectCreated(bucket, key, announcement));
     }
-    const state = parseState(text);
-    if (state === undefined) {
-      throw new ConfigurationError(
-        `the S3 folder state file ${this.stateFile} is not one berth wrote; ` +
-          "delete it to announce every object in the folder again, or restore it from a backup",
-      );
-    }
-    this.announced = new Map(Object.entries(state.objects));
-    this.lastSequencer = BigInt(`0x${state.sequencer}`);
-  }
-
-  private async saveState(): Promise<void> {
-    if (this.stateFile === undefined) return;
-    const state: StateFile = {
-      version: STATE_VERSION,
-      sequencer: formatSequencer(this.lastSequencer),
-      objects: Object.fromEntries(this.announced),
-    };
-    const temp = path.join(path.dirname(this.stateFile), `${TEMP_PREFIX}${path.basename(this.stateFile)}-${randomBytes(6).toString("hex")}`);
-    await mkdir(path.dirname(this.stateFile), { recursive: true });
-    try {
-      await writeFile(temp, JSON.stringify(state));
-      // A crash mid-write must not leave a truncated state file, which would re-announce or lose objects.
-      await rename(temp, this.stateFile);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    await this.journal?.append([DELIVERED]);
   }
 }
 
@@ -523,27 +858,14 @@ export function s3KeyProblem(key: string): string | undefined {
   return undefined;
 }
 
-function formatSequencer(value: bigint): string {
-  return value.toString(16).toUpperCase().padStart(18, "0");
+
+/** What tells a folder from another made under the same name: the inode alone may be reused at once. */
+function identityOf(stats: { readonly ino: number; readonly birthtimeMs: number }): string {
+  return `${stats.ino}:${stats.birthtimeMs}`;
 }
 
-function parseState(text: string): StateFile | undefined {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof data !== "object" || data === null) return undefined;
-  const state = data as Partial<StateFile>;
-  if (state.version !== STATE_VERSION || typeof state.sequencer !== "string" || !/^[0-9A-F]{1,32}$/.test(state.sequencer)) return undefined;
-  if (typeof state.objects !== "object" || state.objects === null) return undefined;
-  for (const entry of Object.values(state.objects as Record<string, unknown>)) {
-    if (typeof entry !== "object" || entry === null) return undefined;
-    const { size, mtimeMs, etag } = entry as Record<string, unknown>;
-    if (typeof size !== "number" || typeof mtimeMs !== "number" || typeof etag !== "string") return undefined;
-  }
-  return state as StateFile;
+async function isFolder(folder: string): Promise<boolean> {
+  return (await lstat(folder).catch(() => undefined))?.isDirectory() === true;
 }
 
 function fingerprint(f: Fingerprint): Fingerprint {
