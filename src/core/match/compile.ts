@@ -541,11 +541,8 @@ function fieldAnchors(field: LeafField): Anchor[] {
 export function anchorChoices(compiled: CompiledPattern, pick: (choices: readonly AnchorChoice[]) => AnchorChoice | undefined): AnchorChoice[] {
   const visit = (node: PatternNode, out: AnchorChoice[]): void => {
     for (const field of node.fields) {
-      if (field.kind === "object") {
-        visit(field.node, out);
-      } else if (!field.existsTrue && !field.existsFalse && (field.tests.length === 0 || field.affixes !== undefined)) {
-        for (const anchor of fieldAnchors(field)) out.push([anchor]);
-      }
+      if (field.kind === "object") visit(field.node, out);
+      else if (isAnchored(field)) for (const anchor of fieldAnchors(field)) out.push([anchor]);
     }
     for (const alternatives of node.ors) {
       const combined: Anchor[] = [];
@@ -562,4 +559,26 @@ export function anchorChoices(compiled: CompiledPattern, pick: (choices: readonl
   const out: AnchorChoice[] = [];
   visit(compiled.root, out);
   return out;
+}
+
+/**
+ * Every anchor the pattern offers, those of `$or` alternatives included: what the index counts to learn
+ * how many patterns share each key.
+ */
+export function everyAnchor(compiled: CompiledPattern): Anchor[] {
+  const out: Anchor[] = [];
+  const visit = (node: PatternNode): void => {
+    for (const field of node.fields) {
+      if (field.kind === "object") visit(field.node);
+      else if (isAnchored(field)) out.push(...fieldAnchors(field));
+    }
+    for (const alternatives of node.ors) for (const alternative of alternatives) visit(alternative);
+  };
+  visit(compiled.root);
+  return out;
+}
+
+/** Whether every value the field accepts is one of its exact values or has one of its affixes. */
+export function isAnchored(field: LeafField): boolean {
+  return !field.existsTrue && !field.existsFalse && (field.tests.length === 0 || field.affixes !== undefined);
 }

@@ -94,6 +94,35 @@ export function expandEventKeys(event: unknown): unknown {
   return dotted ? expandValue(event, 0) : event;
 }
 
+/** The field names patterns look at, level by level from the event root (`$or` alternatives merged in). */
+export type FieldNames = Map<string, FieldNames>;
+
+/**
+ * `expandEventKeys(event)` for matching against patterns that look only at `names`: the walk stops at
+ * fields no pattern names, since a dotted key there (`"x.y"` where no pattern has `x`) can only make
+ * fields no pattern reads. Events whose looked-at fields hold no dotted key come back as they are
+ * after a walk of just those fields.
+ */
+export function expandEventKeysFor(event: unknown, names: FieldNames): unknown {
+  return hasDottedKeyUnder(event, names, 0) ? expandEventKeys(event) : event;
+}
+
+function hasDottedKeyUnder(value: unknown, names: FieldNames, depth: number): boolean {
+  if (typeof value !== "object" || value === null || names.size === 0 || depth > MAX_EXPANDED_DEPTH) return false;
+  if (Array.isArray(value)) return value.some((item) => hasDottedKeyUnder(item, names, depth + 1));
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const dot = key.indexOf(".");
+    if (dot >= 0) {
+      if (names.has(key.slice(0, dot))) return true;
+      continue;
+    }
+    const inner = names.get(key);
+    if (inner !== undefined && hasDottedKeyUnder((value as Obj)[key], inner, depth + 1)) return true;
+  }
+  return false;
+}
+
 function expandValue(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null || depth > MAX_EXPANDED_DEPTH) return value;
   if (Array.isArray(value)) return value.map((item) => expandValue(item, depth + 1));

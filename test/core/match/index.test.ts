@@ -168,6 +168,23 @@ describe("PatternIndex", () => {
     expect(index.match({ source: "aws.s3", detail: { bucket: { name: "b" }, object: { key } } })).toEqual(expected);
   });
 
+  it("reads dotted event keys where patterns look, wherever they are, and ignores them elsewhere", () => {
+    const patterns = [{ detail: { a: { b: ["x"] } } }, { detail: { "a.c": [{ prefix: "y" }] } }, { source: ["s"], detail: { n: { m: [{ exists: false }] } } }];
+    const index = new PatternIndex<number>();
+    patterns.forEach((p, i) => index.add(p, i));
+    const events = [
+      { source: "s", detail: { "a.b": "x", "n.m": 1 } },
+      { source: "s", "detail.a": { c: "yes" }, detail: { other: { "z.q": 1 } } },
+      { source: "s", detail: [{ a: { "b.x": 1 } }, { "a.b": ["x"] }], junk: { "a.b": "x" } },
+      { source: "s", detail: { a: { b: "x" }, elsewhere: { "n.m": 1 } } },
+    ];
+    for (const e of events) {
+      expect(index.match(e), JSON.stringify(e)).toEqual(patterns.flatMap((p, i) => (matchesPattern(compilePattern(p), e) ? [i] : [])));
+    }
+    expect(index.match(events[0])).toEqual([0]);
+    expect(index.match(events[1])).toEqual([1, 2]);
+  });
+
   it("keeps the same pattern added twice as two entries", () => {
     const index = new PatternIndex<string>();
     index.add({ source: ["a"] }, "first");
