@@ -1,4 +1,5 @@
-// Builds one ESM bundle per Lambda handler (dist/handlers/<name>.mjs) and one for the CLI (dist/cli.mjs).
+// Builds one ESM bundle per Lambda handler (dist/handlers/<name>.mjs) and one for the CLI (dist/cli.mjs), each with
+// the chunks it loads (dist/handlers/chunks/<name>/, dist/chunks/cli/).
 //
 // A handler bundle holds what its own code reaches and nothing else (measured by bench/handlers.bench.ts):
 // - the SDK's ESM builds (`mainFields: module,main`), minified and tree-shaken: only the clients the
@@ -21,7 +22,7 @@
 //   runs where Node's crypto cannot hash or for event streams;
 // - of each client's package.json, the version its user agent reports.
 import { build } from "esbuild";
-import { readFileSync, readdirSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -34,6 +35,10 @@ const quiet = process.argv.includes("--quiet");
 const intoAt = process.argv.indexOf("--handlers-into");
 const handlersDir = intoAt >= 0 ? process.argv[intoAt + 1] : undefined;
 const unminified = process.argv.includes("--unminified");
+// `--cli-into <dir>`: only the CLI, into <dir>, with esbuild's metafile beside it (cli.meta.json): what each file
+// holds, for test/cli/startup.test.ts and bench/cli.bench.ts.
+const cliAt = process.argv.indexOf("--cli-into");
+const cliDir = cliAt >= 0 ? process.argv[cliAt + 1] : undefined;
 const require = createRequire(import.meta.url);
 
 // The AWS SDK's dynamic `require("node:https")` needs a real `require` inside an ESM bundle.
@@ -116,14 +121,50 @@ const handlers = existsSync("handlers")
   : [];
 
 /**
+ * Writes a build's files, each whole and renamed into place, the chunks (in `chunks`) before the entry that imports
+ * them: a process that imports the entry while another build rewrites it (tests running side by side) finds every
+ * file it names. Then removes from `chunks` what no build since `started` wrote; the files of a build that ran
+ * meanwhile stay, as its entry may be the one in place.
+ */
+function writeBuild(outputFiles, chunks, started) {
+  const entryLast = (f) => (f.path.startsWith(chunks) ? 0 : 1);
+  for (const file of [...outputFiles].sort((a, b) => entryLast(a) - entryLast(b))) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    const temporary = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, file.contents);
+    renameSync(temporary, file.path);
+  }
+  const written = new Set(outputFiles.map((f) => f.path));
+  for (const f of existsSync(chunks) ? readdirSync(chunks) : []) {
+    const path = join(chunks, f);
+    if (written.has(path) || f.endsWith(".tmp")) continue;
+    const modified = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+    if (modified !== undefined && modified < started) rmSync(path, { force: true });
+  }
+}
+
+/** The outputs an import of `from` loads: it and the chunks it imports, all the way down (metafile paths). */
+function staticClosure(outputs, from) {
+  const loaded = new Set();
+  const visit = (o) => {
+    if (loaded.has(o)) return;
+    loaded.add(o);
+    for (const i of outputs[o].imports) if (i.kind === "import-statement" && outputs[i.path] !== undefined) visit(i.path);
+  };
+  visit(from);
+  return [...loaded];
+}
+
+const bytes = (outputs, list) => list.reduce((n, o) => n + outputs[o].bytes, 0);
+const allBytes = (outputs) => bytes(outputs, Object.keys(outputs).filter((o) => o.endsWith(".mjs")));
+
+/**
  * Handler `name`, built on its own into `outdir`: `<name>.mjs` and its chunks in `chunks/<name>/`, which only it uses.
- * The chunks' names carry no hash, so a rebuild writes the same files a function's package names, and each file is
- * written whole and renamed into place, the chunks before the entry that imports them: a process that imports the
- * bundle while another build rewrites it (tests running side by side) finds every file it names. Two chunks of the
+ * The chunks' names carry no hash, so a rebuild writes the same files a function's package names. Two chunks of the
  * same name would fail the build (esbuild: "Two output files share the same path").
  */
 async function buildHandler(name, outdir, options) {
-  const chunks = resolve(outdir, "chunks", name);
+  const started = Date.now();
   const { outputFiles, metafile } = await build({
     ...common,
     entryPoints: [join("handlers", `${name}.ts`)],
@@ -137,28 +178,35 @@ async function buildHandler(name, outdir, options) {
     write: false,
     metafile: true,
   });
-  const entryFirst = (f) => (f.path.startsWith(chunks) ? 0 : 1);
-  for (const file of [...outputFiles].sort((a, b) => entryFirst(a) - entryFirst(b))) {
-    mkdirSync(dirname(file.path), { recursive: true });
-    const temporary = `${file.path}.${process.pid}.tmp`;
-    writeFileSync(temporary, file.contents);
-    renameSync(temporary, file.path);
-  }
-  // What an earlier build left that this one did not write.
-  const written = new Set(outputFiles.map((f) => f.path));
-  for (const f of existsSync(chunks) ? readdirSync(chunks) : []) if (!written.has(join(chunks, f)) && !f.endsWith(".tmp")) rmSync(join(chunks, f), { force: true });
-  // Bytes of the entry, of what a cold start loads (the entry and the chunks it imports, all the way down), of all.
+  writeBuild(outputFiles, resolve(outdir, "chunks", name), started);
+  // Bytes of the entry, of what a cold start loads, of all.
   const outputs = metafile.outputs;
   const entry = Object.keys(outputs).find((o) => outputs[o].entryPoint !== undefined);
-  const cold = new Set();
-  const visit = (o) => {
-    if (cold.has(o)) return;
-    cold.add(o);
-    for (const i of outputs[o].imports) if (i.kind === "import-statement" && outputs[i.path] !== undefined) visit(i.path);
-  };
-  visit(entry);
-  const sum = (list) => list.reduce((n, o) => n + outputs[o].bytes, 0);
-  return { entry: outputs[entry].bytes, coldStart: sum([...cold]), all: sum(Object.keys(outputs).filter((o) => o.endsWith(".mjs"))) };
+  return { entry: outputs[entry].bytes, coldStart: bytes(outputs, staticClosure(outputs, entry)), all: allBytes(outputs) };
+}
+
+/**
+ * The CLI, into `outdir`: `cli.mjs` and its chunks in `chunks/cli/`. It is split as the handlers are, each command's
+ * module (src/cli/commands/index.ts loads it with `import()`) in a chunk of its own with what only it uses, so a
+ * command loads what it runs with and nothing of the others: `validate` and `explain` load no AWS SDK. Its chunks
+ * are many and share code among themselves, so their names carry a hash (esbuild names every shared chunk "chunk").
+ * Returns esbuild's metafile.
+ */
+async function buildCli(outdir) {
+  const started = Date.now();
+  const { outputFiles, metafile } = await build({
+    ...common,
+    entryPoints: { cli: "src/cli/main.ts" },
+    outdir,
+    splitting: true,
+    chunkNames: "chunks/cli/[name]-[hash]",
+    outExtension: { ".js": ".mjs" },
+    external: ["better-sqlite3"],
+    write: false,
+    metafile: true,
+  });
+  writeBuild(outputFiles, resolve(outdir, "chunks", "cli"), started);
+  return metafile;
 }
 
 if (handlersDir !== undefined) {
@@ -166,8 +214,13 @@ if (handlersDir !== undefined) {
   process.exit(0);
 }
 
-const [, , ...sizes] = await Promise.all([
-  build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.mjs", external: ["better-sqlite3"] }),
+if (cliDir !== undefined) {
+  writeFileSync(join(cliDir, "cli.meta.json"), JSON.stringify(await buildCli(cliDir)));
+  process.exit(0);
+}
+
+const [cli, , ...sizes] = await Promise.all([
+  buildCli("dist"),
   build({ ...common, format: "cjs", banner: {}, entryPoints: ["src/aws/stack/serverless-source.ts"], outfile: "dist/serverless-source.cjs" }),
   ...handlers.map((name) => buildHandler(name, "dist/handlers", { minify: true })),
 ]);
@@ -187,4 +240,10 @@ if (!quiet) {
     const gzip = gzipSync(readFileSync(`dist/handlers/${name}.mjs`)).length;
     console.log(`  ${name.padEnd(12)} entry ${kib(sizes[i].entry)} (${kib(gzip)} gzip), cold start ${kib(sizes[i].coldStart)}, with every chunk ${kib(sizes[i].all)}`);
   });
+  // What `berth validate` loads: the entry, the validate command's chunk, and what they import.
+  const outputs = cli.outputs;
+  const entry = Object.keys(outputs).find((o) => outputs[o].entryPoint === "src/cli/main.ts");
+  const validate = Object.keys(outputs).find((o) => outputs[o].entryPoint === "src/cli/commands/validate.ts");
+  const validateLoads = new Set([...staticClosure(outputs, entry), ...staticClosure(outputs, validate)]);
+  console.log(`  ${"cli".padEnd(12)} entry ${kib(bytes(outputs, staticClosure(outputs, entry)))} with its imports, validate ${kib(bytes(outputs, [...validateLoads]))}, with every chunk ${kib(allBytes(outputs))}`);
 }

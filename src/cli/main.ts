@@ -2,23 +2,7 @@ import { Command, CommanderError } from "commander";
 import { ValidationError, type BerthError } from "../core/errors.ts";
 import { AwsSetupError, asBerthError } from "../aws/errors.ts";
 import { UsageError } from "./output.ts";
-import { registerValidate } from "./commands/validate.ts";
-import { registerExplain } from "./commands/explain.ts";
-import { registerSchema } from "./commands/schema.ts";
-import { registerCompile } from "./commands/compile.ts";
-import { registerRuns } from "./commands/runs.ts";
-import { registerRun } from "./commands/run.ts";
-import { registerCancel } from "./commands/cancel.ts";
-import { registerDev } from "./commands/dev.ts";
-import { registerTrigger } from "./commands/trigger.ts";
-import { registerPut } from "./commands/put.ts";
-import { registerLogs } from "./commands/logs.ts";
-import { registerSchedule } from "./commands/schedule.ts";
-import { registerPackage } from "./commands/package.ts";
-import { registerDeploy } from "./commands/deploy.ts";
-import { registerRemove } from "./commands/remove.ts";
-import { registerInit } from "./commands/init.ts";
-import { registerDoctor } from "./commands/doctor.ts";
+import { commandsFor, registerCommands } from "./commands/index.ts";
 import { addAwsOptions } from "./stage.ts";
 
 // Output piped into a reader that went away (`berth runs | head`): stop like any CLI would. SIGTERM lets
@@ -36,24 +20,6 @@ const program = new Command("berth")
   .showHelpAfterError("(run berth --help for usage)")
   .exitOverride();
 addAwsOptions(program);
-
-registerInit(program);
-registerValidate(program);
-registerExplain(program);
-registerSchema(program);
-registerCompile(program);
-registerRuns(program);
-registerRun(program);
-registerCancel(program);
-registerDev(program);
-registerTrigger(program);
-registerPut(program);
-registerLogs(program);
-registerSchedule(program);
-registerPackage(program);
-registerDeploy(program);
-registerRemove(program);
-registerDoctor(program);
 
 /**
  * The CLI side of the error taxonomy, in one place: the exit code by class.
@@ -84,6 +50,8 @@ function exitCode(error: BerthError): number {
 }
 
 try {
+  // Only the command the arguments name is loaded: start-up is commander and that one module (commands/index.ts).
+  await registerCommands(program, commandsFor(program, process.argv.slice(2)));
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);

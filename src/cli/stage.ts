@@ -14,7 +14,6 @@
  * | none of these                            | the SDK's own last resort (EC2 instance metadata), else "no AWS region is configured" |
  */
 import type { Command } from "commander";
-import { loadConfig, loadSharedConfigFiles, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS } from "@smithy/core/config";
 import { UsageError } from "./output.ts";
 
 export interface AwsOptions {
@@ -49,6 +48,9 @@ export function stackName(service: string, stage: string): string {
   return name;
 }
 
+// The SDK's shared-config reader, loaded only by commands that ask AWS something: it pulls in node:crypto, http and fs.
+const sharedConfig = () => import("@smithy/core/config");
+
 /**
  * A profile that `--profile` or AWS_PROFILE names must exist in the shared files: the SDK's own
  * answer for a missing one ("Could not load credentials from any providers") does not say which.
@@ -56,6 +58,7 @@ export function stackName(service: string, stage: string): string {
 export async function requireProfile(options: AwsOptions, env: Readonly<Record<string, string | undefined>>): Promise<void> {
   const profile = options.profile ?? (env.AWS_PROFILE || undefined);
   if (profile === undefined) return;
+  const { loadSharedConfigFiles } = await sharedConfig();
   const { configFile, credentialsFile } = await loadSharedConfigFiles();
   if (Object.hasOwn(configFile, profile) || Object.hasOwn(credentialsFile, profile)) return;
   throw new UsageError(
@@ -71,6 +74,7 @@ export interface ResolvedRegion {
 
 /** The region of a profile in the shared config files, read as the SDK reads it (the environment left out: it was asked first). */
 async function profileRegion(profile: string | undefined): Promise<string | undefined> {
+  const { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS } = await sharedConfig();
   const fromFiles = loadConfig<string | undefined>(
     { environmentVariableSelector: () => undefined, configFileSelector: NODE_REGION_CONFIG_OPTIONS.configFileSelector, default: () => undefined },
     { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...(profile !== undefined ? { profile } : {}) },
