@@ -3,7 +3,7 @@
  *
  * | item        | PK                     | SK    | other attributes                                     |
  * |-------------|------------------------|-------|------------------------------------------------------|
- * | run         | `RUN#<id>`             | RUN   | data (JSON), version, status, index keys, expiresAt  |
+ * | run         | `RUN#<id>`             | RUN   | data (JSON), version, index keys, expiresAt          |
  * | idempotency | `KEY#<idempotencyKey>` | KEY   | runId, data (the run as created), expiresAt          |
  * | slots       | `SLOTS#<job>`          | SLOTS | holders: map of run id → since (epoch ms)            |
  *
@@ -11,23 +11,31 @@
  * an idempotency key when it is written, `retentionDays` later. A slots item spends about 35
  * bytes per holder, so the catalog's largest `max` (10,000) stays under the 400 KB item limit.
  *
- * Indexes (all project every attribute, so a query needs no second read):
- * - byJob  (GSI1PK `JOB#<job>`, GSI1SK id): one job's history; ULIDs sort by creation time.
- * - byTime (GSI2PK `RUNS`, GSI2SK id): everyone's history. One partition caps index writes at
- *   about 1,000 per second, far above the rate ECS lets berth start tasks; partitioning by
- *   day would lift that cap but make "newest 50" walk empty days.
- * - open   (GSI3PK `OPEN`, GSI3SK `<job>#<id>`): sparse, present only while the run is open
- *   (not ended, or ended but not yet announced: model.ts `isOpen`), so the sweep reads open
- *   runs and never history. One partition holds every job's open runs: the sweep wants all
- *   of them, once a minute (a burst that queues thousands costs thousands of reads a minute).
- * - queued (GSI4PK `QUEUED#<job>`, GSI4SK id): sparse, present only while the run is QUEUED,
- *   so admission reads the head of one job's queue with an exact `Limit` however long the
- *   queue grows (a burst of uploads can queue thousands of runs behind `max: 20`).
+ * Indexes. Each sorts by the run's PK (`RUN#<id>`: ULIDs sort by creation time) and projects
+ * only keys, so an index entry is written when a run enters it, leaves it or changes its key,
+ * never for the run's other changes ("Provisioned throughput considerations for global
+ * secondary indexes": no index write when neither a key nor a projected attribute changes).
+ * A listing reads keys, then each run it returns with GetItem.
+ * - byTime      (`shard`): everyone's history.
+ * - byJob       (`job`): one job's history.
+ * - open        (`openShard`, present while the run is open: model.ts `isOpen`): what the sweep
+ *   reads, never history. Listing an open status (QUEUED … RETRY_WAIT) walks open runs.
+ * - queued      (`queuedJob`, present while QUEUED): admission reads the head of one job's
+ *   queue with an exact `Limit` however long the queue grows.
+ * - byStatus    (`endedShard` = `<status>#<shard>`, present once the run ended) and
+ *   byJobStatus (`jobEnded` = `<status>#<job>`): a run's final status never changes, so listing
+ *   a status reads only runs that ended in it, written to each index once.
+ * An index key shared by every run is one partition, which takes at most 1,000 writes a second
+ * on DynamoDB; the indexes over every run (byTime, open, byStatus) spread runs over SHARDS keys
+ * by a hash of the id, read in parallel and merged by id. The per-job indexes have a key per
+ * job: a job writes at most one index entry per run to byJob (two to queued), so a job's
+ * partition takes 500-1,000 new runs a second, 25-50 times the rate ECS starts tasks at, and
+ * every new job adds partitions.
  * Index reads are eventually consistent: a run written a moment ago may be missing from a
- * listing for a moment, and a run that just left the queue may still be listed as QUEUED.
- * Nothing depends on listings being current: slots live in their own strongly consistent
- * item, every run change is conditional on the version read, and the sweep, which runs
- * again a minute later, drains whatever admission missed.
+ * listing for a moment. What a listing returns is read from the table, so a run that left the
+ * index (ended, started) is not returned. Nothing depends on listings being current: slots
+ * live in their own strongly consistent item, every run change is conditional on the version
+ * read, and the sweep, which runs again a minute later, drains whatever admission missed.
  *
  * Runs are stored as a JSON string so the record round-trips exactly. The store speaks DynamoDB's
  * own attribute-value form through the plain client: besides that string it writes only other
@@ -40,7 +48,6 @@ import type {
   CreateTableCommandInput,
   DynamoDBClient,
   PutItemCommandInput,
-  QueryCommandInput,
   TimeToLiveSpecification,
   UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
@@ -55,6 +62,32 @@ import type { Run } from "../core/runs/model.ts";
 export type RunTableDefinition = CreateTableCommandInput & { readonly TimeToLiveSpecification: TimeToLiveSpecification };
 
 /**
+ * Partitions of each index over every run. Readers query all of them, so the count may grow
+ * (runs written before stay in the lower shards) but never shrink.
+ */
+export const SHARDS = 16;
+
+/** The shard of a run: FNV-1a of its id, so a run keeps its shard in every version. */
+export function shardOf(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i += 1) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % SHARDS;
+}
+
+const SHARD_KEYS: readonly string[] = Array.from({ length: SHARDS }, (_, i) => String(i));
+
+/** Every index: its partition key attribute (a string); each sorts by the table's PK. */
+const INDEXES = {
+  byTime: "shard",
+  byJob: "job",
+  open: "openShard",
+  queued: "queuedJob",
+  byStatus: "endedShard",
+  byJobStatus: "jobEnded",
+} as const;
+type IndexName = keyof typeof INDEXES;
+
+/**
  * The table DynamoRunStore expects. CloudFormation (AWS::DynamoDB::Table) takes all of it;
  * the CreateTable API takes everything but TimeToLiveSpecification, which goes to UpdateTimeToLive.
  */
@@ -63,25 +96,16 @@ export function runTableDefinition(tableName: string): RunTableDefinition {
     { AttributeName: hash, KeyType: "HASH" as const },
     { AttributeName: range, KeyType: "RANGE" as const },
   ];
-  const index = (IndexName: string, hash: string, range: string) => ({
-    IndexName,
-    KeySchema: keys(hash, range),
-    Projection: { ProjectionType: "ALL" as const },
-  });
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK"].map((AttributeName) => ({
-      AttributeName,
-      AttributeType: "S" as const,
-    })),
+    AttributeDefinitions: ["PK", "SK", ...Object.values(INDEXES)].map((AttributeName) => ({ AttributeName, AttributeType: "S" as const })),
     KeySchema: keys("PK", "SK"),
-    GlobalSecondaryIndexes: [
-      index("byJob", "GSI1PK", "GSI1SK"),
-      index("byTime", "GSI2PK", "GSI2SK"),
-      index("open", "GSI3PK", "GSI3SK"),
-      index("queued", "GSI4PK", "GSI4SK"),
-    ],
+    GlobalSecondaryIndexes: Object.entries(INDEXES).map(([IndexName, hash]) => ({
+      IndexName,
+      KeySchema: keys(hash, "PK"),
+      Projection: { ProjectionType: "KEYS_ONLY" as const },
+    })),
     TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
   };
 }
@@ -124,16 +148,21 @@ function attributes(values: Readonly<Record<string, Value>>): Record<string, Att
 const MAX_ITEM_BYTES = 400 * 1024;
 const MAX_PARTITION_KEY_BYTES = 2048;
 const MAX_SORT_KEY_BYTES = 1024;
-const PARTITION_KEYS = new Set(["PK", "GSI1PK", "GSI2PK", "GSI3PK", "GSI4PK"]);
-const SORT_KEYS = new Set(["SK", "GSI1SK", "GSI2SK", "GSI3SK", "GSI4SK"]);
+const INDEX_KEYS: readonly string[] = Object.values(INDEXES);
+
+/** The limit on a key attribute of `item`: PK is the table's partition key, and every index's sort key on items in an index. */
+function keyLimit(name: string, item: Readonly<Record<string, Value>>): number | undefined {
+  if (name === "SK" || (name === "PK" && INDEX_KEYS.some((k) => k in item))) return MAX_SORT_KEY_BYTES;
+  return name === "PK" || INDEX_KEYS.includes(name) ? MAX_PARTITION_KEY_BYTES : undefined;
+}
 
 function checkItemSize(item: Readonly<Record<string, Value>>): void {
   let bytes = 0;
   for (const [name, value] of Object.entries(item)) {
     const size = typeof value === "string" ? Buffer.byteLength(value, "utf8") : typeof value === "number" ? String(value).length : 3;
-    const keyLimit = PARTITION_KEYS.has(name) ? MAX_PARTITION_KEY_BYTES : SORT_KEYS.has(name) ? MAX_SORT_KEY_BYTES : undefined;
-    if (keyLimit !== undefined && size > keyLimit) {
-      throw new ValidationError(`the key attribute ${name} is ${size} bytes; DynamoDB allows at most ${keyLimit}`, { field: name });
+    const limit = keyLimit(name, item);
+    if (limit !== undefined && size > limit) {
+      throw new ValidationError(`the key attribute ${name} is ${size} bytes; DynamoDB allows at most ${limit}`, { field: name });
     }
     bytes += Buffer.byteLength(name, "utf8") + size;
   }
@@ -164,7 +193,8 @@ function itemOf(error: unknown): StoredItem | undefined {
 }
 
 type Key = { readonly PK: string; readonly SK: string };
-const runKey = (id: string): Key => ({ PK: `RUN#${id}`, SK: "RUN" });
+const RUN_PREFIX = "RUN#";
+const runKey = (id: string): Key => ({ PK: `${RUN_PREFIX}${id}`, SK: "RUN" });
 const slotKey = (job: string): Key => ({ PK: `SLOTS#${job}`, SK: "SLOTS" });
 const toRun = (item: StoredItem): Run => JSON.parse(text(item, "data") ?? "") as Run;
 
@@ -173,6 +203,51 @@ type Request<T> = Omit<T, "TableName" | "Item" | "Key" | "ExpressionAttributeVal
 
 function expressionValues(values: Readonly<Record<string, Value>> | undefined): { ExpressionAttributeValues?: Record<string, AttributeValue> } {
   return values === undefined ? {} : { ExpressionAttributeValues: attributes(values) };
+}
+
+/** How #ids reads an index: the order, ids below `before` only, and at most `pageSize` keys per request (no limit: whole pages). */
+interface IndexOrder {
+  readonly newestFirst: boolean;
+  readonly before?: string | undefined;
+  readonly pageSize?: number;
+}
+
+/**
+ * Keys read past a sharded listing's even share per shard: a shard holds more than its share of
+ * the newest runs about as often as not, and each page past the first is another round trip.
+ */
+const PAGE_MARGIN = 4;
+
+/** GetItem requests a listing keeps in flight (the SDK's Node handler opens at most 50 sockets). */
+const MAX_READS_IN_FLIGHT = 32;
+
+/** `fn` of every item, at most `limit` at a time, in the items' order. */
+async function eachLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Which index answers a listing, under which keys, and which runs read back belong in it. */
+function listingOf({ job, status }: RunQuery): { readonly index: IndexName; readonly keys: readonly string[]; readonly accept: (run: Run) => boolean } {
+  const ofJob = (run: Run) => job === undefined || run.job === job;
+  if (status === undefined) return job === undefined ? { index: "byTime", keys: SHARD_KEYS, accept: () => true } : { index: "byJob", keys: [job], accept: ofJob };
+  const inStatus = (run: Run) => run.status === status && ofJob(run);
+  if (isTerminal(status)) {
+    return job === undefined
+      ? { index: "byStatus", keys: SHARD_KEYS.map((shard) => `${status}#${shard}`), accept: inStatus }
+      : { index: "byJobStatus", keys: [`${status}#${job}`], accept: inStatus };
+  }
+  if (isQueued(status) && job !== undefined) return { index: "queued", keys: [job], accept: inStatus };
+  // An open status: open runs are few next to the history, and a run's status changes while it is open.
+  return { index: "open", keys: SHARD_KEYS, accept: (run) => isOpen(run) && inStatus(run) };
 }
 
 export class DynamoRunStore implements RunStore {
@@ -237,18 +312,19 @@ export class DynamoRunStore implements RunStore {
   }
 
   #runItem(run: Run): Record<string, Value> {
+    const shard = String(shardOf(run.id));
+    const ended = isTerminal(run.status);
     return {
       ...runKey(run.id),
       data: JSON.stringify(run),
       version: run.version,
-      status: run.status,
-      GSI1PK: `JOB#${run.job}`,
-      GSI1SK: run.id,
-      GSI2PK: "RUNS",
-      GSI2SK: run.id,
-      ...(isTerminal(run.status) ? { expiresAt: Math.floor((run.endedAt ?? run.updatedAt) / 1000) + this.#retentionSeconds } : {}),
-      ...(isOpen(run) ? { GSI3PK: "OPEN", GSI3SK: `${run.job}#${run.id}` } : {}),
-      ...(isQueued(run.status) ? { GSI4PK: `QUEUED#${run.job}`, GSI4SK: run.id } : {}),
+      job: run.job,
+      shard,
+      ...(ended
+        ? { expiresAt: Math.floor((run.endedAt ?? run.updatedAt) / 1000) + this.#retentionSeconds, endedShard: `${run.status}#${shard}`, jobEnded: `${run.status}#${run.job}` }
+        : {}),
+      ...(isOpen(run) ? { openShard: shard } : {}),
+      ...(isQueued(run.status) ? { queuedJob: run.job } : {}),
     };
   }
 
@@ -274,48 +350,21 @@ export class DynamoRunStore implements RunStore {
 
   async listRuns(query: RunQuery): Promise<readonly Run[]> {
     const limit = runQueryLimit(query);
-    const [index, hash, range, partition] =
-      query.job === undefined ? ["byTime", "GSI2PK", "GSI2SK", "RUNS"] : ["byJob", "GSI1PK", "GSI1SK", `JOB#${query.job}`];
-    const runs = await this.#query(
-      {
-        IndexName: index,
-        KeyConditionExpression: `${hash} = :p${query.before === undefined ? "" : ` AND ${range} < :before`}`,
-        ScanIndexForward: false,
-        // Limit counts items read before the filter, so a filtered query reads whole pages instead.
-        ...(query.status === undefined
-          ? { Limit: limit }
-          : { FilterExpression: "#status = :status", ExpressionAttributeNames: { "#status": "status" } }),
-        ExpressionAttributeValues: {
-          ":p": partition,
-          ...(query.before === undefined ? {} : { ":before": query.before }),
-          ...(query.status === undefined ? {} : { ":status": query.status }),
-        },
-      },
-      limit,
-    );
-    return runs.slice(0, limit);
+    const { index, keys, accept } = listingOf(query);
+    const ids = this.#ids(index, keys, { newestFirst: true, before: query.before, pageSize: Math.ceil(limit / keys.length) + (keys.length > 1 ? PAGE_MARGIN : 0) });
+    return this.#collect(ids, limit, accept, { consistent: false });
   }
 
   async listOpenRuns(): Promise<readonly Run[]> {
-    const runs = await this.#query({ IndexName: "open", KeyConditionExpression: "GSI3PK = :open", ExpressionAttributeValues: { ":open": "OPEN" } });
-    return runs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Eventually consistent, as the index itself is: each change the sweep makes is conditional on the version it read.
+    return this.#collect(this.#ids("open", SHARD_KEYS, { newestFirst: false }), Number.POSITIVE_INFINITY, isOpen, { consistent: false });
   }
 
   async listQueuedRuns(job: string, limit: number): Promise<readonly Run[]> {
     const count = runQueryLimit({ limit });
-    // No filter, so Limit counts exactly the runs wanted; a second page is read only when
-    // the 1 MB page cap cut the first one short.
-    const runs = await this.#query(
-      {
-        IndexName: "queued",
-        KeyConditionExpression: "GSI4PK = :queue",
-        ExpressionAttributeValues: { ":queue": `QUEUED#${job}` },
-        ScanIndexForward: true,
-        Limit: count,
-      },
-      count,
-    );
-    return runs.slice(0, count);
+    const ids = this.#ids("queued", [job], { newestFirst: false, pageSize: count });
+    // Strongly consistent: admission acts on the head of the queue at once, racing other admissions.
+    return this.#collect(ids, count, (r) => r.job === job && isQueued(r.status), { consistent: true });
   }
 
   async acquireSlot(job: string, runId: string, max: number, now: number): Promise<boolean> {
@@ -359,8 +408,8 @@ export class DynamoRunStore implements RunStore {
       .sort((a, b) => a.since - b.since || (a.runId < b.runId ? -1 : 1));
   }
 
-  async #get(key: Key): Promise<StoredItem | undefined> {
-    const { Item } = await this.#call(`read ${key.PK}`, () => this.#client.send(new GetItemCommand({ TableName: this.#table, Key: attributes(key), ConsistentRead: true })));
+  async #get(key: Key, consistent = true): Promise<StoredItem | undefined> {
+    const { Item } = await this.#call(`read ${key.PK}`, () => this.#client.send(new GetItemCommand({ TableName: this.#table, Key: attributes(key), ConsistentRead: consistent })));
     return Item;
   }
 
@@ -377,17 +426,65 @@ export class DynamoRunStore implements RunStore {
     );
   }
 
-  /** Pages through a query until `enough` runs are in hand or the results end. */
-  async #query({ ExpressionAttributeValues, ...input }: Request<QueryCommandInput>, enough = Number.POSITIVE_INFINITY): Promise<Run[]> {
-    const runs: Run[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.#call(`query index ${input.IndexName}`, () =>
-        this.#client.send(new QueryCommand({ ...input, TableName: this.#table, ExclusiveStartKey: start, ...expressionValues(ExpressionAttributeValues) })),
+  /**
+   * The run ids under `keys` of one index, in id order across all of them: each key's partition is
+   * read a page at a time, all of them in parallel, and merged (each is in id order already).
+   */
+  async *#ids(index: IndexName, keys: readonly string[], order: IndexOrder): AsyncGenerator<string> {
+    const hash = INDEXES[index];
+    const partitions = keys.map((key) => ({ key, ids: [] as string[], at: 0, start: undefined as Record<string, AttributeValue> | undefined, done: false }));
+    const readPage = async (p: (typeof partitions)[number]) => {
+      const page = await this.#call(`query index ${index}`, () =>
+        this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: index,
+            KeyConditionExpression: `#key = :key${order.before === undefined ? "" : " AND PK < :before"}`,
+            ExpressionAttributeNames: { "#key": hash },
+            ...expressionValues({ ":key": p.key, ...(order.before === undefined ? {} : { ":before": runKey(order.before).PK }) }),
+            ScanIndexForward: !order.newestFirst,
+            ...(order.pageSize === undefined ? {} : { Limit: order.pageSize }),
+            ExclusiveStartKey: p.start,
+          }),
+        ),
       );
-      for (const item of page.Items ?? []) runs.push(toRun(item));
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined && runs.length < enough);
+      p.ids = (page.Items ?? []).map((item) => (text(item, "PK") ?? "").slice(RUN_PREFIX.length));
+      p.at = 0;
+      p.start = page.LastEvaluatedKey;
+      p.done = p.start === undefined;
+    };
+    const before = (a: string, b: string) => (order.newestFirst ? a > b : a < b);
+    for (;;) {
+      await Promise.all(partitions.filter((p) => p.at === p.ids.length && !p.done).map(readPage));
+      let next: (typeof partitions)[number] | undefined;
+      for (const p of partitions) if (p.at < p.ids.length && (next === undefined || before(p.ids[p.at]!, next.ids[next.at]!))) next = p;
+      if (next === undefined) return;
+      yield next.ids[next.at++]!;
+    }
+  }
+
+  /**
+   * Reads the runs `ids` name, in order, until `want` of them are accepted or the ids end. A run
+   * the index listed may since have left it (ended, started, expired): the table's copy decides.
+   */
+  async #collect(ids: AsyncIterator<string>, want: number, accept: (run: Run) => boolean, read: { readonly consistent: boolean }): Promise<Run[]> {
+    const runs: Run[] = [];
+    for (let more = true; more && runs.length < want; ) {
+      const batch: string[] = [];
+      while (batch.length < want - runs.length) {
+        const next = await ids.next();
+        if (next.done === true) {
+          more = false;
+          break;
+        }
+        batch.push(next.value);
+      }
+      for (const item of await eachLimited(batch, MAX_READS_IN_FLIGHT, (id) => this.#get(runKey(id), read.consistent))) {
+        if (item === undefined) continue;
+        const run = toRun(item);
+        if (accept(run) && runs.length < want) runs.push(run);
+      }
+    }
     return runs;
   }
 

@@ -382,7 +382,8 @@ export function itemSize(item: Item | undefined): number {
 
 interface TableShape {
   readonly keys: readonly string[];
-  readonly indexes: readonly { readonly name: string; readonly keys: readonly string[] }[];
+  /** Each index's keys and what it projects besides the keys (undefined: every attribute). */
+  readonly indexes: readonly { readonly name: string; readonly keys: readonly string[]; readonly projects?: readonly string[] }[];
 }
 
 export interface MeteredDynamo {
@@ -423,10 +424,15 @@ export async function startMeteredDynamo(upstream: string): Promise<MeteredDynam
     const known = shapes.get(table);
     if (known) return known;
     const r = await send(headers, "DescribeTable", JSON.stringify({ TableName: table }));
-    const t = (JSON.parse(r.body) as { Table: { KeySchema: { AttributeName: string }[]; GlobalSecondaryIndexes?: { IndexName: string; KeySchema: { AttributeName: string }[] }[] } }).Table;
+    type Index = { IndexName: string; KeySchema: { AttributeName: string }[]; Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] } };
+    const t = (JSON.parse(r.body) as { Table: { KeySchema: { AttributeName: string }[]; GlobalSecondaryIndexes?: Index[] } }).Table;
     const shape = {
       keys: t.KeySchema.map((k) => k.AttributeName),
-      indexes: (t.GlobalSecondaryIndexes ?? []).map((i) => ({ name: i.IndexName, keys: i.KeySchema.map((k) => k.AttributeName) })),
+      indexes: (t.GlobalSecondaryIndexes ?? []).map((i) => ({
+        name: i.IndexName,
+        keys: i.KeySchema.map((k) => k.AttributeName),
+        ...(i.Projection?.ProjectionType === "ALL" ? {} : { projects: i.Projection?.NonKeyAttributes ?? [] }),
+      })),
     };
     shapes.set(table, shape);
     return shape;
@@ -458,15 +464,20 @@ export async function startMeteredDynamo(upstream: string): Promise<MeteredDynam
     meter.tableWriteUnits += tableUnits;
     const indexNotes: string[] = [];
     for (const index of shape.indexes) {
-      const inIndex = (item: Item | undefined) => item !== undefined && index.keys.every((k) => item[k] !== undefined);
-      const keyOf = (item: Item) => JSON.stringify(index.keys.map((k) => item[k]));
+      // The item's index entry: its keys and projected attributes, or nothing when the item is not in the index.
+      const entryOf = (item: Item | undefined): Item | undefined => {
+        if (item === undefined || index.keys.some((k) => item[k] === undefined)) return undefined;
+        if (index.projects === undefined) return item;
+        const names = new Set([...shape.keys, ...index.keys, ...index.projects]);
+        return Object.fromEntries(Object.entries(item).filter(([name]) => names.has(name)));
+      };
+      const keyOf = (entry: Item) => JSON.stringify(index.keys.map((k) => entry[k]));
+      const [b, a] = [entryOf(before), entryOf(after)];
       let units = 0;
-      if (!inIndex(before) && inIndex(after)) units = writeUnits(itemSize(after));
-      else if (inIndex(before) && !inIndex(after)) units = writeUnits(itemSize(before));
-      else if (inIndex(before) && inIndex(after)) {
-        const b = before as Item;
-        const a = after as Item;
-        // Every index here projects ALL attributes, so any change of the item changes its index entry.
+      if (b === undefined && a !== undefined) units = writeUnits(itemSize(a));
+      else if (b !== undefined && a === undefined) units = writeUnits(itemSize(b));
+      else if (b !== undefined && a !== undefined) {
+        // A changed key moves the entry (a delete and a put); a changed projected attribute rewrites it; nothing else touches the index.
         if (keyOf(b) !== keyOf(a)) units = writeUnits(itemSize(b)) + writeUnits(itemSize(a));
         else if (JSON.stringify(b) !== JSON.stringify(a)) units = writeUnits(Math.max(itemSize(b), itemSize(a)));
       }

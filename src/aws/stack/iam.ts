@@ -187,7 +187,10 @@ export const UNSCOPED_NOTES: Readonly<Record<string, string>> = {
 
 /** What only this engine function calls, on what only it uses. */
 function ownStatements(catalog: Catalog, names: StackNames, fn: EngineFunction): Statement[] {
-  const indexes: CfnString[] = (fn === "sweep" ? ["open", "queued"] : ["queued"]).map((i) => sub(`\${${LOGICAL.table}.Arn}/index/${i}`));
+  // Admitting a superseding run reads its job's recent runs and last deployed run (engine/admission.ts), in every function that admits.
+  const supersedes = Object.values(catalog.jobs).some((j) => j.concurrency.overlap === "supersede");
+  const queried = [...(fn === "sweep" ? ["open"] : []), "queued", ...(supersedes ? ["byJob", "byJobStatus"] : [])];
+  const indexes: CfnString[] = queried.map((i) => sub(`\${${LOGICAL.table}.Arn}/index/${i}`));
   return [
     { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [logGroupArn(names.logGroup(fn))] },
     { Sid: "ReadWriteRuns", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [arnOf(LOGICAL.table)] },
