@@ -21,26 +21,6 @@ import { runStoreContract } from "./run-store.contract.ts";
 
 const DAY_MS = 86_400_000;
 
-/** The schema berth 1 wrote (user_version 1), to test the migration from it. */
-const VERSION_1_SCHEMA = `
-  CREATE TABLE runs (
-    id TEXT PRIMARY KEY,
-    job TEXT NOT NULL,
-    status TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL,
-    open INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    data TEXT NOT NULL
-  );
-  CREATE INDEX runs_by_job ON runs (job, id);
-  CREATE INDEX runs_open ON runs (job, id) WHERE open = 1;
-  CREATE TABLE slots (
-    job TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    since INTEGER NOT NULL,
-    PRIMARY KEY (job, run_id)
-  );`;
 const JOBS = 300;
 
 function tempDir(): string {
@@ -95,48 +75,6 @@ describe("SqliteRunStore on its own", () => {
   });
   afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("creates the schema at version 2 in WAL mode and keeps runs across reopening", async () => {
-    const file = join(dir, "runs.db");
-    const run = makeRun();
-    const first = new SqliteRunStore(file);
-    await first.createRun(run);
-    first.close();
-
-    const raw = new Database(file, { readonly: true });
-    expect(raw.pragma("user_version", { simple: true })).toBe(2);
-    expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
-    raw.close();
-    const again = new SqliteRunStore(file);
-    expect(await again.getRun(run.id)).toEqual(run);
-    again.close();
-  });
-
-  it("migrates a version-1 file in place: its runs stay and the queue is read through an index", async () => {
-    const file = join(dir, "runs.db");
-    const runs = [makeRun({ at: T0 + 2 }), makeRun({ status: "RUNNING", at: T0 + 1 }), makeRun({ at: T0 })];
-    const v1 = new Database(file);
-    v1.exec(VERSION_1_SCHEMA);
-    const insert = v1.prepare("INSERT INTO runs (id, job, status, idempotency_key, created_at, open, version, data) VALUES (?, ?, ?, ?, ?, 1, ?, ?)");
-    for (const r of runs) insert.run(r.id, r.job, r.status, r.trigger.idempotencyKey, r.createdAt, r.version, JSON.stringify(r));
-    v1.pragma("user_version = 1");
-    v1.close();
-
-    const store = new SqliteRunStore(file);
-    expect(await store.listQueuedRuns("resize", 10)).toEqual([runs[2], runs[0]]);
-    expect(await store.getRun(runs[1]!.id)).toEqual(runs[1]);
-    store.close();
-
-    const raw = new Database(file, { readonly: true });
-    expect(raw.pragma("user_version", { simple: true })).toBe(2);
-    const plan = raw
-      .prepare<[], { detail: string }>("EXPLAIN QUERY PLAN SELECT data FROM runs WHERE job = 'resize' AND status = 'QUEUED' ORDER BY id LIMIT 10")
-      .all()
-      .map((step) => step.detail);
-    raw.close();
-    // One index search, no sort: the read stops after `limit` rows however long the queue is.
-    expect(plan).toEqual([expect.stringMatching(/^SEARCH runs USING INDEX runs_queued \(job=\?\)$/)]);
   });
 
   it("refuses a database written by a newer berth", () => {

@@ -18,6 +18,7 @@ import {
   queueRoom,
   startQueuedRun,
   type Admission,
+  waitsInQueue,
   type Run,
   type SupersedePeers,
 } from "../runs/index.ts";
@@ -48,7 +49,8 @@ export async function admit(ctx: EngineContext, run: Run, options: { readonly an
         for (const id of admission.cancel) await ctx.supersede(id, admission.reason);
       }
     } else {
-      admission = admissionFor(policy, run.id, await store.slotHolders(job.name), await store.listQueuedRuns(job.name, 1));
+      const head = await store.listQueuedRuns(job.name, 1);
+      admission = admissionFor(policy, run.id, waitsInQueue(policy, run.id, head) ? [] : await store.slotHolders(job.name), head);
     }
     if (admission.decision === "replace") {
       for (const id of admission.cancel) await ctx.cancel(id, `replaced by run ${run.id} (overlap: replace)`);

@@ -45,6 +45,14 @@ function queues(policy: ConcurrencyPolicy): boolean {
   return policy.overlap === "queue" || policy.overlap === "allow";
 }
 
+/**
+ * Whether run `runId` waits behind an older queued run of a job that keeps its queue in order, whatever
+ * the slots say: admission then has no need to read them.
+ */
+export function waitsInQueue(policy: ConcurrencyPolicy, runId: string, queueHead: readonly { readonly id: string }[]): boolean {
+  return queues(policy) && queueHead.some((r) => r.id < runId);
+}
+
 export function decideAdmission(
   policy: ConcurrencyPolicy,
   activeRuns: readonly ActiveRunRef[],
