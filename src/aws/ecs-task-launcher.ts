@@ -2,14 +2,20 @@
  * The `TaskLauncher` port on Amazon ECS.
  *
  * RunTask never throws for anything AWS can answer: every failure becomes a
- * `LaunchFailure` whose `kind` tells core whether waiting helps. The SDK has
- * already retried throttling and 5xx answers by the time we see them, and
- * every request carries its run's `clientToken`, so core may send the same
- * request again later without risking a second task.
+ * `LaunchFailure` whose `kind` tells core whether waiting helps. A throttled
+ * (or 5xx) launch is sent again here, the same request with the same
+ * `clientToken`, with jittered backoff until the invocation's time is up
+ * (core/ecs/launch-retry.ts decides, invocation.ts knows the time): the SDK's
+ * own retries draw on one retry quota per client, which a burst of concurrent
+ * launches empties within seconds. What is still throttled then goes back to
+ * core, which leaves the launch to the sweep; the clientToken means a later
+ * re-send starts no second task.
  */
 import { DescribeTaskDefinitionCommand, DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type ECSClient, type Failure, type Task } from "@aws-sdk/client-ecs";
 import { classifyAwsError, translateAwsError } from "./errors.ts";
 import { TransientError } from "../core/errors.ts";
+import { nextLaunchRetry } from "../core/ecs/launch-retry.ts";
+import { waitDeadline } from "./invocation.ts";
 import type { RunTaskRequest } from "../core/ecs/types.ts";
 import type { LaunchFailure, LaunchOutcome, TaskLauncher } from "../core/ports.ts";
 import type { EcsContainerState, EcsTaskState } from "../core/events/ecs-task.ts";
@@ -140,13 +146,27 @@ export function toEcsTaskState(task: Task & { taskArn: string }): EcsTaskState {
 /** Revisions whose essential containers one launcher keeps (a Lambda container's lifetime sees few). */
 const ESSENTIALS_CACHE_SIZE = 1000;
 
+/** The time and randomness the re-sending of throttled launches runs on; tests pass their own. */
+export interface LaunchRetryShell {
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Uniform in [0, 1). */
+  readonly random?: () => number;
+  /** When waits begun at `now` must end (default: the invocation's deadline, invocation.ts). */
+  readonly deadline?: (now: number) => number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class EcsTaskLauncher implements TaskLauncher {
   readonly #client: ECSClient;
   /** Task definition ARN → its essential containers' names; a revision never changes. */
   readonly #essentials = new Map<string, readonly string[] | undefined>();
+  readonly #retry: Required<LaunchRetryShell>;
 
-  constructor(client: ECSClient) {
+  constructor(client: ECSClient, retry: LaunchRetryShell = {}) {
     this.#client = client;
+    this.#retry = { now: Date.now, sleep, random: Math.random, deadline: waitDeadline, ...retry };
   }
 
   async essentialContainers(taskDefinitionArn: string): Promise<readonly string[] | undefined> {
@@ -170,6 +190,20 @@ export class EcsTaskLauncher implements TaskLauncher {
   }
 
   async runTask(request: RunTaskRequest): Promise<LaunchOutcome> {
+    const { now, sleep: wait, random, deadline } = this.#retry;
+    const startedAt = now();
+    const until = deadline(startedAt);
+    for (let throttled = 1; ; throttled++) {
+      const outcome = await this.#runTaskOnce(request);
+      if (outcome.ok || outcome.failure.kind !== "throttled") return outcome;
+      const at = now();
+      const next = nextLaunchRetry({ throttled, startedAt, now: at, deadline: until, ...(outcome.failure.retryAfterMs !== undefined ? { retryAfterMs: outcome.failure.retryAfterMs } : {}) }, random());
+      if (next === undefined) return outcome;
+      await wait(next);
+    }
+  }
+
+  async #runTaskOnce(request: RunTaskRequest): Promise<LaunchOutcome> {
     let output;
     try {
       output = await this.#client.send(new RunTaskCommand(request));

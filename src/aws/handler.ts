@@ -26,6 +26,8 @@
  * logged and thrown: the function cannot start, and Lambda says so on every invocation until
  * the configuration, whose message names the variable to fix, is corrected.
  *
+ * An invocation's waits on AWS end `INVOCATION_MARGIN_MS` before Lambda would stop it (invocation.ts).
+ *
  * Every line of an invocation carries the Lambda context (request id, function name, cold start)
  * and the fields `describe` names the input by; the logger is the container's, its
  * per-invocation keys reset when the invocation ends (log.ts).
@@ -33,6 +35,7 @@
 import type { Context } from "aws-lambda";
 import { ConflictError, InvalidTransitionError, NotFoundError, TransientError, ValidationError, type BerthError } from "../core/errors.ts";
 import { asBerthError } from "./errors.ts";
+import { lambdaDeadline, withDeadline } from "./invocation.ts";
 import { createLogger, logTo, type Log, type LogLevel } from "./log.ts";
 
 export interface HandlerSpec<D, I, O, F> {
@@ -96,8 +99,10 @@ export function lambdaHandler<D, I, O, F>(spec: HandlerSpec<D, I, O, F>): (input
   return async (input, context) => {
     if (context) logger.addContext(context as Context);
     logger.appendKeys(spec.describe?.(input) ?? {});
+    // Waits on AWS (a throttled launch re-sent) end while the invocation still has time to store what came back.
+    const deadline = lambdaDeadline(context, Date.now());
     try {
-      return await settle(input);
+      return await (deadline === undefined ? settle(input) : withDeadline(deadline, () => settle(input)));
     } catch (thrown) {
       const error = asBerthError(thrown);
       log(levelOf(error), messageOf(thrown, error), errorFields(thrown, error));

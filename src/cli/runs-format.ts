@@ -28,7 +28,7 @@ type TimeFields<T> = Exclude<{ [K in keyof T]-?: NonNullable<T[K]> extends numbe
 
 // Records rather than lists, so a time field added to the model fails to compile until it is listed here.
 const RUN_TIMES: Record<TimeFields<Run>, true> = { createdAt: true, updatedAt: true, queuedAt: true, startedAt: true, endedAt: true, nextAttemptAt: true, timeoutAt: true, checkedAt: true };
-const ATTEMPT_TIMES: Record<TimeFields<Attempt>, true> = { requestedAt: true, startedAt: true, stoppedAt: true };
+const ATTEMPT_TIMES: Record<TimeFields<Attempt>, true> = { requestedAt: true, heldUntil: true, startedAt: true, stoppedAt: true };
 
 function withIsoTimes<T extends object>(value: T, fields: Record<string, true>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, Object.hasOwn(fields, k) && typeof v === "number" ? isoUtcMs(v) : v]));

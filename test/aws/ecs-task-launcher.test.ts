@@ -23,7 +23,8 @@ import { ConfiguredRetryStrategy } from "@smithy/core/retry";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { EcsTaskLauncher } from "../../src/aws/ecs-task-launcher.ts";
+import { EcsTaskLauncher, type LaunchRetryShell } from "../../src/aws/ecs-task-launcher.ts";
+import { LAUNCH_RETRY_CAP_MS, MAX_LAUNCH_RETRY_MS } from "../../src/core/ecs/launch-retry.ts";
 import { AwsSetupError } from "../../src/aws/errors.ts";
 import { ConfigurationError, TransientError } from "../../src/core/errors.ts";
 import type { RunTaskRequest } from "../../src/core/ecs/types.ts";
@@ -52,6 +53,25 @@ function request(overrides: Partial<RunTaskRequest> = {}): RunTaskRequest {
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
 
+/** No time to wait: every runTask sends once. */
+const ONE_SEND: LaunchRetryShell = { deadline: (now) => now };
+
+/** A manual clock that sleeping advances, and the waits asked for; `random` is fixed. */
+function manualTime(budgetMs: number, random = 0.5) {
+  let now = 1_000_000;
+  const waits: number[] = [];
+  const shell: LaunchRetryShell = {
+    now: () => now,
+    sleep: async (ms) => {
+      waits.push(ms);
+      now += ms;
+    },
+    random: () => random,
+    deadline: (at) => at + budgetMs,
+  };
+  return { shell, waits };
+}
+
 function serviceError(name: string, message: string, fault: "client" | "server", status: number): ECSServiceException {
   return new ECSServiceException({ name, message, $fault: fault, ...meta(status) });
 }
@@ -60,7 +80,8 @@ describe("EcsTaskLauncher with a mocked ECS client", () => {
   // Mock one instance, not the class: the real-SDK tests below must reach the network.
   const client = new ECSClient({ region: "us-east-1" });
   const ecs = mockClient(client);
-  const launcher = new EcsTaskLauncher(client);
+  // One send per call here: how each answer is classified. Re-sending is tested below.
+  const launcher = new EcsTaskLauncher(client, ONE_SEND);
 
   beforeEach(() => ecs.reset());
 
@@ -334,10 +355,79 @@ describe("EcsTaskLauncher with a mocked ECS client", () => {
   });
 });
 
+// ECS answers ThrottlingException when the account's RunTask bucket is empty (Amazon ECS API Reference, "Request
+// throttling for the Amazon ECS API"; Fargate refills 20 launches a second: "AWS Fargate throttling quotas").
+describe("EcsTaskLauncher re-sends a throttled launch while the invocation has time", () => {
+  const client = new ECSClient({ region: "us-east-1" });
+  const ecs = mockClient(client);
+  const throttling = () => serviceError("ThrottlingException", "Rate exceeded", "client", 400);
+
+  beforeEach(() => ecs.reset());
+
+  it("throttled three times, the fourth send starts the task: the same request every time, three waits", async () => {
+    const { shell, waits } = manualTime(20_000);
+    ecs.on(RunTaskCommand).rejectsOnce(throttling()).rejectsOnce(throttling()).rejectsOnce(throttling()).resolves({ tasks: [{ taskArn: TASK_ARN }] });
+    expect(await new EcsTaskLauncher(client, shell).runTask(request())).toEqual({ ok: true, taskArn: TASK_ARN });
+    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 4);
+    expect(ecs.commandCalls(RunTaskCommand).map((c) => c.args[0].input)).toEqual([request(), request(), request(), request()]);
+    // Full jitter: half (random 0.5) of a ceiling that doubles from 100 ms.
+    expect(waits).toEqual([50, 100, 200]);
+  });
+
+  it("a 5xx answer is re-sent like a throttle", async () => {
+    const { shell } = manualTime(20_000);
+    ecs.on(RunTaskCommand).rejectsOnce(new ServerException({ message: "Service unavailable", ...meta(500) })).resolves({ tasks: [{ taskArn: TASK_ARN }] });
+    expect(await new EcsTaskLauncher(client, shell).runTask(request())).toEqual({ ok: true, taskArn: TASK_ARN });
+    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 2);
+  });
+
+  it("throttled until the budget is spent: gives up before the deadline, every wait under the cap, the throttle returned", async () => {
+    const budget = 20_000;
+    const { shell, waits } = manualTime(budget, 0.999);
+    ecs.on(RunTaskCommand).rejects(throttling());
+    const outcome = await new EcsTaskLauncher(client, shell).runTask(request());
+    expect(outcome).toEqual({ ok: false, failure: { kind: "throttled", retryable: true, message: "Rate exceeded" } });
+    const sends = ecs.commandCalls(RunTaskCommand).length;
+    expect(sends).toBe(waits.length + 1);
+    expect(waits.every((w) => w < LAUNCH_RETRY_CAP_MS)).toBe(true);
+    expect(waits.reduce((a, b) => a + b, 0)).toBeLessThan(budget);
+    // Ceilings 100, 200 … 3,200 ms (6.3 s in all), then 5 s twice: a third 5 s wait would end past 20 s.
+    expect(sends).toBe(9);
+  });
+
+  it("a long budget still ends at the longest hold a launch has, after which the sweep may take it over", async () => {
+    const { shell, waits } = manualTime(10 * MAX_LAUNCH_RETRY_MS, 0.999);
+    ecs.on(RunTaskCommand).rejects(throttling());
+    await new EcsTaskLauncher(client, shell).runTask(request());
+    expect(waits.reduce((a, b) => a + b, 0)).toBeLessThan(MAX_LAUNCH_RETRY_MS);
+  });
+
+  it("a wait ECS names (Retry-After) is waited at least", async () => {
+    const { shell, waits } = manualTime(20_000, 0);
+    const error = Object.assign(throttling(), { $response: { statusCode: 400, headers: { "retry-after": "2" }, body: undefined } });
+    ecs.on(RunTaskCommand).rejectsOnce(error).resolves({ tasks: [{ taskArn: TASK_ARN }] });
+    await new EcsTaskLauncher(client, shell).runTask(request());
+    expect(waits).toEqual([2000]);
+  });
+
+  it.each([
+    { name: "capacity (failures[])", answer: () => ecs.on(RunTaskCommand).resolves({ failures: [{ reason: "RESOURCE:CPU" }] }), kind: "capacity" },
+    { name: "an invalid request", answer: () => ecs.on(RunTaskCommand).rejects(new InvalidParameterException({ message: "bad", ...meta(400) })), kind: "invalid" },
+    { name: "access denied", answer: () => ecs.on(RunTaskCommand).rejects(new AccessDeniedException({ message: "no", ...meta(400) })), kind: "access-denied" },
+  ])("$name is answered at once, not re-sent", async ({ answer, kind }) => {
+    const { shell, waits } = manualTime(20_000);
+    answer();
+    const outcome = await new EcsTaskLauncher(client, shell).runTask(request());
+    expect(outcome.ok ? undefined : outcome.failure.kind).toBe(kind);
+    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 1);
+    expect(waits).toEqual([]);
+  });
+});
+
 describe("EcsTaskLauncher through the real SDK against a local ECS endpoint", () => {
   let fake: FakeEcs | undefined;
 
-  async function start(options: FakeEcsOptions, maxAttempts: number, delayMs: (attempt: number) => number = () => 5) {
+  async function start(options: FakeEcsOptions, maxAttempts: number, delayMs: (attempt: number) => number = () => 5, retry: LaunchRetryShell = ONE_SEND) {
     fake = await startFakeEcs(options);
     const client = new ECSClient({
       region: "us-east-1",
@@ -346,7 +436,7 @@ describe("EcsTaskLauncher through the real SDK against a local ECS endpoint", ()
       // The SDK's own standard strategy, with millisecond backoffs so the test stays fast.
       retryStrategy: new ConfiguredRetryStrategy(maxAttempts, delayMs),
     });
-    return { fake, launcher: new EcsTaskLauncher(client) };
+    return { fake, launcher: new EcsTaskLauncher(client, retry) };
   }
 
   afterEach(async () => {
@@ -410,6 +500,18 @@ describe("EcsTaskLauncher through the real SDK against a local ECS endpoint", ()
     expect(new Set(outcomes.map((o) => (o.ok ? o.taskArn : ""))).size).toBe(20);
     expect(fake.stats.throttled).toBeGreaterThan(0);
     expect(fake.stats).toMatchObject({ tasksLaunched: 20, distinctClientTokens: 20 });
+  });
+
+  it("100 concurrent launches against a bucket of 10 with the SDK's default retries (one retry quota): every run starts once", async () => {
+    fake = await startFakeEcs({ runTaskRateLimit: { ratePerSecond: 200, burst: 10 } });
+    // The SDK's standard strategy as berth's clients use it: its retry quota is shared by every call of the client.
+    const client = new ECSClient({ region: "us-east-1", endpoint: fake.url, credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" }, maxAttempts: 4 });
+    const launcher = new EcsTaskLauncher(client, { deadline: (now) => now + 60_000 });
+    const requests = Array.from({ length: 100 }, (_, i) => request({ clientToken: `run-${i}-1`, startedBy: `berth:run-${i}` }));
+    const outcomes = await Promise.all(requests.map((r) => launcher.runTask(r)));
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(100);
+    expect(fake.stats.throttled).toBeGreaterThan(0);
+    expect(fake.stats).toMatchObject({ tasksLaunched: 100, distinctClientTokens: 100 });
   });
 
   it("describeTasks and stopTask speak the wire format: exit codes, MISSING tasks, stopping a stopped task", async () => {

@@ -56,7 +56,8 @@ async function world(options: FakeEcsOptions, opts: { readonly maxAttempts?: num
     maxAttempts: opts.maxAttempts ?? 3,
   });
   clients.push(client);
-  const launcher = new EcsTaskLauncher(client);
+  // One send per launch: these tests drive the re-sends (the sweep, a redelivery) themselves.
+  const launcher = new EcsTaskLauncher(client, { deadline: (now) => now });
   const engineFor = (command: string, with_: TaskLauncher = launcher) => {
     const loaded = loadCatalog(catalogText(command), "berth.yml");
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.error.issues));

@@ -7,7 +7,7 @@
 import { startedByFor } from "../ids.ts";
 import { buildAction } from "../plan.ts";
 import type { LaunchOutcome } from "../ports.ts";
-import { awaitsTask, launchResultOf, recordLaunch, type LaunchResult, type Run } from "../runs/index.ts";
+import { awaitsTask, DEFAULT_RELAUNCH_AFTER_MS, launchResultOf, recordLaunch, releaseLaunch, type LaunchResult, type Run } from "../runs/index.ts";
 import { apply } from "./apply.ts";
 import type { EngineContext } from "./context.ts";
 
@@ -30,6 +30,9 @@ export async function launch(ctx: EngineContext, run: Run, attemptNumber: number
     answer = await ctx.deps.launcher.runTask(built.action.request);
   }
   const result = launchResultOf(answer);
-  // Nothing decided (throttled): the run stays STARTING for a redelivery or the sweep to re-send.
-  return result ? record(result) : run;
+  if (result) return record(result);
+  // Throttled for as long as the launcher could wait: the run stays STARTING, and the next sweep
+  // re-sends it (same clientToken) without waiting out this sender's hold.
+  const relaunchAfter = ctx.deps.sweep?.relaunchAfterMs ?? DEFAULT_RELAUNCH_AFTER_MS;
+  return (await apply(ctx, run, (r) => releaseLaunch(r, attemptNumber, ctx.now(), relaunchAfter))) ?? run;
 }

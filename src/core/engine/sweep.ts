@@ -5,7 +5,7 @@
  * run model decides (runs/sweep.ts `decideSweep`); each change is applied
  * with the run re-decided as stored, so concurrent sweeps are safe.
  */
-import { decideAnnouncements, decideSweep, isOrphanSlot, limitsConcurrency, type SweepOptions } from "../runs/index.ts";
+import { decideAnnouncements, decideSweep, isOrphanSlot, launchGivenUp, limitsConcurrency, type Run, type SweepItem, type SweepOptions } from "../runs/index.ts";
 import { announce, apply, execute } from "./apply.ts";
 import type { EngineContext, QuietTask } from "./context.ts";
 
@@ -24,31 +24,76 @@ export async function sweep(ctx: EngineContext, overrides: SweepOptions = {}): P
   const open = await ctx.deps.store.listOpenRuns();
   const options = { ...ctx.deps.sweep, ...overrides };
   const decision = decideSweep(open, now, ctx.policies, options);
-  const byId = new Map(open.map((r) => [r.id, r]));
   let changed = 0;
   let relaunched = 0;
   const quiet: QuietTask[] = [];
+  const launches: SweepItem[] = [];
+  const byId = new Map(open.map((r) => [r.id, r]));
   for (const item of decision.items) {
-    const original = byId.get(item.run.id)!;
     // Quiet tasks are asked about together below, one DescribeTasks per cluster.
-    const asks = item.effects.flatMap((e) => (e.type === "reconcile" ? [{ run: original, taskArn: e.taskArn }] : []));
-    if (asks.length > 0) {
-      quiet.push(...asks);
-      continue;
+    const asks = item.effects.flatMap((e) => (e.type === "reconcile" ? [{ run: byId.get(item.run.id)!, taskArn: e.taskArn }] : []));
+    if (asks.length > 0) quiet.push(...asks);
+    else if (item.effects.some((e) => e.type === "launch")) launches.push(item);
+    else {
+      changed++;
+      await applyItem(ctx, byId.get(item.run.id)!, options);
     }
-    if (item.changed) changed++;
-    else if (item.effects.some((e) => e.type === "launch")) relaunched++;
-    await apply(ctx, original, (r) => {
-      const again = decideSweep([r], ctx.now(), ctx.policies, options).items[0];
-      return { ok: true, run: again?.run ?? r, effects: again?.effects ?? [] };
-    });
   }
   const reconciled = await ctx.reconcile(quiet);
   const unannounced = decideAnnouncements(open, now, options);
   for (const run of unannounced) await announce(ctx, run);
   const slotsFreed = await freeOrphanSlots(ctx, now);
   for (const e of decision.effects) await execute(ctx, undefined, [e]);
+
+  // Launches last, for as long as ECS takes them: the backlog may take the sweep's whole time.
+  let pass = launches.map((item) => ({ item, stored: byId.get(item.run.id)! }));
+  while (pass.length > 0) {
+    const { givenUp } = await launchPaced(pass, async ({ item, stored }) => {
+      const after = await applyItem(ctx, stored, options);
+      if (item.relaunch) relaunched++;
+      else changed++;
+      return after !== undefined && launchGivenUp(after, ctx.now());
+    });
+    if (givenUp) break;
+    // Senders that gave up their launches while these went out added to the backlog: take those too.
+    const again = await ctx.deps.store.listOpenRuns();
+    const relaunches = new Map(again.map((r) => [r.id, r]));
+    pass = decideSweep(again, ctx.now(), ctx.policies, options).items.flatMap((item) => (item.relaunch ? [{ item, stored: relaunches.get(item.run.id)! }] : []));
+  }
   return { open: open.length, changed, relaunched, reconciled, announced: unannounced.length, slotsFreed };
+}
+
+/** Applies a sweep decision decided again on the run as stored: another writer may have moved it, or taken its launch. */
+function applyItem(ctx: EngineContext, stored: Run, options: SweepOptions): Promise<Run | undefined> {
+  return apply(ctx, stored, (r) => {
+    const again = decideSweep([r], ctx.now(), ctx.policies, options).items[0];
+    return { ok: true, run: again?.run ?? r, effects: again?.effects ?? [] };
+  });
+}
+
+/**
+ * Launches in flight at once. The launcher re-sends each throttled one until a token is free, so
+ * enough of them wait at once to take every token ECS refills (Fargate: 20 a second) while each
+ * RunTask takes a round trip.
+ */
+export const SWEEP_LAUNCH_CONCURRENCY = 20;
+
+/**
+ * Sends the launches at the rate ECS takes them: up to SWEEP_LAUNCH_CONCURRENCY at once, oldest
+ * first. Once one comes back given up (throttled for as long as this invocation may wait), no
+ * further one is begun: they stay for the next sweep, untouched, rather than each being taken
+ * over and given up in turn.
+ */
+async function launchPaced<T>(items: readonly T[], send: (item: T) => Promise<boolean>): Promise<{ givenUp: boolean }> {
+  let next = 0;
+  let givenUp = false;
+  const lane = async (): Promise<void> => {
+    while (!givenUp && next < items.length) {
+      if (await send(items[next++]!)) givenUp = true;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SWEEP_LAUNCH_CONCURRENCY, items.length) }, lane));
+  return { givenUp };
 }
 
 /** Slots whose run ended or never came to exist; freeing them may let queued runs start. */

@@ -10,6 +10,7 @@ import { startQueuedRun } from "./lifecycle.ts";
 import { launchEffect, type Step } from "./attempts.ts";
 import { pendingLaunch, type Run, type RunPolicy } from "./model.ts";
 import { isQueued } from "./status.ts";
+import { launchIsFree } from "./sweep.ts";
 import { transition } from "./transitions.ts";
 
 /**
@@ -46,11 +47,12 @@ export type Resumption =
  * the attempt: it may still be waiting for RunTask's answer, and every
  * re-send spends the account's RunTask rate. A duplicate re-sends it only
  * once the owner has had `relaunchAfterMs` (the sweep's own wait, runs/sweep.ts)
- * and still stored no task; before that it leaves it to the owner or the sweep.
+ * and no sweep holds it now (`launchIsFree`); a launch its sender gave up is the
+ * sweep's, which takes a hold before sending. Before that it leaves it alone.
  */
 export function decideResume(run: Run, now: number, relaunchAfterMs: number): Resumption {
   if (isQueued(run.status)) return { resume: "admit" };
   const attempt = pendingLaunch(run);
-  const overdue = attempt !== undefined && now - attempt.requestedAt >= relaunchAfterMs;
+  const overdue = attempt !== undefined && now - attempt.requestedAt >= relaunchAfterMs && launchIsFree(attempt, now, relaunchAfterMs);
   return { resume: "effects", effects: overdue ? [launchEffect(run, attempt)] : [] };
 }

@@ -110,7 +110,7 @@ export type LaunchOutcome = { readonly ok: true; readonly taskArn: string } | { 
 
 /**
  * The launch result to record, or undefined when nothing was decided: ECS
- * throttled the call past the SDK's retries, nothing was launched, and the
+ * throttled the call for as long as the launcher could retry it, nothing was launched, and the
  * run stays STARTING until a redelivery or the sweep re-sends the same
  * clientToken. A clientToken that already started a task (a conflict naming
  * it) launched this attempt: the task is adopted, never failed while it runs.

@@ -51,6 +51,14 @@ export interface Attempt {
   readonly lastEventVersion?: number;
   /** When the launch was requested. */
   readonly requestedAt: number;
+  /**
+   * Until when the invocation sending this attempt's unanswered launch may still be sending it:
+   * set when the sweep takes a launch over, and to the moment a sender gives up (ECS throttled it
+   * for as long as the sender could wait). Nobody else sends it before then (runs/sweep.ts
+   * `launchIsFree`). Absent: the writer that began the attempt holds it for the sweep's
+   * `relaunchAfterMs` from `requestedAt`.
+   */
+  readonly heldUntil?: number;
   readonly startedAt?: number;
   readonly stoppedAt?: number;
   readonly stopCode?: string;

@@ -1,14 +1,16 @@
 /**
  * The sweep runs every minute over the open runs (runs/model.ts `isOpen`) and decides
  * what events alone would never do: time out attempts, launch due retries,
- * re-send launches that a crash interrupted, admit queued runs, ask ECS
+ * re-send launches that a crash interrupted or ECS throttled for longer than
+ * their sender could wait, admit queued runs, ask ECS
  * about tasks that went quiet (their events may have been lost), and publish
  * again final states whose first publish was interrupted.
  */
-import { launchEffect, settleRun } from "./attempts.ts";
+import { MAX_LAUNCH_RETRY_MS } from "../ecs/launch-retry.ts";
+import { launchEffect, settleRun, type Step } from "./attempts.ts";
 import type { Effect } from "./effects.ts";
 import { cancelRun, startRetry, timeOutRun } from "./lifecycle.ts";
-import { awaitsTask, currentAttempt, withAttempt, type Run, type RunPolicy } from "./model.ts";
+import { awaitsTask, currentAttempt, pendingLaunch, withAttempt, type Attempt, type Run, type RunPolicy } from "./model.ts";
 import { isActive, isQueued, isTerminal, isWaitingForRetry } from "./status.ts";
 import { recordTaskState, type TaskStateResult } from "./task-state.ts";
 import { type EcsTaskState } from "../events/ecs-task.ts";
@@ -18,10 +20,13 @@ export interface SweepOptions {
   /** Ask ECS about an active task after this long without news. Default 5 minutes. */
   readonly reconcileAfterMs?: number;
   /**
-   * Re-send the launch of a STARTING attempt that has no task ARN after this
-   * long (the writer crashed between storing the run and RunTask, or before
-   * storing the ARN). The attempt's clientToken makes a re-send start no second
-   * task. Default 2 minutes.
+   * How long an invocation holds the launch of a STARTING attempt that has no
+   * task ARN: the writer that began the attempt from `requestedAt`, the sweep
+   * from when it took the launch over. Past it, or once the holder gave up
+   * (ECS throttled the launch for as long as it could wait), the sweep sends
+   * the launch (the writer crashed between storing the run and RunTask, or
+   * before storing the ARN; or the launch was throttled). The attempt's
+   * clientToken makes a re-send start no second task. Default 80 seconds.
    */
   readonly relaunchAfterMs?: number;
   /**
@@ -34,7 +39,8 @@ export interface SweepOptions {
 }
 
 export const DEFAULT_RECONCILE_AFTER_MS = 5 * 60_000;
-export const DEFAULT_RELAUNCH_AFTER_MS = 2 * 60_000;
+/** The longest a holder re-sends a throttled launch (ecs/launch-retry.ts), and time for its last answer to be stored. */
+export const DEFAULT_RELAUNCH_AFTER_MS = MAX_LAUNCH_RETRY_MS + 20_000;
 export const DEFAULT_ANNOUNCE_AFTER_MS = 30_000;
 
 export interface SweepItem {
@@ -42,6 +48,8 @@ export interface SweepItem {
   readonly run: Run;
   readonly changed: boolean;
   readonly effects: readonly Effect[];
+  /** The sweep takes over an unanswered launch (`run` holds it, `effects` send it). */
+  readonly relaunch?: boolean;
 }
 
 export interface SweepDecision {
@@ -88,8 +96,10 @@ export function decideSweep(
       continue;
     }
     if (attempt.taskArn === undefined) {
-      if (awaitsTask(attempt) && now - attempt.requestedAt >= relaunchAfter) {
-        items.push({ run, changed: false, effects: [launchEffect(run, attempt)] });
+      if (awaitsTask(attempt) && launchIsFree(attempt, now, relaunchAfter)) {
+        // Stored first, on the version read: of two sweeps that find the launch free, one sends it.
+        const held = touch(withAttempt(run, attempt.number, (a) => ({ ...a, heldUntil: now + relaunchAfter })), now);
+        items.push({ run: held, changed: true, effects: [launchEffect(held, attempt)], relaunch: true });
       }
       continue;
     }
@@ -100,6 +110,28 @@ export function decideSweep(
 
   const effects: Effect[] = [...queuedJobs].sort().map((job) => ({ type: "start-queued", job }));
   return { items, effects };
+}
+
+/** Nobody is sending the attempt's launch any more: its holder's time is over, or the holder gave up. */
+export function launchIsFree(attempt: Attempt, now: number, relaunchAfterMs: number = DEFAULT_RELAUNCH_AFTER_MS): boolean {
+  return (attempt.heldUntil ?? attempt.requestedAt + relaunchAfterMs) <= now;
+}
+
+/**
+ * A sender gives up an unanswered launch (ECS throttled it for as long as the sender could wait):
+ * the next sweep sends it, without waiting out the sender's hold. Nothing to do when the attempt
+ * no longer awaits its task.
+ */
+export function releaseLaunch(run: Run, attemptNumber: number, now: number, relaunchAfterMs: number = DEFAULT_RELAUNCH_AFTER_MS): Step {
+  const attempt = pendingLaunch(run);
+  if (attempt === undefined || attempt.number !== attemptNumber || launchIsFree(attempt, now, relaunchAfterMs)) return { ok: true, run, effects: [] };
+  return { ok: true, run: touch(withAttempt(run, attemptNumber, (a) => ({ ...a, heldUntil: now })), now), effects: [] };
+}
+
+/** The run's launch came back unanswered and was given up: ECS is throttling its sender. */
+export function launchGivenUp(run: Run, now: number): boolean {
+  const attempt = pendingLaunch(run);
+  return attempt?.heldUntil !== undefined && attempt.heldUntil <= now;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { clientTokenFor } from "../../../src/core/ids.ts";
 import { createRun, recordLaunch } from "../../../src/core/runs/lifecycle.ts";
-import type { Run, RunPolicy } from "../../../src/core/runs/model.ts";
-import { decideSweep, reconcileTask } from "../../../src/core/runs/sweep.ts";
+import { withAttempt, type Run, type RunPolicy } from "../../../src/core/runs/model.ts";
+import { DEFAULT_RELAUNCH_AFTER_MS, decideSweep, launchGivenUp, launchIsFree, reconcileTask, releaseLaunch } from "../../../src/core/runs/sweep.ts";
 import { recordTaskState } from "../../../src/core/runs/task-state.ts";
 import { MIN, SEC, T0, TASK_ARN, retryPolicy, runId, runPolicy, startingRun, taskEvent } from "./fixtures.ts";
 
@@ -28,6 +28,18 @@ function queued(n: number, job = "thumbnails"): Run {
   ).run;
 }
 
+function heldUntil(at: number): Run {
+  const run = startingRun(policy);
+  return withAttempt(run, 1, (a) => ({ ...a, heldUntil: at }));
+}
+
+/** The sender that began the attempt gave its throttled launch up at `at`. */
+function released(at: number): Run {
+  const step = releaseLaunch(startingRun(policy), 1, at);
+  if (!step.ok) throw step.error;
+  return step.run;
+}
+
 function retryWait(at: number): Run {
   return { ...running(), status: "RETRY_WAIT", nextAttemptAt: at, nextLaunch: "primary", timeoutAt: undefined } as Run;
 }
@@ -38,8 +50,10 @@ describe("decideSweep", () => {
     { name: "a running run past its timeout", run: running, now: T0 + 15 * MIN, changed: true, status: "TIMED_OUT", effects: ["publish", "stop", "start-queued"] },
     { name: "a running run quiet for 5 minutes", run: running, now: T0 + 30 * SEC + 5 * MIN, changed: false, status: "RUNNING", effects: ["reconcile"] },
     { name: "a running run quiet for just under 5 minutes", run: running, now: T0 + 30 * SEC + 5 * MIN - 1, effects: [] },
-    { name: "a STARTING attempt without task ARN after 2 minutes", run: () => startingRun(policy), now: T0 + 2 * MIN, changed: false, status: "STARTING", effects: ["launch"] },
-    { name: "a STARTING attempt without task ARN inside 2 minutes", run: () => startingRun(policy), now: T0 + 2 * MIN - 1, effects: [] },
+    { name: "a STARTING attempt without task ARN once its sender's hold is over", run: () => startingRun(policy), now: T0 + DEFAULT_RELAUNCH_AFTER_MS, changed: true, status: "STARTING", effects: ["launch"] },
+    { name: "a STARTING attempt without task ARN its sender still holds", run: () => startingRun(policy), now: T0 + DEFAULT_RELAUNCH_AFTER_MS - 1, effects: [] },
+    { name: "a STARTING attempt whose sender gave the launch up", run: () => released(T0 + 10 * SEC), now: T0 + 10 * SEC, changed: true, status: "STARTING", effects: ["launch"] },
+    { name: "a STARTING attempt another sweep took over", run: () => heldUntil(T0 + 3 * MIN), now: T0 + 3 * MIN - 1, effects: [] },
     { name: "a STARTING attempt without task ARN past its timeout", run: () => startingRun(policy), now: T0 + 15 * MIN, changed: true, status: "TIMED_OUT", effects: ["publish", "start-queued"] },
     { name: "a due retry", run: () => retryWait(T0 + 3 * MIN), now: T0 + 3 * MIN, changed: true, status: "STARTING", effects: ["publish", "launch"] },
     { name: "a retry not yet due", run: () => retryWait(T0 + 3 * MIN), now: T0 + 3 * MIN - 1, effects: [] },
@@ -60,6 +74,16 @@ describe("decideSweep", () => {
     const run = startingRun(policy);
     const [item] = decideSweep([run], T0 + 3 * MIN, jobs).items;
     expect(item?.effects).toEqual([{ type: "launch", runId: run.id, attempt: 1, clientToken: clientTokenFor(run.id, 1), launch: "primary" }]);
+  });
+
+  it("takes a launch over by storing its hold first: a second sweep deciding on the stored run leaves it alone until the hold ends", () => {
+    const now = T0 + 3 * MIN;
+    const [item] = decideSweep([startingRun(policy)], now, jobs).items;
+    expect(item).toMatchObject({ changed: true, relaunch: true });
+    expect(item?.run.attempts[0]).toMatchObject({ heldUntil: now + DEFAULT_RELAUNCH_AFTER_MS, requestedAt: T0 });
+    expect(item?.run.version).toBe(startingRun(policy).version + 1);
+    expect(decideSweep([item!.run], now + DEFAULT_RELAUNCH_AFTER_MS - 1, jobs).items).toEqual([]);
+    expect(decideSweep([item!.run], now + DEFAULT_RELAUNCH_AFTER_MS, jobs).items.map((i) => i.relaunch)).toEqual([true]);
   });
 
   it("asks ECS about the current attempt's task", () => {
@@ -135,5 +159,42 @@ describe("reconcileTask", () => {
   it("an ended run is left alone", () => {
     const done = recordTaskState(launched(), taskEvent("STOPPED", 3), T0 + MIN, policy).run;
     expect(reconcileTask(done, "missing", T0 + 10 * MIN, policy)).toEqual({ run: done, effects: [], outcome: "stale" });
+  });
+});
+
+describe("launch holds", () => {
+  it("a launch is free once its hold ends, or from requestedAt plus relaunchAfterMs without one", () => {
+    const run = startingRun(policy);
+    const attempt = run.attempts[0]!;
+    expect(launchIsFree(attempt, T0 + 5 * SEC, 5 * SEC)).toBe(true);
+    expect(launchIsFree(attempt, T0 + 5 * SEC - 1, 5 * SEC)).toBe(false);
+    expect(launchIsFree({ ...attempt, heldUntil: T0 + SEC }, T0 + SEC)).toBe(true);
+    expect(launchIsFree({ ...attempt, heldUntil: T0 + 2 * SEC }, T0 + SEC)).toBe(false);
+  });
+
+  it("a sender giving a held launch up stores that, once; the run then counts as given up", () => {
+    const run = startingRun(policy);
+    const step = releaseLaunch(run, 1, T0 + 20 * SEC);
+    if (!step.ok) throw step.error;
+    expect(step.run.attempts[0]?.heldUntil).toBe(T0 + 20 * SEC);
+    expect(step.run.version).toBe(run.version + 1);
+    expect(step.effects).toEqual([]);
+    expect(launchGivenUp(step.run, T0 + 20 * SEC)).toBe(true);
+    const again = releaseLaunch(step.run, 1, T0 + 21 * SEC);
+    expect(again.ok && again.run).toBe(step.run);
+  });
+
+  it("releasing a launch that already has its task, or of another attempt, changes nothing", () => {
+    const done = launched();
+    const step = releaseLaunch(done, 1, T0 + 20 * SEC);
+    expect(step.ok && step.run).toBe(done);
+    const other = releaseLaunch(startingRun(policy), 2, T0 + 20 * SEC);
+    expect(other.ok && other.run.version).toBe(startingRun(policy).version);
+    expect(launchGivenUp(done, T0 + 20 * SEC)).toBe(false);
+  });
+
+  it("a launch still held by its sender is not given up", () => {
+    expect(launchGivenUp(heldUntil(T0 + MIN), T0 + 30 * SEC)).toBe(false);
+    expect(launchGivenUp(startingRun(policy), T0 + 30 * SEC)).toBe(false);
   });
 });
