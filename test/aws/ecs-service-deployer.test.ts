@@ -291,6 +291,9 @@ describe("deploy: outcomes", () => {
     const goodEnd = await ended(w, good);
     const id = identity();
     const bad = arnOf(await w.deployer.deploy(plan("1.6.0-broken"), id));
+    // Read once the service deployment says it rolls back: between the rollout's FAILED and the rollback's
+    // start, describe can only say that the rollback is not known yet.
+    await until("the rollback to begin", () => (historyOf(w, bad)[0]?.status.startsWith("ROLLBACK") ? true : undefined));
     const end = await ended(w, bad);
 
     expect(decidingExitCode(end)).toBe(1);

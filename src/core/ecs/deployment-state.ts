@@ -169,10 +169,11 @@ function endingFromHistory(history: HistoricDeployment, listed: ListedDeployment
   }
 }
 
-function endingFromListed(listed: ListedDeployment): Ending | undefined {
+function endingFromListed(listed: ListedDeployment, history: HistoricDeployment | undefined): Ending | undefined {
   if (listed.rolloutState === ROLLOUT_STATE.completed) return { kind: "completed" };
   if (listed.rolloutState === ROLLOUT_STATE.failed) {
-    return { kind: "failed", reason: `${ecsReason(listed, undefined)}; whether it was rolled back is unknown (ECS has no service deployment history of it)` };
+    const unknown = history === undefined ? "ECS has no service deployment history of it" : "its service deployment had not said so yet";
+    return { kind: "failed", reason: `${ecsReason(listed, history)}; whether it was rolled back is unknown (${unknown})` };
   }
   return undefined;
 }
@@ -188,7 +189,7 @@ export function deploymentTaskState(
 ): EcsTaskState | undefined {
   const { listed, history } = seen;
   if (listed === undefined && history === undefined) return undefined;
-  const ending = (history !== undefined ? endingFromHistory(history, listed) : undefined) ?? (listed !== undefined ? endingFromListed(listed) : undefined);
+  const ending = (history !== undefined ? endingFromHistory(history, listed) : undefined) ?? (listed !== undefined ? endingFromListed(listed, history) : undefined);
   const startedAt = iso(listed?.createdAt ?? history?.createdAt);
   const base = {
     taskArn: owner.taskArn,
