@@ -4,12 +4,37 @@ import { explainMismatch } from "./match/compile.ts";
 import type { BusEvent } from "./events/envelope.ts";
 import { buildAction, runContext, type PlannedAction } from "./plan.ts";
 import type { TemplateContext } from "./context/index.ts";
+import type { BatchPolicy } from "./catalog/types.ts";
+import { formatDuration } from "./catalog/duration.ts";
+import { formatSize } from "./catalog/size.ts";
+import { fullReason, placeItem, type BatchHead, type CloseReason, type FullReason } from "./batch/index.ts";
+
+/** What an upload does to a batched job: it joins the open batch, or opens one; the run starts when the batch closes. */
+export interface BatchExplanation {
+  /** `join-or-open`: explain could not see the job's batches. */
+  readonly decision: "join" | "open" | "join-or-open";
+  /** The batch it joins; a new batch's id is only known once it opens. */
+  readonly batchId?: string;
+  /** The batch with this upload in it (a new batch: the upload alone). */
+  readonly count: number;
+  readonly bytes: number;
+  /** Epoch ms its window ends, when known (a batch it joins; one it opens at `now`). */
+  readonly closesAt?: number;
+  /** It closes at once: this upload fills it. */
+  readonly fills?: FullReason;
+  /** The job's current batch, which closes (or is closing) first, when the upload cannot join it. */
+  readonly after?: { readonly batchId: string; readonly why: string };
+  /** One line saying all of it. */
+  readonly summary: string;
+}
 
 export interface FiredJob {
   readonly job: string;
   readonly trigger: string;
   readonly triggerIndex: number;
   readonly context?: TemplateContext;
+  /** A batched job: where the upload goes; its run (and request) come when the batch closes. */
+  readonly batch?: BatchExplanation;
   readonly action?: PlannedAction;
   /** The job matched but its request cannot be built (malformed event, limits). */
   readonly errors?: readonly string[];
@@ -27,13 +52,26 @@ export interface Explanation {
   readonly notFired: readonly UnfiredJob[];
 }
 
-/** `runId` stands in for the id dispatch would assign; attempt 1. */
-export function explainEvent(router: Router, event: BusEvent, runId: string): Explanation {
+/** The batching state explain sees: the clock, and each batched job's head (its current batch) as stored. */
+export interface BatchView {
+  readonly now: number;
+  readonly head: (job: string) => BatchHead | undefined;
+}
+
+/**
+ * `runId` stands in for the id dispatch would assign; attempt 1. `batches`: the stored batch state, to say
+ * which batch an upload joins and when it closes; without it, what batching would do in general.
+ */
+export function explainEvent(router: Router, event: BusEvent, runId: string, batches?: BatchView): Explanation {
   const matched = router.match(event);
   const fired: FiredJob[] = matched.map((route) => {
     const base = { job: route.job.name, trigger: route.trigger.kind, triggerIndex: route.triggerIndex };
     const ctx = runContext(route, event);
     if (!ctx.ok) return { ...base, errors: [ctx.error.message] };
+    const policy = route.job.batch;
+    if (policy !== undefined && route.trigger.kind === "s3") {
+      return { ...base, context: ctx.context, batch: explainBatch(route.job.name, policy, Number(ctx.context["s3.size"] ?? 0), batches) };
+    }
     const built = buildAction(route.job, ctx.context, { runId, attempt: 1, jobName: route.job.name });
     return built.ok ? { ...base, context: ctx.context, action: built.action } : { ...base, context: ctx.context, errors: built.error.problems };
   });
@@ -55,4 +93,55 @@ export function explainEvent(router: Router, event: BusEvent, runId: string): Ex
 function dedupeByJob(fired: FiredJob[]): FiredJob[] {
   const seen = new Set<string>();
   return fired.filter((f) => (seen.has(f.job) ? false : (seen.add(f.job), true)));
+}
+
+const CLOSE_WHY: Record<CloseReason, string> = { window: "its window has passed", "max-items": "it is full", "max-bytes": "it has no room for this upload's bytes" };
+
+function limits(policy: BatchPolicy): string {
+  return `${policy.maxItems} upload${policy.maxItems === 1 ? "" : "s"}${policy.maxBytes !== undefined ? ` or ${formatSize(policy.maxBytes)}` : ""}`;
+}
+
+/** Where the upload goes (batch/decide.ts `placeItem`, the rule dispatch follows), in words. */
+function explainBatch(job: string, policy: BatchPolicy, size: number, view: BatchView | undefined): BatchExplanation {
+  const window = formatDuration(policy.window);
+  const closes = (at: number) => new Date(at).toISOString();
+  if (view === undefined) {
+    return {
+      decision: "join-or-open",
+      count: 1,
+      bytes: size,
+      summary: `joins the open batch of ${job}, or opens one; a batch closes ${window} after its first upload, or at once at ${limits(policy)}, and then starts one run with its manifest`,
+    };
+  }
+  const head = view.head(job);
+  const place = placeItem(head, policy, size, view.now);
+  if (place.kind === "join") {
+    const h = place.head;
+    const when = place.full ? `at once: this upload fills it (${limits(policy)})` : `at ${closes(h.closesAt)} (${window} after its first upload), or at once at ${limits(policy)}`;
+    return {
+      decision: "join",
+      batchId: h.batchId,
+      count: h.count,
+      bytes: h.bytes,
+      closesAt: h.closesAt,
+      ...(place.full ? { fills: place.full } : {}),
+      summary: `would join batch ${h.batchId} of ${job} (${h.count} uploads, ${h.bytes} bytes with this one); it closes ${when}`,
+    };
+  }
+  const closesAt = view.now + policy.window * 1000;
+  const full = fullReason({ count: 1, bytes: size }, policy);
+  const after =
+    place.kind === "settle"
+      ? { batchId: place.step.kind === "close" ? place.step.change.batchId : place.step.head.batchId, why: place.step.kind === "close" ? CLOSE_WHY[place.step.change.reason] : "it is closing" }
+      : undefined;
+  const when = full ? "at once: this upload fills it" : `at ${closes(closesAt)} (${window} from now), or at once at ${limits(policy)}`;
+  return {
+    decision: "open",
+    count: 1,
+    bytes: size,
+    ...(full ? {} : { closesAt }),
+    ...(full ? { fills: full } : {}),
+    ...(after ? { after } : {}),
+    summary: `would open a new batch of ${job}${after ? ` (batch ${after.batchId} takes no more: ${after.why})` : ""}; it closes ${when}`,
+  };
 }

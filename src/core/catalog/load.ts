@@ -166,6 +166,11 @@ function schemaIssues(issues: readonly z.core.$ZodIssue[], data: unknown, prefix
       for (const key of issue.keys) out.push({ path: [...path, key], message: issue.message, onKey: true, unknownField: true });
       continue;
     }
+    if ((issue.code === "invalid_type" || issue.code === "invalid_union") && valueAt(data, path) === undefined) {
+      const field = path[path.length - 1];
+      out.push({ path, message: `required field "${String(field)}" is missing`, onKey: false });
+      continue;
+    }
     if (issue.code === "invalid_union") {
       const value = valueAt(data, path);
       // Branches that accepted the value's type but failed inside it say more than "expected one of …".
@@ -178,11 +183,6 @@ function schemaIssues(issues: readonly z.core.$ZodIssue[], data: unknown, prefix
     }
     if (issue.code === "invalid_key") {
       out.push({ path, message: humanize(issue.issues[0]?.message ?? issue.message), onKey: true });
-      continue;
-    }
-    if (issue.code === "invalid_type" && valueAt(data, path) === undefined) {
-      const field = path[path.length - 1];
-      out.push({ path, message: `required field "${String(field)}" is missing`, onKey: false });
       continue;
     }
     out.push({ path, message: humanize(issue.message), onKey: false });

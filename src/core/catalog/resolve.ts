@@ -4,11 +4,13 @@
  * (cross references, cycles, schedules, patterns, templates, launch needs).
  * All problems are collected, never just the first.
  */
-import { parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { formatSize, parseSize } from "./size.ts";
 import { formatPath, type PathSegment } from "./issues.ts";
-import type { RawCatalog, RawJob, RawLaunch, RawNetwork, RawRetry } from "./schema.ts";
-import { UPSTREAM_STATUSES } from "./schema.ts";
-import type { Action, Catalog, ConcurrencyPolicy, Job, Launch, LocalConfig, ManualParam, Network, RetryClass, RetryPolicy, S3KeyFilter, Trigger, UpstreamStatus, WebhookConfig } from "./types.ts";
+import type { RawBatch, RawCatalog, RawJob, RawLaunch, RawNetwork, RawRetry } from "./schema.ts";
+import { BATCH_LIMITS, UPSTREAM_STATUSES } from "./schema.ts";
+import { MANIFEST_SUFFIX } from "./types.ts";
+import type { Action, BatchPolicy, Catalog, ConcurrencyPolicy, Job, Launch, LocalConfig, ManifestLocation, ManualParam, Network, RetryClass, RetryPolicy, S3KeyFilter, S3Trigger, Trigger, UpstreamStatus, WebhookConfig } from "./types.ts";
 import { DEFAULT_ROTATION_SECONDS } from "../webhook/secrets.ts";
 import type { EventPattern } from "../match/types.ts";
 import { parseSchedule, toAwsExpression, isValidTimeZone } from "../schedule/index.ts";
@@ -41,6 +43,8 @@ export const DEFAULTS = {
   gitProvider: "github" as const,
   timezone: "UTC",
   healthTimeout: 30,
+  /** `batch.maxItems` (README "Defaults"). */
+  batchMaxItems: 1000,
   /** `webhook.rotation`: the previous webhook secret verifies for an hour after it was replaced. */
   webhookRotation: DEFAULT_ROTATION_SECONDS,
 } as const;
@@ -127,9 +131,7 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
     };
   }
 
-  if (raw.batch) {
-    report(["batch"], "batching uploads into one run is not available in this version: each upload starts its own run; remove batch (concurrency.max limits how many run at once)");
-  }
+  const batch = raw.batch ? resolveBatch(raw.batch, raw, triggers, (p, m) => report(["batch", ...p], m)) : undefined;
   const retry = resolveRetry(d.retry, raw.retry);
   const concurrency: ConcurrencyPolicy = {
     ...(action?.kind === "deploy" ? DEFAULTS.deployConcurrency : DEFAULTS.runConcurrency),
@@ -151,7 +153,7 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
   const roles = stripUndefined({ ...(d.roles ?? {}), ...(rawRoles ?? {}) });
   const notify = (raw.notify ?? d.notify ?? []).map((n) => ({ on: [...new Set(asList(n.on))] as UpstreamStatus[], sns: n.sns }));
 
-  if (action) checkTemplates(action, triggers, report, (upstream) => upstreamHasGit(upstream, catalog));
+  if (action) checkTemplates(action, triggers, raw.batch !== undefined, report, (upstream) => upstreamHasGit(upstream, catalog));
   if (!action) return undefined;
   return {
     name,
@@ -164,7 +166,59 @@ function resolveJob(name: string, raw: RawJob, catalog: RawCatalog, report: Repo
     tags,
     roles,
     notify,
+    ...(batch ? { batch } : {}),
   };
+}
+
+/** `batch:` checked against the job it belongs to; every problem is reported, the policy returned as far as it resolves. */
+function resolveBatch(raw: RawBatch, job: RawJob, triggers: readonly Trigger[], report: Report): BatchPolicy {
+  const s3 = triggers.filter((t): t is S3Trigger => t.kind === "s3");
+  if (s3.length === 0) {
+    const kinds = Object.keys(job.on);
+    report([], `batch gathers uploads into one run, so it needs an s3 trigger (on.s3)${kinds.length > 0 ? `; this job's triggers are ${kinds.join(", ")}` : ""}: add an s3 trigger or remove batch`);
+  }
+  if (job.deploy && !job.run) report([], "a batch's run reads its manifest (${batch.manifest}): batch needs a run: action, not deploy:");
+  const window = parseDuration(raw.window);
+  if (window < BATCH_LIMITS.minWindow || window > BATCH_LIMITS.maxWindow) {
+    report(["window"], `window must be from ${formatDuration(BATCH_LIMITS.minWindow)} to ${formatDuration(BATCH_LIMITS.maxWindow)} (got ${formatDuration(window)}): a batch closes that long after its first upload`);
+  }
+  const maxBytes = raw.maxBytes !== undefined ? parseSize(raw.maxBytes) : undefined;
+  if (maxBytes !== undefined && (maxBytes < 1 || maxBytes > BATCH_LIMITS.maxBytes)) {
+    report(["maxBytes"], `maxBytes must be from 1 byte to ${formatSize(BATCH_LIMITS.maxBytes)} (got ${formatSize(maxBytes)}); leave it out to close batches by window and maxItems only`);
+  }
+  let manifest: ManifestLocation | undefined;
+  if (raw.manifest !== undefined) {
+    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(raw.manifest)!;
+    manifest = { bucket: m[1]!, prefix: m[2] ?? "" };
+    if (s3.some((t) => manifestFeedsTrigger(t, manifest!))) {
+      report(["manifest"], `manifests written to ${raw.manifest} would match this job's own s3 trigger, so each batch's manifest would join the next batch: write them to another bucket or folder`);
+    }
+  }
+  return {
+    window,
+    maxItems: raw.maxItems ?? DEFAULTS.batchMaxItems,
+    ...(maxBytes !== undefined ? { maxBytes } : {}),
+    ...(manifest ? { manifest } : {}),
+  };
+}
+
+/**
+ * Whether a manifest (`<prefix><hex batch id>.jsonl`) could match the s3 trigger. Errs towards yes: a
+ * batch whose manifest starts the next batch never ends.
+ */
+function manifestFeedsTrigger(trigger: S3Trigger, location: ManifestLocation): boolean {
+  if (!trigger.buckets.includes(location.bucket)) return false;
+  const key = trigger.key;
+  if (key === undefined) return true;
+  const overlaps = (prefix: string) => prefix.startsWith(location.prefix) || location.prefix.startsWith(prefix);
+  const fits = (suffix: string) => MANIFEST_SUFFIX.endsWith(suffix) || suffix.endsWith(MANIFEST_SUFFIX);
+  if (key.equals !== undefined) return key.equals.startsWith(location.prefix) && key.equals.endsWith(MANIFEST_SUFFIX);
+  if (key.wildcard !== undefined) {
+    const parts = key.wildcard.split("*");
+    if (parts.length === 1) return key.wildcard.startsWith(location.prefix) && key.wildcard.endsWith(MANIFEST_SUFFIX);
+    return overlaps(parts[0]!) && fits(parts[parts.length - 1]!);
+  }
+  return (key.prefix === undefined || overlaps(key.prefix)) && (key.suffix === undefined || fits(key.suffix));
 }
 
 function resolveTriggers(job: string, raw: RawJob, report: Report): Trigger[] {
@@ -317,8 +371,9 @@ function checkTags(tags: Record<string, unknown> | undefined, path: PathSegment[
 }
 
 /** Every template must resolve for every trigger of its job, so only variables all triggers provide are allowed. */
-function checkTemplates(action: Action, triggers: readonly Trigger[], report: Report, hasGit: (upstream: string) => boolean): void {
-  const providers = triggers.map((t) => ({ kind: t.kind, ...triggerVariables(t, { upstreamHasGit: t.kind === "job" && hasGit(t.job) }) }));
+function checkTemplates(action: Action, triggers: readonly Trigger[], batched: boolean, report: Report, hasGit: (upstream: string) => boolean): void {
+  const providers = triggers.map((t) => ({ kind: t.kind, ...triggerVariables(t, { upstreamHasGit: t.kind === "job" && hasGit(t.job), batched }) }));
+  const s3Batched = batched && triggers.some((t) => t.kind === "s3");
   const always = new Set(["run.id", "run.attempt", "job.name"]);
   const check = (source: string, path: PathSegment[]) => {
     const parsed = parseTemplate(source);
@@ -328,6 +383,10 @@ function checkTemplates(action: Action, triggers: readonly Trigger[], report: Re
     }
     for (const v of parsed.template.variables) {
       if (always.has(v)) continue;
+      if (s3Batched && v.startsWith("s3.")) {
+        report(path, `\${${v}} is not available in a batched job: its run covers many uploads, not one; the task reads them from the manifest, \${batch.manifest} (one JSON line per object: bucket, key, size, etag, versionId, sequencer, eventTime), and \${batch.count} \${batch.bytes} \${batch.opened} describe the batch`);
+        continue;
+      }
       const missing = providers.filter((p) => !p.names.has(v) && !p.prefixes.some((pre) => v.startsWith(pre)));
       if (missing.length === 0 && providers.length > 0) continue;
       if (providers.length === 0) continue; // trigger problems are already reported

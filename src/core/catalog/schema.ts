@@ -5,6 +5,8 @@
  * cron syntax, templates) live in resolve.ts.
  */
 import { z } from "zod";
+import { SIZE_HINT, SIZE_SYNTAX } from "./size.ts";
+import { MANIFEST_SUFFIX } from "./types.ts";
 
 /** A strict object whose "unknown field" error lists the allowed fields. */
 function fields<T extends z.core.$ZodLooseShape>(shape: T) {
@@ -225,14 +227,81 @@ const deploySchema = fields({
   roles: rolesSchema.optional(),
 });
 
+export const BATCH_LIMITS = {
+  /** Seconds. A shorter window hardly gathers a second upload; tests and berth dev use a few seconds. */
+  minWindow: 1,
+  /** A day: a daily drop fits, and no upload waits longer than that for its run. */
+  maxWindow: 86_400,
+  /**
+   * Closing a batch reads every item record and writes one manifest: 10,000 items of at most ~2.3 KB each
+   * (a 1,024-byte key and version id) stay within one function invocation's memory and a few seconds.
+   */
+  maxItems: 10_000,
+  /** 1 PB: far beyond any batch, and a byte count that stays exact as a JavaScript number with any object added. */
+  maxBytes: 1e15,
+} as const;
+
+const sizeSchema = z
+  .union([z.string().regex(SIZE_SYNTAX, `expected ${SIZE_HINT}`), z.number().int().nonnegative()], { error: () => `expected ${SIZE_HINT}` })
+  .meta({ description: SIZE_HINT });
+
+const MANIFEST_HINT = "an S3 folder such as s3://media-uploads-manifests/thumbnails/";
+const batchSchema = fields({
+  window: durationSchema.meta({
+    description: `how long a batch collects uploads after its first one (${BATCH_LIMITS.minWindow}s to 1d); ${DURATION_HINT}`,
+  }),
+  maxItems: z
+    .number({ error: "maxItems must be a whole number" })
+    .int("maxItems must be a whole number")
+    .min(1, "maxItems must be at least 1")
+    .max(BATCH_LIMITS.maxItems, `maxItems is at most ${BATCH_LIMITS.maxItems} (closing a batch reads every item and writes its manifest in one go)`)
+    .optional()
+    .meta({ description: `a batch closes at once when it holds this many uploads (1 to ${BATCH_LIMITS.maxItems}); default 1000` }),
+  maxBytes: sizeSchema.optional().meta({ description: `a batch closes at once when its uploads add up to this size, and an upload that would pass it starts the next batch: ${SIZE_HINT}` }),
+  manifest: z
+    .string({ error: `manifest must be ${MANIFEST_HINT}` })
+    .regex(/^s3:\/\//, `manifest must be ${MANIFEST_HINT}`)
+    .superRefine((value, ctx) => {
+      const problem = value.startsWith("s3://") ? manifestLocationProblem(value) : undefined;
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional()
+    .meta({ description: `where each batch's manifest is written: ${MANIFEST_HINT}; default: the manifest bucket berth's stack creates per stage` }),
+}).meta({ description: "many uploads, one run: the run reads the list of objects from a manifest in S3 (${batch.manifest}); s3 triggers only" });
+
+/**
+ * S3's bucket naming rules (general purpose buckets):
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+ */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const RESERVED_BUCKET_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const RESERVED_BUCKET_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+/** S3 keys are at most 1,024 bytes; the manifest's name takes 38. */
+export const MAX_MANIFEST_PREFIX_BYTES = 1024 - 32 - MANIFEST_SUFFIX.length;
+
+/** Why a `batch.manifest` value names no S3 folder berth can write manifests into, or `undefined` when it does. */
+export function manifestLocationProblem(value: string): string | undefined {
+  const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(value);
+  if (!m) return `manifest must be ${MANIFEST_HINT} (got ${JSON.stringify(value)})`;
+  const bucket = m[1]!;
+  const prefix = m[2] ?? "";
+  if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(bucket)) {
+    return `${JSON.stringify(bucket)} is not an S3 bucket name: 3-63 lower-case letters, digits, "." and "-", starting and ending with a letter or digit`;
+  }
+  const reserved = RESERVED_BUCKET_PREFIXES.find((p) => bucket.startsWith(p)) ?? RESERVED_BUCKET_SUFFIXES.find((p) => bucket.endsWith(p));
+  if (reserved !== undefined) return `${JSON.stringify(bucket)} is not an S3 bucket name: "${reserved}" is reserved by S3`;
+  if (prefix !== "" && !prefix.endsWith("/")) return `manifest names a folder: end it with "/" (s3://${bucket}/${prefix}/); each batch's manifest is written inside it`;
+  if (prefix.startsWith("/") || prefix.includes("//")) return `manifest's folder has an empty segment ("//"): write it as s3://${bucket}/${prefix.replace(/\/+/g, "/").replace(/^\//, "")}`;
+  if (new TextEncoder().encode(prefix).length > MAX_MANIFEST_PREFIX_BYTES) return `manifest's folder is longer than ${MAX_MANIFEST_PREFIX_BYTES} bytes: S3 keys are at most 1,024 bytes and the manifest's name takes 38`;
+  return undefined;
+}
+
 const jobSchema = fields({
   description: z.string().optional(),
   on: triggersSchema,
   run: runSchema.optional(),
   deploy: deploySchema.optional(),
-  batch: fields({ window: durationSchema, maxItems: z.number().int().min(1).max(10000).optional() })
-    .optional()
-    .meta({ description: "reserved: batching uploads into one run is not available in this version" }),
+  batch: batchSchema.optional(),
   concurrency: concurrencySchema.optional(),
   retry: retrySchema.optional(),
   timeout: durationSchema.optional(),
@@ -341,6 +410,7 @@ export type RawRun = z.infer<typeof runSchema>;
 export type RawLaunch = z.infer<typeof launchSchema>;
 export type RawRetry = z.infer<typeof retrySchema>;
 export type RawNetwork = z.infer<typeof networkSchema>;
+export type RawBatch = z.infer<typeof batchSchema>;
 
 /** JSON Schema (draft 2020-12) of berth.yml, for editor completion. */
 export function catalogJsonSchema(): Record<string, unknown> {

@@ -10,6 +10,9 @@
 
 import type { EventPattern } from "../match/types.ts";
 
+/** Manifest keys are `<prefix><batch id>.jsonl`, the id 32 hex digits (batch/manifest.ts). Here, not beside the schema, so the engine reads it without loading the schema. */
+export const MANIFEST_SUFFIX = ".jsonl";
+
 export interface S3KeyFilter {
   readonly prefix?: string;
   readonly suffix?: string;
@@ -155,6 +158,25 @@ export interface ConcurrencyPolicy {
   readonly overlap: Overlap;
 }
 
+/** Where a batch's manifest goes: `<prefix><batch id>.jsonl` in the bucket. */
+export interface ManifestLocation {
+  readonly bucket: string;
+  /** Empty, or ends in `/`. */
+  readonly prefix: string;
+}
+
+/** `batch:` of a job with s3 triggers: its uploads are gathered into batches, each one run. */
+export interface BatchPolicy {
+  /** Seconds from a batch's first upload until it closes. */
+  readonly window: number;
+  /** A batch closes at once when it holds this many uploads. */
+  readonly maxItems: number;
+  /** A batch closes at once when its uploads add up to this many bytes; an upload that would pass it opens the next batch. */
+  readonly maxBytes?: number;
+  /** Absent: the manifest bucket of the stage, under the job's name (batch/manifest.ts). */
+  readonly manifest?: ManifestLocation;
+}
+
 export interface Job {
   readonly name: string;
   readonly description?: string;
@@ -169,6 +191,8 @@ export interface Job {
   readonly roles: JobRoles;
   /** Run state changes sent to SNS topics. */
   readonly notify: readonly Notification[];
+  /** Present: the job's s3 uploads are batched, one run per batch (src/core/batch). */
+  readonly batch?: BatchPolicy;
 }
 
 export interface JobRoles {

@@ -12,6 +12,8 @@ export interface TriggerVariables {
 }
 
 const S3_VARIABLES = ["s3.bucket", "s3.key", "s3.size", "s3.etag", "s3.versionId", "s3.sequencer"] as const;
+/** What a batched job's s3 trigger provides instead of `s3.*`: one run covers many objects (batch/manifest.ts sets them). */
+export const BATCH_VARIABLES = ["batch.manifest", "batch.count", "batch.bytes", "batch.opened"] as const;
 const GIT_VARIABLES = [
   "git.repo", "git.ref", "git.branch", "git.tag", "git.sha", "git.shortSha", "git.before", "git.pusher",
 ] as const;
@@ -28,10 +30,10 @@ export const GIT_VARIABLE_NAMES: readonly string[] = GIT_VARIABLES;
  * templates that name something the job's triggers cannot supply. Run-level
  * variables (`run.id`, `run.attempt`, `job.name`) are not trigger variables.
  */
-export function triggerVariables(trigger: Trigger, options: { readonly upstreamHasGit?: boolean } = {}): TriggerVariables {
+export function triggerVariables(trigger: Trigger, options: { readonly upstreamHasGit?: boolean; readonly batched?: boolean } = {}): TriggerVariables {
   switch (trigger.kind) {
     case "s3":
-      return { names: new Set(S3_VARIABLES), prefixes: [] };
+      return { names: new Set(options.batched ? BATCH_VARIABLES : S3_VARIABLES), prefixes: [] };
     case "git":
       return { names: new Set(GIT_VARIABLES), prefixes: [] };
     case "schedule":

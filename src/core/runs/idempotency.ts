@@ -11,6 +11,7 @@
  *   manual:<caller's key, else a fresh id>
  *   job:<upstream run id>:<upstream status>
  *   event:<EventBridge event id>
+ *   batch:<batch id: 32 hex digits>   (the run of a batch of uploads, batch/manifest.ts `batchRunKey`; each upload in it keeps its own s3: key)
  * Scoping by job lets one upload start one run of each job that matches it.
  * Keys longer than 256 UTF-8 bytes (S3 keys reach 1024) keep a readable
  * prefix and end in `~` + the SHA-256 of the whole key, so they stay unique

@@ -1,22 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { loadCatalog } from "../../../src/core/catalog/load.ts";
-import { formatIssue } from "../../../src/core/catalog/issues.ts";
+import { issuesOf, load } from "./support.ts";
 import { parseDuration, formatDuration } from "../../../src/core/catalog/duration.ts";
 
 const example = readFileSync(new URL("../../../berth.yml", import.meta.url), "utf8");
-
-function issuesOf(text: string): string[] {
-  const r = loadCatalog(text, "berth.yml");
-  if (r.ok) throw new Error("expected the catalog to be rejected");
-  return r.error.issues.map(formatIssue);
-}
-
-function load(text: string) {
-  const r = loadCatalog(text, "berth.yml");
-  if (!r.ok) throw new Error(r.error.issues.map(formatIssue).join("\n"));
-  return r.catalog;
-}
 
 const base = `version: 1
 service: acme-jobs
@@ -78,7 +65,7 @@ describe("a broken catalog", () => {
     ["no action", `${base}  j:\n    on: { manual: true }\n`, /^berth\.yml:6:3 jobs\.j: a job needs an action/],
     ["no trigger", `${base}  j:\n    on: {}\n    run: { taskDefinition: t }\n`, /^berth\.yml:7:5 jobs\.j\.on: a job needs at least one trigger/],
     ["overrides without a container", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t, command: [a] }\n`, /^berth\.yml:8:31 jobs\.j\.run\.command: command and environment override one container/],
-    ["batch, which this version does not offer", `${base}  j:\n    on: { s3: { bucket: b } }\n    run: { taskDefinition: t }\n    batch: { window: 1m }\n`, /^berth\.yml:9:5 jobs\.j\.batch: batching uploads into one run is not available/],
+    ["batch without an s3 trigger", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    batch: { window: 1m }\n`, /^berth\.yml:9:5 jobs\.j\.batch: batch gathers uploads into one run, so it needs an s3 trigger/],
     ["a reserved tag", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    tags: { "aws:x": y }\n`, /^berth\.yml:9:13 jobs\.j\.tags\.aws:x: tag keys starting with "aws:" are reserved/],
     ["a bad retry class", `${base}  j:\n    on: { manual: true }\n    run: { taskDefinition: t }\n    retry: { on: [sometimes] }\n`, /^berth\.yml:9:19 jobs\.j\.retry\.on\[0\]: retry classes are spot-interruption/],
     ["a bad job name", `${base}  "my job":\n    on: { manual: true }\n    run: { taskDefinition: t }\n`, /jobs\.my job: job names are 1-48 letters/],

@@ -1,7 +1,6 @@
 /** berth.yml's `webhook:` block: where the AWS webhook function reads its secret, and the rotation window. */
 import { describe, expect, it } from "vitest";
-import { formatIssue } from "../../../src/core/catalog/issues.ts";
-import { loadCatalog } from "../../../src/core/catalog/load.ts";
+import { issuesOf, load } from "./support.ts";
 import { catalogJsonSchema } from "../../../src/core/catalog/schema.ts";
 
 const catalogWith = (webhook: string) => `version: 1
@@ -10,18 +9,6 @@ ${webhook}
 jobs:
   deploy: { on: { git: { repo: acme/web, branch: main } }, run: { taskDefinition: web, launch: ec2 } }
 `;
-
-function load(text: string) {
-  const r = loadCatalog(text, "berth.yml");
-  if (!r.ok) throw new Error(r.error.issues.map(formatIssue).join("\n"));
-  return r.catalog;
-}
-
-function issuesOf(text: string): string[] {
-  const r = loadCatalog(text, "berth.yml");
-  if (r.ok) throw new Error("expected the catalog to be rejected");
-  return r.error.issues.map(formatIssue);
-}
 
 describe("webhook", () => {
   it.each([
