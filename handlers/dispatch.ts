@@ -43,6 +43,7 @@ export const handler = lambdaHandler({
     for (const o of outcomes) {
       if (o.kind === "rejected") await reject(rejected, { reason: o.reason, ...(o.job !== undefined ? { job: o.job } : {}), event }, log);
       else if (o.kind === "accepted" && o.deferred) log("warn", "ECS throttled the launch for as long as this invocation could wait; the next sweep re-sends it with the same clientToken", { ...o });
+      else if (o.kind === "batched") log("info", `upload ${o.opened ? "opened" : "joined"} batch ${o.batchId} of ${o.job}`, { ...o });
       else log("info", o.kind === "duplicate" ? "duplicate delivery: nothing launched" : `run accepted: ${o.status}`, { ...o });
     }
     return { outcomes };

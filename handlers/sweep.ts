@@ -8,8 +8,8 @@ export const handler = lambdaHandler({
   async handle(sweep, _input: unknown, log): Promise<SweepReport> {
     const report = await sweep();
     // Quiet at INFO when nothing changed: a line a minute that says nothing would drown the ones that do.
-    const acted = report.changed + report.relaunched + report.reconciled + report.announced + report.slotsFreed > 0;
-    log(acted ? "info" : "debug", "sweep done", { ...report });
+    const acted = report.changed + report.relaunched + report.reconciled + report.announced + report.slotsFreed + report.batchesHandedOff > 0;
+    log(report.batchFailures.length > 0 ? "warn" : acted ? "info" : "debug", "sweep done", { ...report });
     return report;
   },
   // The next sweep, a minute later, looks at everything again.

@@ -19,6 +19,10 @@ export interface Clock {
   now(): number;
 }
 
+// Batching's ports (a batch's records, its manifest, the timer that closes its window) are defined beside the
+// protocol that uses them: src/core/batch/port.ts.
+export type { BatchStore, BatchTimer, ManifestWriter } from "./batch/port.ts";
+
 // What a launch answers is part of the run model, which records it (runs/lifecycle.ts `launchResultOf`).
 export type { LaunchFailure, LaunchOutcome } from "./runs/lifecycle.ts";
 

@@ -128,7 +128,7 @@ describe("handlers", () => {
 
   it("sweep reports what it looked at, and says nothing at the default level when it changed nothing", async () => {
     const quiet = await run("sweep", [undefined], { BERTH_TABLE: "berth-runs-idle" });
-    expect(quiet.invocations.map(value)).toEqual([{ open: 0, changed: 0, relaunched: 0, reconciled: 0, announced: 0, slotsFreed: 0 }]);
+    expect(quiet.invocations.map(value)).toEqual([{ open: 0, changed: 0, relaunched: 0, reconciled: 0, announced: 0, slotsFreed: 0, batchesHandedOff: 0, batchFailures: [] }]);
     expect(quiet.lines).toEqual([]);
 
     const debug = await run("sweep", [undefined], { BERTH_TABLE: "berth-runs-idle", POWERTOOLS_LOG_LEVEL: "DEBUG" });

@@ -55,7 +55,8 @@ export function registerRun(program: Command): void {
         const out = await devRequest<BusOutcome>("/events", event);
         const runs = "dispatched" in out ? out.dispatched : [];
         if (opts.json) printJson(runs);
-        else for (const r of runs) console.log(r.kind === "rejected" ? `${c.red("✖")} ${r.reason}` : `${c.green("✔")} ${c.bold(r.job)} run ${r.runId} is ${r.status.toLowerCase()}${r.kind === "duplicate" ? " (same key as an earlier request)" : ""}`);
+        // A manual run never joins a batch (batches gather uploads), so every other outcome names its run.
+        else for (const r of runs) console.log(r.kind === "rejected" ? `${c.red("✖")} ${r.reason}` : "runId" in r ? `${c.green("✔")} ${c.bold(r.job)} run ${r.runId} is ${r.status.toLowerCase()}${r.kind === "duplicate" ? " (same key as an earlier request)" : ""}` : `${c.green("✔")} ${c.bold(r.job)}: joined batch ${r.batchId}`);
         if (runs.some((r) => r.kind === "rejected")) throw new UsageError("", 1);
         return;
       }

@@ -2,16 +2,18 @@
  * Dispatch: an event → the runs it asks for. For each job the event fires:
  * the run is written first, QUEUED, under its idempotency key (a duplicate
  * delivery finds it and only finishes what a crash interrupted), then
- * admitted, which may launch it.
+ * admitted, which may launch it. An upload for a job with `batch:` joins the
+ * job's batch instead (batch.ts), whose hand-off starts its run the same way.
  */
 import type { Route } from "../router.ts";
 import { asBusEvent, type BusEvent } from "../events/envelope.ts";
 import { newRunId } from "../ids.ts";
 import { runContext } from "../plan.ts";
-import { createRun, decideResume, DEFAULT_RELAUNCH_AFTER_MS, newRunFor, pendingLaunch, positionOf, type Run } from "../runs/index.ts";
+import { createRun, decideResume, DEFAULT_RELAUNCH_AFTER_MS, newRunFor, pendingLaunch, positionOf, type NewRun, type Run } from "../runs/index.ts";
 import { execute } from "./apply.ts";
 import { admit } from "./admission.ts";
-import type { EngineContext } from "./context.ts";
+import { BatchWait, isBatchedRoute, joinBatch, type BatchedOutcome } from "./batch.ts";
+import type { EngineContext, StartedRun } from "./context.ts";
 
 /**
  * The largest new run record dispatch writes, as characters of its JSON. The store keeps a run in one item
@@ -23,7 +25,9 @@ export const MAX_NEW_RUN_CHARS = 64 * 1024;
 export type DispatchOutcome =
   | { readonly kind: "rejected"; readonly job?: string; readonly reason: string }
   | { readonly kind: "duplicate"; readonly job: string; readonly runId: string; readonly status: string }
-  | { readonly kind: "accepted"; readonly job: string; readonly runId: string; readonly status: string; readonly reason?: string; readonly deferred?: boolean };
+  | { readonly kind: "accepted"; readonly job: string; readonly runId: string; readonly status: string; readonly reason?: string; readonly deferred?: boolean }
+  /** An upload of a job with `batch:` joined a batch (batch.ts), or was already in one. */
+  | BatchedOutcome;
 
 /**
  * An event for the catalog (every job it fires), or for one job (`jobName`:
@@ -44,7 +48,17 @@ export async function dispatch(ctx: EngineContext, input: unknown, jobName?: str
     return [{ kind: "rejected", job: jobName, reason: `the event does not match any trigger of job "${jobName}"` }];
   }
   const out: DispatchOutcome[] = [];
-  for (const route of routes) out.push(await dispatchRoute(ctx, route, event));
+  // A batch that cannot take the upload yet keeps the event unacknowledged, after the other jobs had theirs.
+  let wait: BatchWait | undefined;
+  for (const route of routes) {
+    try {
+      out.push(await dispatchRoute(ctx, route, event));
+    } catch (e) {
+      if (!(e instanceof BatchWait)) throw e;
+      wait ??= e;
+    }
+  }
+  if (wait) throw wait;
   return out;
 }
 
@@ -52,6 +66,7 @@ async function dispatchRoute(ctx: EngineContext, route: Route, event: BusEvent):
   const job = route.job.name;
   const context = runContext(route, event);
   if (!context.ok) return { kind: "rejected", job, reason: context.error.message };
+  if (isBatchedRoute(route)) return joinBatch(ctx, route, event, context.context);
   const now = ctx.now();
   const id = newRunId(now, ctx.deps.randomBytes(10));
   const planned = newRunFor({ job, service: ctx.catalog.service, trigger: route.trigger, context: context.context, event }, id, ctx.deps.sha256);
@@ -63,15 +78,10 @@ async function dispatchRoute(ctx: EngineContext, route: Route, event: BusEvent):
 
   // Runs that supersede one another are ordered by their code (runs/position.ts).
   const superseding = route.job.concurrency.overlap === "supersede";
-  const newRun = superseding ? { ...planned.run, position: positionOf(route.trigger, context.context, event, now) } : planned.run;
-  const { run } = createRun(newRun, { decision: "queue" }, now, ctx.policies[job]!);
-  const created = await ctx.deps.store.createRun(run);
-  if (!created.created) {
-    const resumed = await resume(ctx, created.existing);
-    return { kind: "duplicate", job, runId: resumed.id, status: resumed.status };
-  }
-  const admitted = await admit(ctx, created.run, { announceQueued: true });
-  // Still awaiting its task: ECS throttled the launch past the SDK's retries; the sweep or a redelivery re-sends it.
+  const started = await startRun(ctx, superseding ? { ...planned.run, position: positionOf(route.trigger, context.context, event, now) } : planned.run);
+  const admitted = started.run;
+  if (!started.created) return { kind: "duplicate", job, runId: admitted.id, status: admitted.status };
+  // Still awaiting its task: ECS kept throttling the launch for as long as this invocation could wait; the sweep or a redelivery re-sends it.
   const deferred = pendingLaunch(admitted) !== undefined;
   return {
     kind: "accepted",
@@ -81,6 +91,18 @@ async function dispatchRoute(ctx: EngineContext, route: Route, event: BusEvent):
     ...(admitted.reason ? { reason: admitted.reason } : {}),
     ...(deferred ? { deferred: true } : {}),
   };
+}
+
+/**
+ * A new run, as dispatch and a batch's hand-off make one: written first, QUEUED, under its idempotency key,
+ * then admitted (which may launch it). A run already under the key (a redelivery, a repeated hand-off) is
+ * resumed instead: only what a crash interrupted is done again.
+ */
+export async function startRun(ctx: EngineContext, newRun: NewRun): Promise<StartedRun> {
+  const { run } = createRun(newRun, { decision: "queue" }, ctx.now(), ctx.policies[newRun.job]!);
+  const created = await ctx.deps.store.createRun(run);
+  if (!created.created) return { created: false, run: await resume(ctx, created.existing) };
+  return { created: true, run: await admit(ctx, created.run, { announceQueued: true }) };
 }
 
 async function resume(ctx: EngineContext, run: Run): Promise<Run> {

@@ -12,30 +12,43 @@
  *      crash starts no second task); the task ARN is stored;
  *   4. run state changes are published after they are stored.
  *
+ * An upload for a job with `batch:` joins the job's batch instead (batch.ts);
+ * the batch's hand-off writes its manifest and starts its run by steps 1–4.
+ *
  * The local runtime and the CLI drive this class. A Lambda function runs one
  * flow: it takes that flow alone (`dispatcher`, `taskEventRecorder`,
- * `sweeper`), so its bundle holds that flow and what it calls, not the others.
+ * `sweeper`, `batchSettler`), so its bundle holds that flow and what it calls, not the others.
  */
+import type { BatchFlow, SettleOutcome } from "../batch/flow.ts";
 import type { Catalog } from "../catalog/types.ts";
 import { policyOf, runPolicyFor, type Run, type SweepOptions } from "../runs/index.ts";
 import { drainQueue } from "./admission.ts";
+import { batchFlowsFor, settleJobBatch } from "./batch.ts";
 import { cancel, supersede } from "./cancel.ts";
 import type { EngineContext, EngineDeps } from "./context.ts";
-import { dispatch, type DispatchOutcome } from "./dispatch.ts";
+import { dispatch, startRun, type DispatchOutcome } from "./dispatch.ts";
 import { launch } from "./launch.ts";
 import { reconcile } from "./reconcile.ts";
 import { sweep, type SweepReport } from "./sweep.ts";
 import { track, type TrackOutcome } from "./track.ts";
 
-export type { EngineDeps } from "./context.ts";
+export type { BatchDeps, EngineDeps } from "./context.ts";
 export type { DispatchOutcome } from "./dispatch.ts";
+export type { BatchedOutcome, BatchSweepReport } from "./batch.ts";
+export type { SettleOutcome } from "../batch/flow.ts";
 export type { TrackOutcome } from "./track.ts";
 export type { SweepReport } from "./sweep.ts";
 
-/** What the flows share over `deps`: the catalog's run policies and the steps flows ask of one another. */
-function engineContext(deps: EngineDeps): EngineContext {
+/**
+ * What the flows share over `deps`: the catalog's run policies and the steps flows ask of one another. With
+ * `batching` (every flow but track, which never meets a batch), the catalog's batching jobs get their batch
+ * protocol, or composition fails with a ConfigurationError naming them (batch.ts `batchFlowsFor`). Exported
+ * for flows called with a context of their own (batch.ts `settleBatches`).
+ */
+export function engineContext(deps: EngineDeps, batching = true): EngineContext {
   const catalog = deps.router.catalog;
   const policies = Object.fromEntries(Object.values(catalog.jobs).map((j) => [j.name, runPolicyFor(j)]));
+  const batchFlows = new Map<string, BatchFlow>();
   const ctx: EngineContext = {
     deps,
     catalog,
@@ -47,7 +60,10 @@ function engineContext(deps: EngineDeps): EngineContext {
     launch: (run, attempt) => launch(ctx, run, attempt),
     drainQueue: (job) => drainQueue(ctx, job),
     reconcile: (quiet) => reconcile(ctx, quiet),
+    startRun: (run) => startRun(ctx, run),
+    batchFlows,
   };
+  if (batching) for (const [job, flow] of batchFlowsFor(ctx)) batchFlows.set(job, flow);
   return ctx;
 }
 
@@ -59,7 +75,7 @@ export function dispatcher(deps: EngineDeps): (input: unknown, jobName?: string)
 
 /** `Engine.recordTaskEvent` on its own. */
 export function taskEventRecorder(deps: EngineDeps): (input: unknown) => Promise<TrackOutcome> {
-  const ctx = engineContext(deps);
+  const ctx = engineContext(deps, false);
   return (input) => track(ctx, input);
 }
 
@@ -67,6 +83,12 @@ export function taskEventRecorder(deps: EngineDeps): (input: unknown) => Promise
 export function sweeper(deps: EngineDeps): (overrides?: SweepOptions) => Promise<SweepReport> {
   const ctx = engineContext(deps);
   return (overrides = {}) => sweep(ctx, overrides);
+}
+
+/** `Engine.settleBatch` on its own: the batch timer's reminder for a job. */
+export function batchSettler(deps: EngineDeps): (job: string) => Promise<SettleOutcome> {
+  const ctx = engineContext(deps);
+  return (job) => settleJobBatch(ctx, job);
 }
 
 export class Engine {
@@ -93,6 +115,15 @@ export class Engine {
   /** Cancel a run: its task is stopped, its slot freed. Ending an ended run is a no-op. */
   cancel(runId: string, reason: string): Promise<Run | undefined> {
     return cancel(this.#ctx, runId, reason);
+  }
+
+  /**
+   * Settles the job's batch (its timer's reminder): closes it when its window has passed or it is full, hands it
+   * off once its slots are complete (manifest, run, admission and launch as any run), and asks the timer again
+   * for what is left. A ValidationError for a job that does not batch.
+   */
+  settleBatch(job: string): Promise<SettleOutcome> {
+    return settleJobBatch(this.#ctx, job);
   }
 
   /** Timeouts, due retries, interrupted launches, queued runs, quiet tasks, leaked slots. Safe to run concurrently. */

@@ -7,6 +7,7 @@
  */
 import { decideAnnouncements, decideSweep, isOrphanSlot, launchGivenUp, limitsConcurrency, type Run, type SweepItem, type SweepOptions } from "../runs/index.ts";
 import { announce, apply, execute } from "./apply.ts";
+import { settleBatches } from "./batch.ts";
 import type { EngineContext, QuietTask } from "./context.ts";
 
 export interface SweepReport {
@@ -17,9 +18,15 @@ export interface SweepReport {
   /** Ended runs whose final state change was published again (the first publish was interrupted). */
   readonly announced: number;
   readonly slotsFreed: number;
+  /** Batches whose window had passed (or that a crash left unfinished) handed off to their run. */
+  readonly batchesHandedOff: number;
+  /** Batching jobs whose batch could not be settled this pass, and why: the next pass tries again. */
+  readonly batchFailures: readonly { readonly job: string; readonly reason: string }[];
 }
 
 export async function sweep(ctx: EngineContext, overrides: SweepOptions = {}): Promise<SweepReport> {
+  // Batches first, so a run a hand-off makes is admitted in this same pass.
+  const batches = await settleBatches(ctx);
   const now = ctx.now();
   const open = await ctx.deps.store.listOpenRuns();
   const options = { ...ctx.deps.sweep, ...overrides };
@@ -60,7 +67,8 @@ export async function sweep(ctx: EngineContext, overrides: SweepOptions = {}): P
     const relaunches = new Map(again.map((r) => [r.id, r]));
     pass = decideSweep(again, ctx.now(), ctx.policies, options).items.flatMap((item) => (item.relaunch ? [{ item, stored: relaunches.get(item.run.id)! }] : []));
   }
-  return { open: open.length, changed, relaunched, reconciled, announced: unannounced.length, slotsFreed };
+  const batchFailures = batches.failures.map((f) => ({ job: f.job, reason: f.error instanceof Error ? f.error.message : String(f.error) }));
+  return { open: open.length, changed, relaunched, reconciled, announced: unannounced.length, slotsFreed, batchesHandedOff: batches.handedOff, batchFailures };
 }
 
 /** Applies a sweep decision decided again on the run as stored: another writer may have moved it, or taken its launch. */
