@@ -105,6 +105,24 @@ const unreachableSdkCode = {
   },
 };
 
+/**
+ * S3's client imports two names of the event-stream module when it is built (it has operations that stream
+ * events, which berth never calls): the config resolver is a pass-through and the serde provider says so if
+ * ever used. Every other client imports that module with `import()`, which stays external.
+ */
+const noEventStreams = {
+  name: "no-event-streams",
+  setup(b) {
+    b.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, (args) => (args.kind === "dynamic-import" ? { external: true } : { path: "no-event-streams", namespace: "berth" }));
+    b.onLoad({ filter: /^no-event-streams$/, namespace: "berth" }, () => ({
+      contents:
+        "export const resolveEventStreamSerdeConfig = (input) => input;\n" +
+        'export const eventStreamSerdeProvider = () => { throw new Error("berth\'s handler bundles leave event streams out (scripts/build.mjs)"); };\n',
+      loader: "js",
+    }));
+  },
+};
+
 /** The clients read `version` of their package.json (runtimeConfig.js, the user agent) and nothing else of it. */
 const clientVersionOnly = {
   name: "client-version-only",
@@ -172,8 +190,8 @@ async function buildHandler(name, outdir, options) {
     splitting: true,
     chunkNames: `chunks/${name}/[name]`,
     outExtension: { ".js": ".mjs" },
-    external: ["@smithy/core/event-streams", "bowser"],
-    plugins: [environmentCredentials, clientVersionOnly, noEndpointDiscovery, unreachableSdkCode, schemasByDeclaration(["@aws-sdk/client-ecs"])],
+    external: ["bowser"],
+    plugins: [noEventStreams, environmentCredentials, clientVersionOnly, noEndpointDiscovery, unreachableSdkCode, schemasByDeclaration(["@aws-sdk/client-ecs"])],
     ...options,
     write: false,
     metafile: true,

@@ -10,6 +10,10 @@
  * provider instead of its whole chain (profiles, SSO, IMDS, containers, web identity). The CLI
  * bundle keeps the whole chain.
  *
+ * S3 and SQS clients are made in lazy-clients.ts: the handlers load them only when a batch first needs
+ * them, and esbuild puts every SDK package this module imports into the chunk each handler's cold start
+ * loads once anything in the bundle uses it.
+ *
  * Deliberately small: the SDK already reads AWS_REGION, credentials,
  * AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> (AWS_ENDPOINT_URL_ECS,
  * AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS)
@@ -28,9 +32,7 @@ import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 
@@ -66,44 +68,37 @@ export interface ClientPlace {
   readonly profile?: string;
 }
 
-function placed(env: Env, place: ClientPlace): AwsClientConfig & ClientPlace {
+/** A client's constructor settings: berth's retry policy, in the place given. */
+export function clientConfig(env: Env, place: ClientPlace = {}): AwsClientConfig & ClientPlace {
   return { ...awsClientConfig(env), ...(place.region !== undefined ? { region: place.region } : {}), ...(place.profile !== undefined ? { profile: place.profile } : {}) };
 }
 
 export function ecsClient(env: Env, place: ClientPlace = {}): ECSClient {
-  return new ECSClient(placed(env, place));
+  return new ECSClient(clientConfig(env, place));
 }
 
 export function eventBridgeClient(env: Env, place: ClientPlace = {}): EventBridgeClient {
-  return new EventBridgeClient(placed(env, place));
-}
-
-export function sqsClient(env: Env, place: ClientPlace = {}): SQSClient {
-  return new SQSClient(placed(env, place));
+  return new EventBridgeClient(clientConfig(env, place));
 }
 
 /** DynamoDB's client: the run store's (it marshals its few kinds of values itself), and doctor's DescribeTable. */
 export function dynamoClient(env: Env, place: ClientPlace = {}): DynamoDBClient {
-  return new DynamoDBClient(placed(env, place));
+  return new DynamoDBClient(clientConfig(env, place));
 }
 
 export function stsClient(env: Env, place: ClientPlace = {}): STSClient {
-  return new STSClient(placed(env, place));
-}
-
-export function s3Client(env: Env, place: ClientPlace = {}): S3Client {
-  return new S3Client(placed(env, place));
+  return new STSClient(clientConfig(env, place));
 }
 
 export function cloudFormationClient(env: Env, place: ClientPlace = {}): CloudFormationClient {
-  return new CloudFormationClient(placed(env, place));
+  return new CloudFormationClient(clientConfig(env, place));
 }
 
 /** The webhook's secret: Parameter Store's (doctor's DescribeParameters) and Secrets Manager's (DescribeSecret). */
 export function ssmClient(env: Env, place: ClientPlace = {}): SSMClient {
-  return new SSMClient(placed(env, place));
+  return new SSMClient(clientConfig(env, place));
 }
 
 export function secretsManagerClient(env: Env, place: ClientPlace = {}): SecretsManagerClient {
-  return new SecretsManagerClient(placed(env, place));
+  return new SecretsManagerClient(clientConfig(env, place));
 }

@@ -14,10 +14,15 @@ export interface HandlerConfig {
   readonly catalogPath: string;
   /** Days runs are kept after they end (BERTH_RETENTION_DAYS). */
   readonly retentionDays: number;
+  /** URL of the SQS queue that reminds the batch function to settle a batch (BERTH_BATCH_QUEUE); set when a job batches. */
+  readonly batchQueue?: string;
+  /** The stage's manifest bucket (BERTH_MANIFEST_BUCKET); set when a job batches without its own batch.manifest. */
+  readonly manifestBucket?: string;
 }
 
 const DEFAULT_CATALOG = "catalog.json";
-const DEFAULT_RETENTION_DAYS = 90;
+/** Also how long the stage's manifest bucket keeps a manifest: a run's retries read it for as long as the run is kept. */
+export const DEFAULT_RETENTION_DAYS = 90;
 
 export function readHandlerConfig(env: Readonly<Record<string, string | undefined>>): HandlerConfig {
   const problems: string[] = [];
@@ -32,7 +37,20 @@ export function readHandlerConfig(env: Readonly<Record<string, string | undefine
   const retentionText = env.BERTH_RETENTION_DAYS?.trim();
   const retentionDays = retentionText ? Number(retentionText) : DEFAULT_RETENTION_DAYS;
   if (!Number.isInteger(retentionDays) || retentionDays < 1) problems.push(`BERTH_RETENTION_DAYS "${retentionText}" must be a whole number of days ≥ 1`);
+  const batchQueue = env.BERTH_BATCH_QUEUE?.trim() || undefined;
+  if (batchQueue !== undefined && !/^https?:\/\/[^/]+\/\d{12}\/[A-Za-z0-9_-]{1,80}$/.test(batchQueue)) {
+    problems.push(`BERTH_BATCH_QUEUE "${batchQueue}" is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)`);
+  }
+  const manifestBucket = env.BERTH_MANIFEST_BUCKET?.trim() || undefined;
+  if (manifestBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(manifestBucket)) problems.push(`BERTH_MANIFEST_BUCKET "${manifestBucket}" is not an S3 bucket name`);
   if (!env.AWS_REGION && !env.AWS_DEFAULT_REGION) problems.push("AWS_REGION is not set: Lambda sets it; elsewhere set it to the region of the table and bus");
   if (problems.length > 0) throw new ConfigurationError(`berth cannot start: ${problems.join("; ")}`);
-  return Object.freeze({ table, bus, catalogPath: env.BERTH_CATALOG?.trim() || DEFAULT_CATALOG, retentionDays });
+  return Object.freeze({
+    table,
+    bus,
+    catalogPath: env.BERTH_CATALOG?.trim() || DEFAULT_CATALOG,
+    retentionDays,
+    ...(batchQueue !== undefined ? { batchQueue } : {}),
+    ...(manifestBucket !== undefined ? { manifestBucket } : {}),
+  });
 }

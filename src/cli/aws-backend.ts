@@ -47,9 +47,9 @@ function stageClients(region: string | undefined, profile: string | undefined): 
 }
 
 /** The stack outputs the wing's template declares for the CLI, by what they name. */
-const OUTPUTS = { table: "BerthRunsTable", bus: "BerthBus" } as const;
-const VARIABLES = { table: "BERTH_TABLE", bus: "BERTH_BUS" } as const;
-const WHAT = { table: "the DynamoDB run table", bus: "the event bus" } as const;
+const OUTPUTS = { table: "BerthRunsTable", bus: "BerthBus", batchQueue: "BerthBatchQueue", manifestBucket: "BerthManifestBucket" } as const;
+const VARIABLES = { table: "BERTH_TABLE", bus: "BERTH_BUS", batchQueue: "BERTH_BATCH_QUEUE", manifestBucket: "BERTH_MANIFEST_BUCKET" } as const;
+const WHAT = { table: "the DynamoDB run table", bus: "the event bus", batchQueue: "the URL of the batch queue", manifestBucket: "the manifest bucket" } as const;
 type Resource = keyof typeof OUTPUTS;
 
 interface Stack {
@@ -81,6 +81,11 @@ class DeployedStage {
   ) {
     this.#region = region;
     this.#stack = stack;
+  }
+
+  /** The region the stage's clients work in. */
+  get region(): string {
+    return this.#region.region;
   }
 
   /** The table or bus: the environment's when set, else the stack's output. */
@@ -163,7 +168,18 @@ export async function awsEngine(catalog: Catalog, request: StageRequest): Promis
   requireNamed(request, "table", "bus");
   const s = await stage(request, catalog);
   const [table, bus] = await Promise.all([s.resolve("table"), s.resolve("bus")]);
-  return buildEngine(catalog, s.clients, { table: table.name, bus: bus.name });
+  // A catalog that batches uploads settles batches too (a manual run can fill none, but the engine is one): the
+  // stage's batch queue, and its manifest bucket when some batched job names no manifest location of its own.
+  const batched = Object.values(catalog.jobs).filter((j) => j.batch !== undefined);
+  const batchQueue = batched.length > 0 ? (await s.resolve("batchQueue")).name : undefined;
+  const manifestBucket = batched.some((j) => j.batch?.manifest === undefined) ? (await s.resolve("manifestBucket")).name : undefined;
+  const place = { region: s.region, ...(request.profile !== undefined ? { profile: request.profile } : {}) };
+  return buildEngine(
+    catalog,
+    s.clients,
+    { table: table.name, bus: bus.name, ...(batchQueue !== undefined ? { batchQueue } : {}), ...(manifestBucket !== undefined ? { manifestBucket } : {}) },
+    { env: process.env, place },
+  );
 }
 
 /** Puts a berth event (a manual run request) on the stage's bus, where the dispatch rule picks it up. */

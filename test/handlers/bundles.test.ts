@@ -20,7 +20,6 @@ const bytes = (list: readonly string[]) => list.reduce((n, f) => n + statSync(f)
 const KiB = 1024;
 
 const LEFT_OUT: readonly (readonly [string, string])[] = [
-  ["the SQS client: dispatch puts the events it rejects on berth's bus", "\"SQSClient\""],
   ["the DynamoDB document client: the run store marshals its own items", "@aws-sdk/lib-dynamodb"],
   ["the event-pattern validator: the compiled catalog's patterns were validated when it was compiled", "is an operator name"],
   ["DynamoDB endpoint discovery's cache, which no DynamoDB command uses", "mnemonist"],
@@ -54,6 +53,10 @@ describe.each(HANDLERS)("the %s bundle", (fn) => {
     expect(text([...f.coldStart, ...f.onFirstUse])).not.toContain(marker);
   });
 
+  it("leaves the SQS client out of its cold start: dispatch puts the events it rejects on berth's bus, and only a batch's reminder (first use) sends to SQS", () => {
+    expect(coldStart(fn)).not.toContain('"SQSClient"');
+  });
+
   it("holds its own flow of the engine and no other function's", () => {
     for (const [flow, marker] of Object.entries(FLOW)) expect(coldStart(fn).includes(marker), `${flow}'s flow`).toBe(flow === fn);
   });
@@ -71,7 +74,8 @@ describe.each(HANDLERS)("the %s bundle", (fn) => {
 describe.each(DEPLOYING)("the %s bundle's service deployer", (fn) => {
   it("is a chunk of its own that only import() reaches, so no cold start evaluates it", () => {
     const f = files(fn);
-    expect(f.onFirstUse.map((file) => packagePath(BUILT, file))).toEqual([`chunks/${fn}/ecs-service-deployer.mjs`]);
+    // One chunk for everything loaded on first use (the deployer, and a batch's manifest writer and reminder).
+    expect(f.onFirstUse.map((file) => packagePath(BUILT, file))).toEqual([`chunks/${fn}/on-first-use.mjs`]);
     expect(text(f.onFirstUse)).toContain(DEPLOYER);
     expect(coldStart(fn)).not.toContain(DEPLOYER);
   });

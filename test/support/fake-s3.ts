@@ -12,13 +12,18 @@
  * an empty `EventBridgeConfiguration` element (https://docs.aws.amazon.com/AmazonS3/latest/API/API_NotificationConfiguration.html);
  * with no notifications at all it is an empty `NotificationConfiguration`.
  *
+ * PutObject, `PUT /<bucket>/<key>` (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html): the
+ * body as sent (a signed payload, or the `aws-chunked` encoding the SDK sends a checksum in), kept with its
+ * content type; the answer carries the object's ETag (the hex MD5 of its bytes, in quotes) and
+ * `x-amz-server-side-encryption: AES256`, the bucket default S3 applies to every new object.
+ *
  * Errors are `<Error><Code/><Message/>…</Error>` (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html):
  * NoSuchBucket (404) for a bucket the account does not have, AccessDenied (403) for a bucket whose
  * notification configuration the caller may not read (s3:GetBucketNotification), and PermanentRedirect
  * (301, with the bucket's region in `x-amz-bucket-region`) for a request sent to a region other than the
  * bucket's: the region is the one of the request's SigV4 credential scope.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -45,14 +50,25 @@ export interface FakeBucket {
 
 export interface S3Call {
   readonly bucket: string;
+  /** An object request's key (PutObject). */
+  readonly key?: string;
   readonly region?: string;
   readonly accessKeyId?: string;
+}
+
+export interface FakeS3Object {
+  readonly body: Buffer;
+  readonly contentType?: string;
+  /** What the request asked for; absent, S3 encrypts with the bucket default. */
+  readonly serverSideEncryption?: string;
 }
 
 export interface FakeS3 {
   /** Pass as AWS_ENDPOINT_URL_S3. */
   readonly url: string;
   readonly calls: S3Call[];
+  /** The objects PutObject wrote, by `<bucket>/<key>`. */
+  readonly objects: ReadonlyMap<string, FakeS3Object>;
   close(): Promise<void>;
 }
 
@@ -86,11 +102,29 @@ function notificationXml(bucket: FakeBucket): string {
   ].join("");
 }
 
+/**
+ * The object's bytes from a PutObject body: as sent, or, for `Content-Encoding: aws-chunked`, the data of its
+ * chunks (`<hex size>[;chunk-signature=…]\r\n<data>\r\n`, ending with a 0-size chunk and the trailers).
+ */
+function decodedBody(raw: Buffer, encoding: string | undefined): Buffer {
+  if (encoding === undefined || !encoding.split(",").map((e) => e.trim()).includes("aws-chunked")) return raw;
+  const parts: Buffer[] = [];
+  for (let at = 0; ; ) {
+    const lineEnd = raw.indexOf("\r\n", at);
+    const size = Number.parseInt(raw.toString("latin1", at, lineEnd).split(";")[0]!, 16);
+    if (!(size > 0)) return Buffer.concat(parts);
+    parts.push(raw.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
+}
+
 export async function startFakeS3(buckets: Readonly<Record<string, FakeBucket>>, options: { readonly region?: string } = {}): Promise<FakeS3> {
   const home = options.region ?? "us-east-1";
   const calls: S3Call[] = [];
+  const objects = new Map<string, FakeS3Object>();
   const server = createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const requestId = randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
       const headers = { "content-type": "application/xml", "x-amz-request-id": requestId, "x-amz-id-2": requestId };
@@ -101,10 +135,12 @@ export async function startFakeS3(buckets: Readonly<Record<string, FakeBucket>>,
 
       const url = new URL(req.url ?? "/", "http://fake");
       const bucketName = decodeURIComponent(url.pathname.split("/")[1] ?? "");
+      const key = url.pathname.split("/").slice(2).map(decodeURIComponent).join("/");
       const scope = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/([^/]+)\/s3\/aws4_request, /.exec(req.headers.authorization ?? "");
-      calls.push({ bucket: bucketName, ...(scope ? { accessKeyId: scope[1]!, region: scope[2]! } : {}) });
+      calls.push({ bucket: bucketName, ...(key !== "" ? { key } : {}), ...(scope ? { accessKeyId: scope[1]!, region: scope[2]! } : {}) });
       if (!scope) return error(403, "AccessDenied", "Access Denied");
-      if (req.method !== "GET" || !url.searchParams.has("notification") || bucketName === "") {
+      const put = req.method === "PUT" && key !== "";
+      if ((!put && (req.method !== "GET" || !url.searchParams.has("notification"))) || bucketName === "") {
         return error(501, "NotImplemented", "A header you provided implies functionality that is not implemented");
       }
       const bucket = Object.hasOwn(buckets, bucketName) ? buckets[bucketName] : undefined;
@@ -120,6 +156,17 @@ export async function startFakeS3(buckets: Readonly<Record<string, FakeBucket>>,
         );
       }
       if (bucket.denied) return error(403, "AccessDenied", "Access Denied");
+      if (put) {
+        const body = decodedBody(Buffer.concat(chunks), req.headers["content-encoding"]);
+        const encryption = req.headers["x-amz-server-side-encryption"];
+        objects.set(`${bucketName}/${key}`, {
+          body,
+          ...(typeof req.headers["content-type"] === "string" ? { contentType: req.headers["content-type"] } : {}),
+          ...(typeof encryption === "string" ? { serverSideEncryption: encryption } : {}),
+        });
+        const etag = `"${createHash("md5").update(body).digest("hex")}"`;
+        return res.writeHead(200, { ...headers, etag, "x-amz-server-side-encryption": typeof encryption === "string" ? encryption : "AES256" }).end();
+      }
       xml(200, notificationXml(bucket));
     });
   });
@@ -127,6 +174,7 @@ export async function startFakeS3(buckets: Readonly<Record<string, FakeBucket>>,
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
+    objects,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

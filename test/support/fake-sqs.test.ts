@@ -1,7 +1,7 @@
 /** The local SQS endpoint (./fake-sqs.ts) refuses and answers what SQS does, so tests against it mean something. */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { sqsClient } from "../../src/aws/clients.ts";
+import { sqsClient } from "../../src/aws/lazy-clients.ts";
 import { md5OfMessageAttributes, startFakeSqs, type FakeSqs, type SqsMessageAttribute } from "./fake-sqs.ts";
 
 let sqs: FakeSqs;

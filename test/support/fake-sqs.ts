@@ -11,7 +11,8 @@
  * the body holds 1 character to 1 MiB, only of the W3C XML character ranges (InvalidMessageContents);
  * at most 10 message attributes with valid names, types and non-empty values; the answer carries
  * MD5OfMessageBody and MD5OfMessageAttributes, the latter computed as "Calculating the MD5 message
- * digest for message attributes" describes. Requests must be SigV4-signed for the `sqs` service.
+ * digest for message attributes" describes; DelaySeconds, when given, is a whole number from 0 to 900
+ * (InvalidParameterValue), kept with the message. Requests must be SigV4-signed for the `sqs` service.
  *
  * GetQueueAttributes (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html):
  * `{ QueueUrl, AttributeNames }` → `{ Attributes }`, each value a string, only the names asked for (`All`
@@ -34,6 +35,8 @@ export interface SqsMessage {
   readonly MessageId: string;
   readonly Body: string;
   readonly MessageAttributes: Readonly<Record<string, SqsMessageAttribute>>;
+  /** As sent; absent when the request gave none (the queue's own delay applies). */
+  readonly DelaySeconds?: number;
 }
 
 export interface FakeSqsCall {
@@ -123,7 +126,7 @@ export async function startFakeSqs(options: { readonly accountId?: string } = {}
   let serverErrors = 0;
   let url = "";
 
-  const sendMessage = (input: { QueueUrl?: string; MessageBody?: string; MessageAttributes?: Record<string, SqsMessageAttribute> }) => {
+  const sendMessage = (input: { QueueUrl?: string; MessageBody?: string; MessageAttributes?: Record<string, SqsMessageAttribute>; DelaySeconds?: number }) => {
     const queue = input.QueueUrl === undefined ? undefined : queues.get(input.QueueUrl);
     if (!queue) throw nonExistentQueue();
     const body = input.MessageBody ?? "";
@@ -132,7 +135,11 @@ export async function startFakeSqs(options: { readonly accountId?: string } = {}
     const attributes = input.MessageAttributes ?? {};
     const size = Buffer.byteLength(body) + checkAttributes(attributes);
     if (size > MAX_BODY_BYTES) throw new SqsError("InvalidParameterValue", "InvalidParameterValue", `One or more parameters are invalid. Reason: Message must be shorter than ${MAX_BODY_BYTES} bytes.`);
-    const message: SqsMessage = { MessageId: randomUUID(), Body: body, MessageAttributes: attributes };
+    const delay = input.DelaySeconds;
+    if (delay !== undefined && !(Number.isInteger(delay) && delay >= 0 && delay <= 900)) {
+      throw new SqsError("InvalidParameterValue", "InvalidParameterValue", `Value ${String(delay)} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.`);
+    }
+    const message: SqsMessage = { MessageId: randomUUID(), Body: body, MessageAttributes: attributes, ...(delay !== undefined ? { DelaySeconds: delay } : {}) };
     queue.push(message);
     return {
       MessageId: message.MessageId,

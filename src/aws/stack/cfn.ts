@@ -14,6 +14,9 @@ export interface Resource {
   readonly Type: string;
   readonly Properties?: { readonly [key: string]: Json };
   readonly DependsOn?: readonly string[];
+  /** What CloudFormation does with the resource when it leaves the stack or is replaced. */
+  readonly DeletionPolicy?: "Delete" | "Retain" | "RetainExceptOnCreate" | "Snapshot";
+  readonly UpdateReplacePolicy?: "Delete" | "Retain" | "Snapshot";
   /** Notes for readers of the template (CloudFormation keeps and ignores it). */
   readonly Metadata?: { readonly [key: string]: Json };
 }

@@ -8,6 +8,8 @@
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-eventinvokeconfig.html
  * The webhook's function URL invokes it synchronously: its error goes back to GitHub or GitLab, which
  * show the delivery as failed and redeliver it, so it has no asynchronous settings and no destination.
+ * The batch function's SQS event source invokes it synchronously too: a reminder it fails comes again, and
+ * the batch queue's redrive policy is its dead-letter queue (batch.ts).
  */
 import type { Catalog } from "../../core/catalog/types.ts";
 import type { Json, Resources } from "./cfn.ts";
@@ -15,6 +17,7 @@ import { arnOf, ref } from "./cfn.ts";
 import { ENGINE_FUNCTIONS, type EngineFunction, type FunctionName, type StackNames } from "./names.ts";
 import { LOGICAL } from "./logical-ids.ts";
 import { hasWebhook, webhookSecretEnvironment } from "./webhook.ts";
+import { BATCH_FUNCTION_TIMEOUT, batchEnvironment, batches } from "./batch.ts";
 
 /** Where the compiled catalog is in each function's package, relative to its root (BERTH_CATALOG). */
 export const CATALOG_IN_PACKAGE = "dist/catalog.json";
@@ -46,6 +49,7 @@ const SETTINGS: Readonly<Record<FunctionName, FunctionSettings>> = {
   sweep: { description: "every minute: timeouts, due retries, queued runs, quiet tasks", timeout: 60 },
   // GitHub gives up on a delivery after 10 s and shows it failed: berth answers, 5xx included, before that.
   webhook: { description: "GitHub and GitLab pushes → Git Push events on berth's bus", timeout: 8 },
+  batch: { description: "batch windows' reminders → manifests and runs", timeout: BATCH_FUNCTION_TIMEOUT },
 };
 
 /** The functions rules and schedules invoke asynchronously; the webhook's function URL invokes it synchronously, so it has none of these. */
@@ -56,16 +60,21 @@ const ASYNC: Readonly<Record<EngineFunction, AsyncSettings>> = {
   sweep: { retries: 0, maxEventAgeSeconds: 60 },
 };
 
-/** The functions of the catalog's stack: the engine's three, and the webhook when GitHub or GitLab pushes come in (webhook.ts). */
+/**
+ * The functions of the catalog's stack: the engine's three, the webhook when GitHub or GitLab pushes come in
+ * (webhook.ts), and the batch function when a job batches uploads (batch.ts).
+ */
 export function stackFunctions(catalog: Catalog): FunctionName[] {
-  return [...ENGINE_FUNCTIONS, ...(hasWebhook(catalog) ? (["webhook"] as const) : [])];
+  return [...ENGINE_FUNCTIONS, ...(hasWebhook(catalog) ? (["webhook"] as const) : []), ...(batches(catalog) ? (["batch"] as const) : [])];
 }
 
 function environment(catalog: Catalog, names: StackNames, fn: FunctionName): Record<string, Json> {
   const powertools = { POWERTOOLS_SERVICE_NAME: `berth-${names.service}`, POWERTOOLS_LOG_LEVEL: "INFO" };
   // The webhook only verifies and publishes: no runs table.
   if (fn === "webhook") return { BERTH_BUS: names.bus, BERTH_CATALOG: CATALOG_IN_PACKAGE, ...webhookSecretEnvironment(catalog.webhook), ...powertools };
-  return { BERTH_TABLE: names.table, BERTH_BUS: names.bus, BERTH_CATALOG: CATALOG_IN_PACKAGE, ...powertools };
+  // Track never settles a batch; the others may.
+  const batching = fn === "track" ? {} : batchEnvironment(catalog);
+  return { BERTH_TABLE: names.table, BERTH_BUS: names.bus, BERTH_CATALOG: CATALOG_IN_PACKAGE, ...batching, ...powertools };
 }
 
 export function serverlessFunctions(catalog: Catalog, names: StackNames): Record<string, Json> {

@@ -15,6 +15,11 @@
  * runs in all three: deploys and retries, stops (cancel, timeout, a newer
  * push), the sweep's reconciliation and track's deployment events. The
  * webhook (webhook.ts) reads its secret and publishes pushes, nothing else.
+ * When jobs batch uploads (batch.ts), dispatch, sweep and the batch function
+ * settle batches: they write manifests under the batched jobs' locations,
+ * remind the batch queue and list batches' slots; the batch function also
+ * receives the reminders and admits and launches the batched jobs' runs, and
+ * holds ECS permissions for those jobs only.
  *
  * IAM actions, resource types and condition keys:
  * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
@@ -38,8 +43,10 @@ import {
   taskDefinitionFamilyArn,
   taskDefinitionsOfAccountArn,
   type EngineFunction,
+  type FunctionName,
   type StackNames,
 } from "./names.ts";
+import { batchedCatalog, batches, reminderStatements, settleStatements } from "./batch.ts";
 import { catalogEcs } from "./routing.ts";
 import { LOGICAL } from "./logical-ids.ts";
 import { hasWebhook, WEBHOOK_KEY_NOTE, webhookStatements } from "./webhook.ts";
@@ -122,7 +129,7 @@ function catalogStatements(catalog: Catalog): Statement[] {
   ];
 }
 
-function taskStatements(catalog: Catalog, fn: EngineFunction): Statement[] {
+function taskStatements(catalog: Catalog, fn: FunctionName): Statement[] {
   const { runClusters } = catalogEcs(catalog);
   if (runClusters.length === 0) return [];
   const tasks = runClusters.map(clusterTasksArn);
@@ -185,8 +192,8 @@ export const UNSCOPED_NOTES: Readonly<Record<string, string>> = {
     "revisions berth registers, whose family berth.yml does not name (see RegisterRevisionsInTheServicesAccount).",
 };
 
-/** What only this engine function calls, on what only it uses. */
-function ownStatements(catalog: Catalog, names: StackNames, fn: EngineFunction): Statement[] {
+/** What every function that admits runs does: its logs, the runs table and the indexes it queries, run state changes on berth's bus. */
+function runStatements(catalog: Catalog, names: StackNames, fn: FunctionName): Statement[] {
   // Admitting a superseding run reads its job's recent runs and last deployed run (engine/admission.ts), in every function that admits.
   const supersedes = Object.values(catalog.jobs).some((j) => j.concurrency.overlap === "supersede");
   const queried = [...(fn === "sweep" ? ["open"] : []), "queued", ...(supersedes ? ["byJob", "byJobStatus"] : [])];
@@ -195,13 +202,30 @@ function ownStatements(catalog: Catalog, names: StackNames, fn: EngineFunction):
     { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [logGroupArn(names.logGroup(fn))] },
     { Sid: "ReadWriteRuns", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [arnOf(LOGICAL.table)] },
     { Sid: "QueryRunIndexes", Effect: "Allow", Action: ["dynamodb:Query"], Resource: indexes },
-    // Run state changes; dispatch's rejected events too.
+    // Run state changes; the events dispatch and the batch function reject too.
     { Sid: "PublishRunStateChangesToBerthBus", Effect: "Allow", Action: ["events:PutEvents"], Resource: [arnOf(LOGICAL.bus)] },
+  ];
+}
+
+/** What only this engine function calls, on what only it uses. */
+function ownStatements(catalog: Catalog, names: StackNames, fn: EngineFunction): Statement[] {
+  return [
+    ...runStatements(catalog, names, fn),
     // The on-failure destination is written with the function's own role.
     { Sid: "SendFailedInvocationsToOwnQueue", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arnOf(LOGICAL.failureQueue(fn))] },
+    ...(fn === "track" ? [] : settleStatements(catalog)),
     ...taskStatements(catalog, fn),
     ...taskDefinitionStatements(catalog),
   ];
+}
+
+/**
+ * The batch function's: settling batches, its reminders, and admitting and launching the batched jobs' runs
+ * (RunTask, PassRole, StopTask for `overlap: replace`) on exactly their task definitions, roles and clusters.
+ */
+function batchStatements(catalog: Catalog, names: StackNames): Statement[] {
+  const batched = batchedCatalog(catalog);
+  return [...runStatements(batched, names, "batch"), ...settleStatements(catalog), ...reminderStatements(), ...catalogStatements(batched), ...taskStatements(batched, "batch")];
 }
 
 /** Splits statements, and the resource lists inside them, into policies that each fit `budget`. */
@@ -277,6 +301,7 @@ export function functionRoles(catalog: Catalog, names: StackNames): Resources {
     const decrypts = statements.some((s) => s.Action.includes("kms:Decrypt"));
     resources[LOGICAL.role("webhook")] = role(names, "webhook", statements, decrypts ? { Metadata: { "berth:unscoped-statements": { DecryptWebhookSecretOnly: WEBHOOK_KEY_NOTE } } } : {});
   }
+  if (batches(catalog)) resources[LOGICAL.role("batch")] = role(names, "batch", batchStatements(catalog, names));
   managed.forEach((statements, i) => {
     resources[`CatalogPolicy${i + 1}`] = {
       Type: "AWS::IAM::ManagedPolicy",

@@ -12,12 +12,13 @@ import { localArn, sub, type CfnString } from "./cfn.ts";
 export const DEFAULT_REGION = "us-east-1";
 
 /** The functions berth deploys; each packages dist/handlers/<name>.mjs. */
-export const FUNCTIONS = ["dispatch", "track", "sweep", "webhook"] as const;
+export const FUNCTIONS = ["dispatch", "track", "sweep", "webhook", "batch"] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
 /**
  * The functions every stack has: they run the engine, are invoked asynchronously (by rules and schedules)
- * and hold the catalog's ECS permissions. The webhook is there only for GitHub and GitLab (webhook.ts).
+ * and hold the catalog's ECS permissions. The webhook is there only for GitHub and GitLab (webhook.ts), the batch
+ * function only when a job batches uploads (batch.ts).
  */
 export const ENGINE_FUNCTIONS = ["dispatch", "track", "sweep"] as const satisfies readonly FunctionName[];
 export type EngineFunction = (typeof ENGINE_FUNCTIONS)[number];

@@ -8,6 +8,7 @@
  * | SchedulesDeadLetterQueue   | schedule firings Scheduler could not deliver (the bus, the sweep)   | Scheduler, with its role          |
  * | <Fn>FailedInvocationsQueue | asynchronous invocations that failed after Lambda's retries     | Lambda, with the function's role   |
  * | RejectedEventsQueue        | events dispatch rejects (malformed, unknown job), with the reason | EventBridge, for the rejected-events rule only |
+ * | BatchDeadLetterQueue       | batch reminders the batch function failed to settle, time after time | SQS, the batch queue's redrive policy |
  *
  * Dispatch puts each rejection on berth's bus as a `Berth Event Rejected` event (src/aws/rejected-events.ts);
  * the rejected-events rule (routing.ts) delivers its detail here, so dispatch needs no SQS client.
@@ -20,6 +21,7 @@
 import { arnOf, attr, ref, resolvedSize, type CfnString, type Json, type Resource, type Resources } from "./cfn.ts";
 import { ENGINE_FUNCTIONS, ruleArnPattern, type StackNames } from "./names.ts";
 import { LOGICAL } from "./logical-ids.ts";
+import { BATCH_FUNCTION_TIMEOUT, MAX_RECEIVES } from "./batch.ts";
 import { BUDGETS } from "./quotas.ts";
 import { busName, type PlannedRule } from "./routing.ts";
 
@@ -60,7 +62,8 @@ export interface QueueSet {
   readonly deadLetterQueues: readonly string[];
 }
 
-export function queues(names: StackNames, rules: readonly PlannedRule[]): QueueSet {
+/** With `batching`, the batch queue and its dead-letter queue too (batch.ts). */
+export function queues(names: StackNames, rules: readonly PlannedRule[], batching = false): QueueSet {
   const resources: Resources = {};
   const add = (logicalId: string, name: string, what: string) => {
     resources[logicalId] = queue(names.queue(name));
@@ -81,7 +84,29 @@ export function queues(names: StackNames, rules: readonly PlannedRule[]): QueueS
   }
   add(LOGICAL.rejectedQueue, "rejected", "dispatch rejected events (each message says why)");
   resources[LOGICAL.rejectedQueuePolicy] = rejectedQueuePolicy(rules);
+  if (batching) {
+    add(LOGICAL.batchDeadLetterQueue, "batch-dlq", `the batch function failed to settle a batch ${MAX_RECEIVES} times (the message names its job)`);
+    deadLetterQueues.push(LOGICAL.batchDeadLetterQueue);
+    resources[LOGICAL.batchQueue] = batchQueue(names);
+  }
   return { resources, deadLetterQueues };
+}
+
+/**
+ * The batch timer's reminders, each held back until its batch's window ends. A reminder being settled stays
+ * invisible for six times the batch function's timeout, as AWS advises for a Lambda event source; one that
+ * failed `MAX_RECEIVES` times waits in the dead-letter queue. Only the stack's functions use it: no queue policy.
+ */
+function batchQueue(names: StackNames): Resource {
+  const { Properties } = queue(names.queue("batch"));
+  return {
+    Type: "AWS::SQS::Queue",
+    Properties: {
+      ...Properties,
+      VisibilityTimeout: 6 * BATCH_FUNCTION_TIMEOUT,
+      RedrivePolicy: { deadLetterTargetArn: arnOf(LOGICAL.batchDeadLetterQueue), maxReceiveCount: MAX_RECEIVES },
+    },
+  };
 }
 
 /** EventBridge may send to the rejected-events queue for the rules that target it, and for nothing else. */

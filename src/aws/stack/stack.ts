@@ -11,11 +11,13 @@
  *   iam.ts        one least-privilege role per function, and Scheduler's roles
  *   functions.ts  the functions (environment, package) and their async settings
  *   webhook.ts    the webhook function behind its function URL, when GitHub or GitLab pushes come in
+ *   batch.ts      the batch queue's function and the manifest bucket, when a job batches uploads
  *   quotas.ts     the AWS quotas and berth's budgets under them
  */
 import type { CompiledCatalog } from "../../core/catalog/compiled.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 import { runTableDefinition } from "../dynamo-run-store.ts";
+import { batchResources, batches, hasManifestBucket } from "./batch.ts";
 import { attr, join, ref, type Json, type Output, type Resources } from "./cfn.ts";
 import { eventInvokeConfigs, serverlessFunctions, stackFunctions } from "./functions.ts";
 import { functionRoles, jobSchedulerRole, sweepSchedulerRole } from "./iam.ts";
@@ -90,7 +92,7 @@ function assemble(compiled: CompiledCatalog, names: StackNames, plan: RoutingPla
   const catalog = compiled.catalog;
   const table = runTableDefinition(names.table);
   const scheduled = schedules(catalog, names);
-  const queued = queues(names, plan.rules);
+  const queued = queues(names, plan.rules, batches(catalog));
   const functions = stackFunctions(catalog);
   const resources: Resources = {
     [LOGICAL.table]: {
@@ -117,6 +119,7 @@ function assemble(compiled: CompiledCatalog, names: StackNames, plan: RoutingPla
     ...(scheduled.jobSchedules > 0 ? { [LOGICAL.jobSchedulerRole]: jobSchedulerRole(names) } : {}),
     [LOGICAL.sweepSchedulerRole]: sweepSchedulerRole(names),
     ...eventInvokeConfigs(),
+    ...batchResources(catalog),
   };
   const Outputs: Record<string, Output> = {
     BerthRunsTable: { Description: "the DynamoDB table of berth's runs", Value: ref(LOGICAL.table) },
@@ -125,6 +128,10 @@ function assemble(compiled: CompiledCatalog, names: StackNames, plan: RoutingPla
     BerthDeadLetterQueues: { Description: "URLs of every dead-letter queue of the stack, comma-separated", Value: join(",", queued.deadLetterQueues.map(ref)) },
     ...(functions.includes("webhook")
       ? { BerthWebhookUrl: { Description: "the webhook's function URL: GitHub deliveries to <url>github, GitLab's to <url>gitlab", Value: attr(LOGICAL.functionUrl("webhook"), "FunctionUrl") } }
+      : {}),
+    ...(batches(catalog) ? { BerthBatchQueue: { Description: "URL of the SQS queue whose reminders close batch windows on time", Value: ref(LOGICAL.batchQueue) } } : {}),
+    ...(hasManifestBucket(catalog)
+      ? { BerthManifestBucket: { Description: "the S3 bucket of the stage's batch manifests, s3://<bucket>/<job>/<batch id>.jsonl", Value: ref(LOGICAL.manifestBucket) } }
       : {}),
   };
   const rulesByBus: Record<BusKey, number> = {};

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { cloudFormationClient, dynamoClient, ecsClient, eventBridgeClient, s3Client, secretsManagerClient, sqsClient, ssmClient, stsClient } from "../../aws/clients.ts";
+import { cloudFormationClient, dynamoClient, ecsClient, eventBridgeClient, secretsManagerClient, ssmClient, stsClient } from "../../aws/clients.ts";
+import { s3Client, sqsClient } from "../../aws/lazy-clients.ts";
 import { DEFAULT_REGION, stackNames } from "../../aws/stack/names.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 import type { Catalog } from "../../core/catalog/types.ts";
