@@ -5,6 +5,7 @@
  */
 import type { Activity } from "../local/runtime.ts";
 import type { RunStateChangeDetail } from "../core/runs/effects.ts";
+import type { BatchHead } from "../core/batch/model.ts";
 import { isTerminal } from "../core/runs/status.ts";
 import { c, table } from "./output.ts";
 import { formatElapsed, statusText } from "./runs-format.ts";
@@ -12,31 +13,56 @@ import { isoInZone } from "./times.ts";
 
 export type UiMode = "live" | "lines" | "json";
 
+/** How often the screen is redrawn, and the batches read again. */
+const REFRESH_MS = 250;
+
 export class DevUi {
   private readonly runs = new Map<string, { detail: RunStateChangeDetail; since: number; ended?: number }>();
   private readonly notes: string[] = [];
+  /** The batched jobs' current batches as last read, by job. */
+  private heads = new Map<string, BatchHead>();
+  private reading = false;
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
 
+  /** `batches`: reads the batched jobs' current batches (one head each), shown filling up in the live table. */
   constructor(
     private readonly mode: UiMode,
     private readonly header: string[],
     private readonly out: NodeJS.WriteStream = process.stdout,
+    private readonly batches?: () => Promise<readonly BatchHead[]>,
   ) {}
 
   start(): void {
     if (this.mode === "json") return;
     if (this.mode === "lines") {
+      // A batch shows in plain lines as its run (trigger: "batch of N uploads"), once it closes.
       for (const h of this.header) this.out.write(`${h}\n`);
       return;
     }
-    this.timer = setInterval(() => this.draw(), 250);
+    this.timer = setInterval(() => {
+      void this.readBatches();
+      this.draw();
+    }, REFRESH_MS);
     this.draw();
   }
 
   stop(): void {
     clearInterval(this.timer);
     if (this.mode === "live") this.draw();
+  }
+
+  /** Reads the batches again, one read at a time. */
+  private async readBatches(): Promise<void> {
+    if (!this.batches || this.reading) return;
+    this.reading = true;
+    try {
+      this.heads = new Map((await this.batches()).map((h) => [h.job, h]));
+    } catch {
+      // The store is busy or closing; the next tick reads again.
+    } finally {
+      this.reading = false;
+    }
   }
 
   onActivity = (a: Activity): void => {
@@ -66,11 +92,29 @@ export class DevUi {
       const d = r.detail;
       rows.push([d.job, d.runId, truncate(d.trigger.summary, 40), statusText(d.status), String(d.attempt), formatElapsed((r.ended ?? Date.now()) - r.since)]);
     }
-    const lines = [...this.header, "", runs.length ? table(rows, "  ") : c.dim("  no runs yet — upload a file, push, or `berth trigger <job>`"), "", ...this.notes.map((n) => `  ${n}`)];
+    const lines = [
+      ...this.header,
+      "",
+      ...this.batchTable(),
+      runs.length ? table(rows, "  ") : c.dim("  no runs yet — upload a file, push, or `berth trigger <job>`"),
+      "",
+      ...this.notes.map((n) => `  ${n}`),
+    ];
     const text = lines.join("\n");
     // Move up over what was drawn last time, clear it, draw again.
     this.out.write(`${this.drawn > 0 ? `\x1b[${this.drawn}A\x1b[0J` : ""}${text}\n`);
     this.drawn = text.split("\n").length;
+  }
+
+  /** The batches still gathering or closing: how full, and how long until the window ends. */
+  private batchTable(): string[] {
+    const filling = [...this.heads.values()].filter((h) => h.state !== "closed");
+    if (filling.length === 0) return [];
+    const rows = [["batch", "job", "uploads", "bytes", "closes in"].map((h) => c.dim(h))];
+    for (const h of filling) {
+      rows.push([h.batchId.slice(0, 12), h.job, String(h.count), String(h.bytes), h.state === "open" ? formatElapsed(h.closesAt - Date.now()) : c.cyan("closing")]);
+    }
+    return [table(rows, "  "), ""];
   }
 }
 

@@ -63,6 +63,17 @@ function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
+/** A batch's run (batch/manifest.ts `batchContext`): its uploads, their bytes, when the batch opened, and the manifest listing them. */
+function batchRows(run: Run): string[][] {
+  const { "batch.manifest": manifest, "batch.count": count, "batch.bytes": bytes, "batch.opened": opened } = run.context;
+  if (manifest === undefined) return [];
+  const openedAt = opened === undefined ? Number.NaN : Date.parse(opened);
+  return [
+    ["batch", `${count} upload${count === "1" ? "" : "s"}, ${bytes} bytes${Number.isNaN(openedAt) ? "" : ` (opened ${formatTime(openedAt)})`}`],
+    ["manifest", manifest],
+  ];
+}
+
 export function runDetail(run: Run, now: number, logs: ReadonlyMap<number, readonly string[]> = new Map()): string {
   const lines = [
     `${c.bold(run.job)} ${c.dim("run")} ${run.id}  ${statusText(run.status)}`,
@@ -75,6 +86,7 @@ export function runDetail(run: Run, now: number, logs: ReadonlyMap<number, reado
         ...(run.reason ? [["reason", run.reason]] : []),
         ...(run.exitCode !== undefined ? [["exit code", String(run.exitCode)]] : []),
         ...(run.nextAttemptAt !== undefined ? [["next attempt", formatTime(run.nextAttemptAt)]] : []),
+        ...batchRows(run),
       ].map(([k, v]) => [c.dim(k!), v!]),
       "  ",
     ),

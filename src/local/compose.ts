@@ -4,9 +4,10 @@
  * with its publisher, the engine, the scheduler and the S3 folder watcher,
  * wired to each other once. Nothing here starts anything; LocalRuntime does.
  *
- * State lives under `stateDir`: berth.db (run history), logs/ (one log per
- * run), s3/ (the buckets), processes/ (process groups of running tasks, so
- * the next runtime can stop what a killed one left behind).
+ * State lives under `stateDir`: berth.db (run history, and the batches of
+ * jobs with `batch:`), logs/ (one log per run), s3/ (the buckets; closed
+ * batches' manifests in s3/berth-manifests/<job>/), processes/ (process groups
+ * of running tasks, so the next runtime can stop what a killed one left behind).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -17,12 +18,15 @@ import type { BusEvent } from "../core/events/envelope.ts";
 import { buildRouter } from "../core/router.ts";
 import { Engine } from "../core/engine/engine.ts";
 import type { Clock } from "../core/ports.ts";
+import { TransientError } from "../core/errors.ts";
 import { LocalBus, LocalBusPublisher, type Activity } from "./bus.ts";
 import { SqliteRunStore } from "./sqlite-run-store.ts";
 import { ProcessTaskLauncher, type ProcessTaskLauncherOptions } from "./process-launcher.ts";
 import { LocalServiceDeployer } from "./service-deployer.ts";
 import { S3FolderWatcher } from "./s3-folder.ts";
-import { LocalScheduler } from "./scheduler.ts";
+import { LocalBatchTimer, LocalScheduler } from "./scheduler.ts";
+import { SqliteBatchStore } from "./sqlite-batch-store.ts";
+import { FolderManifestWriter, LOCAL_MANIFEST_BUCKET } from "./manifest-writer.ts";
 
 export interface LocalShellOptions {
   readonly catalog: Catalog;
@@ -45,6 +49,10 @@ export interface LocalShell {
   readonly engine: Engine;
   readonly scheduler: LocalScheduler;
   readonly watcher: S3FolderWatcher;
+  /** For a catalog with batched jobs: their batches, beside the runs in berth.db, and the timer that closes their windows. */
+  readonly batches?: { readonly store: SqliteBatchStore; readonly timer: LocalBatchTimer };
+  /** Dispatches that failed transiently, delivered again (as EventBridge retries a target); cleared on stop. */
+  readonly redeliveries: Redeliveries;
   /** The folder standing in for S3: `<s3Root>/<bucket>/<key>`. */
   readonly s3Root: string;
   readonly logDir: string;
@@ -63,9 +71,10 @@ export function composeLocal(options: LocalShellOptions): LocalShell {
   mkdirSync(logDir, { recursive: true });
 
   // The bus delivers to the engine, which reaches the bus through its executors and publisher: the targets are bound late.
+  const redeliveries = new Redeliveries((event, job) => engine.dispatch(event, job), warn);
   const bus: LocalBus = new LocalBus({
     rules: compileRules(catalog),
-    targets: { dispatch: (event, job) => engine.dispatch(event, job), recordTaskEvent: (event) => engine.recordTaskEvent(event) },
+    targets: { dispatch: (event, job) => redeliveries.dispatch(event, job), recordTaskEvent: (event) => engine.recordTaskEvent(event) },
     onActivity,
   });
   const emit = (event: BusEvent) => void bus.put(event);
@@ -80,6 +89,10 @@ export function composeLocal(options: LocalShellOptions): LocalShell {
     ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
   };
   const store = new SqliteRunStore(join(stateDir, "berth.db"));
+  const batched = Object.values(catalog.jobs).some((j) => j.batch !== undefined);
+  const batches = batched
+    ? { store: new SqliteBatchStore(store.database), timer: new LocalBatchTimer({ settle: (job) => engine.settleBatch(job), now: clock.now, warn }) }
+    : undefined;
   const launcher = new ProcessTaskLauncher(executors);
   const deployer = new LocalServiceDeployer(executors);
   const engine: Engine = new Engine({
@@ -87,6 +100,8 @@ export function composeLocal(options: LocalShellOptions): LocalShell {
     store,
     launcher,
     deployer,
+    // Tasks find a manifest s3://<bucket>/<key> at $BERTH_S3_ROOT/<bucket>/<key>, as any object.
+    ...(batches ? { batches: { ...batches, manifests: new FolderManifestWriter(s3Root), stageManifestBucket: LOCAL_MANIFEST_BUCKET } } : {}),
     publisher: new LocalBusPublisher(bus, { clock, newId: randomUUID, onActivity }),
     clock,
     randomBytes: (n) => randomBytes(n),
@@ -95,6 +110,67 @@ export function composeLocal(options: LocalShellOptions): LocalShell {
     sweep: { reconcileAfterMs: 60_000, relaunchAfterMs: 5_000 },
   });
   const scheduler = new LocalScheduler({ catalog, emit, now: clock.now, warn });
-  const watcher = new S3FolderWatcher({ root: s3Root, emit, stateFile: join(stateDir, "s3-state.json"), warn });
-  return { catalog, store, launcher, deployer, bus, engine, scheduler, watcher, s3Root, logDir, groupDir };
+  if (batches && Object.values(catalog.jobs).some((j) => j.triggers.some((t) => t.kind === "s3" && t.buckets.includes(LOCAL_MANIFEST_BUCKET)))) {
+    warn(`the bucket ${LOCAL_MANIFEST_BUCKET} holds berth dev's batch manifests and announces no uploads: an s3 trigger on it never fires here`);
+  }
+  const watcher = new S3FolderWatcher({ root: s3Root, emit, stateFile: join(stateDir, "s3-state.json"), warn, ...(batches ? { silentBuckets: [LOCAL_MANIFEST_BUCKET] } : {}) });
+  return { catalog, store, launcher, deployer, bus, engine, scheduler, watcher, ...(batches ? { batches } : {}), redeliveries, s3Root, logDir, groupDir };
+}
+
+/** The first redelivery's delay when the failure names none; each next one waits twice as long, up to the last. */
+const REDELIVERY_FIRST_MS = 1_000;
+const REDELIVERY_LAST_MS = 60_000;
+/** EventBridge retries a target for up to 24 hours, 185 times (its default retry policy); locally a shorter bound. */
+const REDELIVERY_ATTEMPTS = 30;
+
+/**
+ * What EventBridge's retry policy is to a rule's target: a dispatch that fails with a TransientError (the
+ * store was busy, a batch still completing its slots answers "deliver again later") is delivered again to
+ * the same job after the delay the error asks for, or a growing one. Dispatch is idempotent, so a repeat
+ * changes nothing that the first delivery did. Pending redeliveries are in memory: `stop` drops them.
+ */
+export class Redeliveries {
+  readonly #dispatch: (event: BusEvent, job: string) => ReturnType<Engine["dispatch"]>;
+  readonly #warn: (message: string) => void;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #stopped = false;
+
+  constructor(dispatch: (event: BusEvent, job: string) => ReturnType<Engine["dispatch"]>, warn: (message: string) => void) {
+    this.#dispatch = dispatch;
+    this.#warn = warn;
+  }
+
+  /** Redeliveries waiting. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Dispatches now; a transient failure is still thrown (the bus reports it) and delivered again later. */
+  async dispatch(event: BusEvent, job: string, attempt = 1): ReturnType<Engine["dispatch"]> {
+    try {
+      return await this.#dispatch(event, job);
+    } catch (error) {
+      if (error instanceof TransientError && !this.#stopped) {
+        if (attempt < REDELIVERY_ATTEMPTS) this.#later(event, job, attempt, error);
+        else this.#warn(`gave up delivering ${event["detail-type"]} ${event.id} to ${job} after ${attempt} attempts: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  #later(event: BusEvent, job: string, attempt: number, error: TransientError): void {
+    const backoff = Math.min(REDELIVERY_FIRST_MS * 2 ** (attempt - 1), REDELIVERY_LAST_MS);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      // Its failure was reported, and is delivered again, by the call itself.
+      this.dispatch(event, job, attempt + 1).catch(() => undefined);
+    }, error.retryAfterMs ?? backoff);
+    this.#timers.add(timer);
+  }
 }

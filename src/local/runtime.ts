@@ -43,6 +43,11 @@ export class LocalRuntime {
     }
     // Runs left RUNNING by a previous `berth dev` have no process any more: reconcile them now.
     await engine.sweep({ reconcileAfterMs: 0, relaunchAfterMs: 0 });
+    // The reminders of open batches lived in the previous process: settling each job's batch closes what is due
+    // and asks the timer again for the rest, so they close on time rather than at a later sweep.
+    for (const job of this.shell.batches ? Object.values(this.catalog.jobs).filter((j) => j.batch !== undefined) : []) {
+      await engine.settleBatch(job.name).catch((e: unknown) => this.#warn(`settling the batch of ${job.name} failed: ${(e as Error).message}; the sweep tries again`));
+    }
     await watcher.start();
     scheduler.start();
     this.#sweepTimer = setInterval(() => this.#sweep(), this.options.sweepIntervalMs ?? 1000);
@@ -70,11 +75,14 @@ export class LocalRuntime {
   async stop(reason = "berth dev stopped"): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    const { bus, scheduler, watcher, store, engine, launcher, deployer } = this.shell;
+    const { bus, scheduler, watcher, store, engine, launcher, deployer, batches, redeliveries } = this.shell;
     // Runs ending now (cancelled) must not start new ones; their tasks are still tracked to the end.
     bus.disable("dispatch");
+    redeliveries.stop();
     clearInterval(this.#sweepTimer);
     scheduler.stop();
+    // Open batches stay open in berth.db: the next berth dev's first sweep closes those whose window passed.
+    await batches?.timer.stop();
     await watcher.stop();
     await this.#sweeping;
     for (const run of await store.listOpenRuns()) {

@@ -26,7 +26,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { encodeS3EventKey } from "../core/events/s3-key.ts";
 import { busEvent } from "../core/events/envelope.ts";
@@ -75,6 +75,11 @@ export interface S3FolderWatcherOptions {
   readonly account?: string;
   /** Told about skipped folders and files, once per path. Default `console.warn`. */
   readonly warn?: (message: string) => void;
+  /**
+   * Buckets whose objects are never announced: the stage's manifest bucket, which on AWS sends no events
+   * (berth's stack turns on no EventBridge notifications for it). Default none.
+   */
+  readonly silentBuckets?: readonly string[];
 }
 
 /** Files with this prefix are writes in progress (see `putObject`) and never objects. */
@@ -138,6 +143,7 @@ export class S3FolderWatcher {
   private readonly region: string;
   private readonly account: string;
   private readonly warn: (message: string) => void;
+  private readonly silentBuckets: ReadonlySet<string>;
 
   private announced = new Map<string, Announced>();
   /** Files whose current size and mtime are not announced yet, as the previous scan saw them: an equal second sighting announces them. */
@@ -185,6 +191,7 @@ export class S3FolderWatcher {
     this.region = options.region ?? "local";
     this.account = options.account ?? "000000000000";
     this.warn = options.warn ?? ((message) => console.warn(message));
+    this.silentBuckets = new Set(options.silentBuckets ?? []);
     if (!Number.isFinite(this.intervalMs) || this.intervalMs <= 0) {
       throw new ConfigurationError(`intervalMs must be a positive number of milliseconds, got ${this.intervalMs}`);
     }
@@ -413,6 +420,7 @@ export class S3FolderWatcher {
     const segments = relative.split(path.sep);
     if (segments.some((segment) => segment.startsWith(TEMP_PREFIX))) return;
     const [bucket = "", ...rest] = segments;
+    if (this.silentBuckets.has(bucket)) return;
     const key = rest.join("/");
     const id = `${bucket}/${key}`;
     if (rest.length > 0 && s3BucketNameProblem(bucket) !== undefined) return;
@@ -652,6 +660,7 @@ export class S3FolderWatcher {
       if (entry.name.startsWith(TEMP_PREFIX)) continue;
       const where = path.join(this.root, entry.name);
       if (path.resolve(where) === this.stateFile) continue;
+      if (entry.isDirectory() && this.silentBuckets.has(entry.name)) continue;
       if (entry.isDirectory()) {
         const problem = s3BucketNameProblem(entry.name);
         if (problem !== undefined) {
@@ -753,11 +762,7 @@ export class S3FolderWatcher {
  * path of the stored object.
  */
 export async function putObject(root: string, file: string, bucket: string, key: string): Promise<string> {
-  const bucketProblem = s3BucketNameProblem(bucket);
-  if (bucketProblem !== undefined) throw new ValidationError(`cannot put to bucket ${JSON.stringify(bucket)}: ${bucketProblem}`, { field: "bucket" });
-  const keyProblem = s3KeyProblem(key);
-  if (keyProblem !== undefined) throw new ValidationError(`cannot put object ${JSON.stringify(key)}: ${keyProblem}`, { field: "key" });
-
+  checkObjectName(bucket, key);
   let source;
   try {
     source = await stat(file);
@@ -765,13 +770,30 @@ export async function putObject(root: string, file: string, bucket: string, key:
     throw new ValidationError(`cannot read ${file} (${codeOf(error)}); name an existing file to upload`, { field: "file", cause: error });
   }
   if (!source.isFile()) throw new ValidationError(`${file} is not a regular file; name a file to upload`, { field: "file" });
+  return placeObject(root, bucket, key, (temp) => copyFile(file, temp));
+}
 
+/** Stores `body` as object `key` of `bucket` under `root`, renamed into place as `putObject` does. Returns the path of the stored object. */
+export async function writeObject(root: string, bucket: string, key: string, body: string | Uint8Array): Promise<string> {
+  checkObjectName(bucket, key);
+  return placeObject(root, bucket, key, (temp) => writeFile(temp, body));
+}
+
+function checkObjectName(bucket: string, key: string): void {
+  const bucketProblem = s3BucketNameProblem(bucket);
+  if (bucketProblem !== undefined) throw new ValidationError(`cannot put to bucket ${JSON.stringify(bucket)}: ${bucketProblem}`, { field: "bucket" });
+  const keyProblem = s3KeyProblem(key);
+  if (keyProblem !== undefined) throw new ValidationError(`cannot put object ${JSON.stringify(key)}: ${keyProblem}`, { field: "key" });
+}
+
+/** Fills a temporary file beside the object's path, then renames it into place: readers and the watcher see the whole object or none. */
+async function placeObject(root: string, bucket: string, key: string, fill: (temp: string) => Promise<void>): Promise<string> {
   const destination = path.join(root, bucket, ...key.split("/"));
   const folder = path.dirname(destination);
   const temp = path.join(folder, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
   try {
     await mkdir(folder, { recursive: true });
-    await copyFile(file, temp);
+    await fill(temp);
     await rename(temp, destination);
   } catch (error) {
     await rm(temp, { force: true }).catch(() => undefined);

@@ -215,3 +215,76 @@ export class LocalScheduler {
     }
   }
 }
+
+export interface LocalBatchTimerOptions {
+  /** Settles the job's batch (Engine.settleBatch): it asks this timer again when the batch needs it. */
+  readonly settle: (job: string) => Promise<unknown>;
+  /** Epoch ms. */
+  readonly now: () => number;
+  readonly setTimer?: (fn: () => void, ms: number) => unknown;
+  readonly clearTimer?: (handle: unknown) => void;
+  /** Told when settling fails; the next reminder or the sweep tries again. */
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * The local BatchTimer (what the SQS reminder is on AWS): one setTimeout per open batch, at the earliest
+ * time asked for it, which settles the job's batch when it fires. Reminders live in memory: `stop()`
+ * clears them, and after a restart the sweep, which settles every batched job's batch, catches up.
+ */
+export class LocalBatchTimer {
+  readonly #settle: (job: string) => Promise<unknown>;
+  readonly #now: () => number;
+  readonly #setTimer: (fn: () => void, ms: number) => unknown;
+  readonly #clearTimer: (handle: unknown) => void;
+  readonly #warn: (message: string) => void;
+  /** `<job>\n<batch id>` → the armed reminder. */
+  readonly #armed = new Map<string, { readonly at: number; readonly handle: unknown }>();
+  readonly #settling = new Set<Promise<void>>();
+  #stopped = false;
+
+  constructor(opts: LocalBatchTimerOptions) {
+    this.#settle = opts.settle;
+    this.#now = opts.now;
+    this.#setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.#clearTimer = opts.clearTimer ?? ((handle) => clearTimeout(handle as ReturnType<typeof setTimeout>));
+    this.#warn = opts.warn ?? (() => {});
+  }
+
+  /** Reminders armed and not yet fired. */
+  get pending(): number {
+    return this.#armed.size;
+  }
+
+  async settleAt(job: string, batchId: string, at: number): Promise<void> {
+    if (this.#stopped) return;
+    const id = `${job}\n${batchId}`;
+    const armed = this.#armed.get(id);
+    // The earlier reminder stands: settling then asks again for whatever comes later.
+    if (armed !== undefined && armed.at <= at) return;
+    if (armed !== undefined) this.#clearTimer(armed.handle);
+    // A far-off time is reached in hops: firing early settles nothing and asks again.
+    const delay = Math.min(Math.max(at - this.#now(), 0), MAX_TIMER_MS);
+    const handle = this.#setTimer(() => this.#fire(id, job), delay);
+    this.#armed.set(id, { at, handle });
+  }
+
+  /** Clears every reminder and waits for settles in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const { handle } of this.#armed.values()) this.#clearTimer(handle);
+    this.#armed.clear();
+    await Promise.all(this.#settling);
+  }
+
+  #fire(id: string, job: string): void {
+    this.#armed.delete(id);
+    if (this.#stopped) return;
+    const settling: Promise<void> = this.#settle(job).then(
+      () => undefined,
+      (error: unknown) => this.#warn(`settling the batch of ${job} failed: ${(error as Error).message}; the sweep tries again`),
+    );
+    this.#settling.add(settling);
+    void settling.finally(() => this.#settling.delete(settling));
+  }
+}

@@ -172,6 +172,14 @@ export class SqliteRunStore implements RunStore {
     }
   }
 
+  /**
+   * The connection, for tables kept beside the runs in the same file (SqliteBatchStore): one connection per
+   * process, so their writes queue in this process instead of contending for the file's lock. Closed by `close`.
+   */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
   close(): void {
     void this.#checkpointer?.terminate();
     this.#db.close();

@@ -2,15 +2,13 @@
  * `berth dev` end to end: the real CLI as a subprocess, real files in the S3
  * folder, real HTTP, real task processes, the SQLite history on disk.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { berthIn, bin, root, workdirOf } from "../support/berth-cli.ts";
 import { alive } from "../support/processes.ts";
 
-const root = new URL("../..", import.meta.url).pathname;
-const bin = join(root, "bin/berth.js");
 const env = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", BERTH_WEBHOOK_SECRET: "e2e-secret" };
 
 interface RunRow {
@@ -22,16 +20,9 @@ interface RunRow {
   attempts: { exitCode?: number; stopCode?: string }[];
 }
 
-function workdir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "berth-dev-"));
-  cpSync(join(root, "test/fixtures/dev"), dir, { recursive: true });
-  return dir;
-}
+const workdir = () => workdirOf("dev");
 
-function berth(dir: string, args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: "utf8", env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const berth = (dir: string, args: string[]) => berthIn(dir, args, env);
 
 const devs: ChildProcess[] = [];
 afterEach(async () => {

@@ -7,6 +7,7 @@ import { LocalRuntime, type Activity } from "../../local/runtime.ts";
 import { startControlServer, readDevInfo } from "../../local/control.ts";
 import { startWebhookServer } from "../../local/webhook-server.ts";
 import { isoInZone } from "../times.ts";
+import { LOCAL_MANIFEST_BUCKET } from "../../local/manifest-writer.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -50,13 +51,17 @@ export function registerDev(program: Command): void {
       const schedules = Object.values(catalog.jobs).flatMap((j) =>
         runtime.scheduler.upcoming(j.name, 1).flatMap((u) => (u.times[0] !== undefined ? [`${j.name} at ${isoInZone(u.times[0], u.trigger.timezone)} (${u.trigger.timezone})`] : [])),
       );
+      const batchStore = runtime.shell.batches?.store;
+      const batched = Object.values(catalog.jobs).flatMap((j) => (j.batch !== undefined ? [j.name] : []));
+      const heads = batchStore && (async () => (await Promise.all(batched.map((job) => batchStore.getHead(job)))).filter((h) => h !== undefined));
       const ui = new DevUi(mode, [
         `${c.bold("berth dev")} · service ${c.bold(catalog.service)} · ${Object.keys(catalog.jobs).length} jobs · history in ${rel(join(stateDir, "berth.db"))}`,
         `  ${c.dim("webhook ")} ${webhook.url}/webhooks/github ${secret ? c.dim("(BERTH_WEBHOOK_SECRET set)") : c.yellow("(BERTH_WEBHOOK_SECRET not set: every request is refused)")}`,
         `  ${c.dim("s3      ")} drop files into ${rel(runtime.s3Root)}/<bucket>/…${buckets.length ? ` (${buckets.join(", ")})` : ""} or \`berth put <file> s3://bucket/key\``,
         ...(schedules.length ? [`  ${c.dim("schedule")} next: ${schedules.join("; ")} (\`berth trigger <job>\` fires one now)`] : []),
+        ...(batched.length ? [`  ${c.dim("batches ")} ${batched.join(", ")} gather uploads; manifests in ${rel(join(runtime.s3Root, LOCAL_MANIFEST_BUCKET))}/<job>/ (tasks read $BERTH_S3_ROOT/<bucket>/<key>)`] : []),
         `  ${c.dim("logs    ")} ${rel(runtime.logDir)}/<run>.log (\`berth logs <run> --follow\`) · Ctrl-C stops every task`,
-      ]);
+      ], process.stdout, heads);
       view.ui = ui;
       ui.start();
       for (const a of view.early.splice(0)) ui.onActivity(a);

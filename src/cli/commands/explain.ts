@@ -1,11 +1,14 @@
 import type { Command } from "commander";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { configOption, requireCatalog } from "../catalog-file.ts";
 import { c, indentLines, prettyJson, printJson, table, UsageError } from "../output.ts";
 import { buildRouter } from "../../core/router.ts";
 import { asBusEvent } from "../../core/events/envelope.ts";
-import { explainEvent, type Explanation } from "../../core/explain.ts";
+import { explainEvent, type BatchView, type Explanation } from "../../core/explain.ts";
+import type { Catalog } from "../../core/catalog/types.ts";
+import type { BatchHead } from "../../core/batch/model.ts";
+import { LOCAL_DB } from "../backend.ts";
 import { newRunId } from "../../core/ids.ts";
 import { ConfigurationError } from "../../core/errors.ts";
 
@@ -33,6 +36,7 @@ function render(x: Explanation): string {
       out.push(`  ${c.dim("context")}`, table(Object.entries(f.context).map(([k, v]) => [`\${${k}}`, JSON.stringify(v)]), "    "));
     }
     if (f.errors) out.push(`  ${c.red("cannot launch:")}`, ...f.errors.map((e) => `    ${e}`));
+    if (f.batch) out.push(`  ${c.dim("batch")} ${f.batch.summary}`);
     if (f.action?.kind === "run") out.push(`  ${c.dim("ECS RunTask input")}`, indentLines(prettyJson(f.action.request), "    "));
     if (f.action?.kind === "deploy") out.push(`  ${c.dim("deploy plan")}`, indentLines(prettyJson(f.action.plan), "    "));
     out.push("");
@@ -47,6 +51,28 @@ function render(x: Explanation): string {
   return out.join("\n");
 }
 
+/**
+ * The batches of the catalog's batched jobs as the local runtime keeps them (.berth/berth.db), read now: an
+ * upload's explanation then names the batch it would join and when that closes. None without a local history.
+ */
+async function localBatches(catalog: Catalog): Promise<BatchView | undefined> {
+  const jobs = Object.values(catalog.jobs).flatMap((j) => (j.batch !== undefined ? [j.name] : []));
+  if (jobs.length === 0 || !existsSync(LOCAL_DB)) return undefined;
+  const [{ SqliteRunStore }, { SqliteBatchStore }] = await Promise.all([import("../../local/sqlite-run-store.ts"), import("../../local/sqlite-batch-store.ts")]);
+  const runs = new SqliteRunStore(LOCAL_DB);
+  try {
+    const store = new SqliteBatchStore(runs.database);
+    const heads = new Map<string, BatchHead>();
+    for (const job of jobs) {
+      const head = await store.getHead(job);
+      if (head !== undefined) heads.set(job, head);
+    }
+    return { now: Date.now(), head: (job) => heads.get(job) };
+  } finally {
+    runs.close();
+  }
+}
+
 export function registerExplain(program: Command): void {
   program
     .command("explain")
@@ -54,13 +80,13 @@ export function registerExplain(program: Command): void {
     .argument("<event>", "an EventBridge event as JSON: a file, or - for standard input")
     .addOption(configOption())
     .option("--json", "machine-readable output")
-    .action((source: string, opts: { config?: string; json?: boolean }) => {
+    .action(async (source: string, opts: { config?: string; json?: boolean }) => {
       const catalog = requireCatalog(opts.config);
       const parsed = asBusEvent(readEvent(source));
       if (!parsed.ok) throw new UsageError(`${source}: ${parsed.error.message}`);
       const when = Date.parse(parsed.event.time);
       const runId = newRunId(Number.isNaN(when) ? Date.now() : when, randomBytes(10));
-      const x = explainEvent(buildRouter(catalog), parsed.event, runId);
+      const x = explainEvent(buildRouter(catalog), parsed.event, runId, await localBatches(catalog));
       if (opts.json) printJson(x);
       else console.log(render(x));
       // A fired job whose request cannot be built: the report above says why.
