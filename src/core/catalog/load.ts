@@ -16,6 +16,11 @@ export type LoadResult = { readonly ok: true; readonly catalog: Catalog } | Fail
 
 /** Larger catalogs are a mistake (or an attack), not a workload. */
 const MAX_CATALOG_BYTES = 1024 * 1024;
+/**
+ * A catalog is parsed once per process: zod's compiled fast path (built with `new Function` on first use) costs
+ * more to build than one parse saves, so each parse skips it.
+ */
+const JITLESS = { jitless: true } as const;
 
 /**
  * YAML syntax errors shown for one file: the first is the one to fix (the rest often follow from it, an
@@ -70,7 +75,7 @@ export function loadCatalog(text: string, file: string): LoadResult {
     message: i.message,
   });
 
-  const parsed = catalogSchema.safeParse(data);
+  const parsed = catalogSchema.safeParse(data, JITLESS);
   let valid: RawCatalog | undefined = parsed.success ? parsed.data : undefined;
   const schemaProblems = parsed.success ? [] : schemaIssues(parsed.error.issues, data);
   const jobsData = (data as { jobs?: unknown }).jobs;
@@ -132,7 +137,7 @@ function checkableRest(data: unknown, zodIssues: readonly z.core.$ZodIssue[], pr
     const jobs = rest.jobs as Record<string, unknown>;
     rest = { ...rest, jobs: Object.fromEntries(Object.entries(jobs).filter(([k]) => !broken.has(k))) };
   }
-  const again = catalogSchema.safeParse(rest);
+  const again = catalogSchema.safeParse(rest, JITLESS);
   return again.success ? again.data : undefined;
 }
 
