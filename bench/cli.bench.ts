@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { percentile, recordBenchmark, table } from "./report.ts";
+import { baseRefs } from "./worktree.ts";
 
 const RUNS = 31;
 const EVENT = "events/s3-object-created.json";
@@ -26,8 +27,7 @@ const COMMANDS = [
   { key: "validate", label: "`berth validate`", args: ["validate"], target: 2 },
   { key: "explain", label: `\`berth explain ${EVENT}\``, args: ["explain", EVENT], target: 2 },
 ] as const;
-const BASE_REFS = process.argv.flatMap((a, i) => (a === "--base" && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
-if (BASE_REFS.length === 0) BASE_REFS.push("HEAD");
+const BASE_REFS = baseRefs();
 
 const root = process.cwd();
 const dir = mkdtempSync(join(tmpdir(), "berth-cli-bench-"));

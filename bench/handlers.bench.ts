@@ -25,14 +25,14 @@ import { loadCatalog } from "../src/core/catalog/load.ts";
 import { compileCatalog } from "../src/core/catalog/compiled.ts";
 import { handlerFiles, type HandlerFiles } from "../test/support/bundle-files.ts";
 import { percentile, recordBenchmark, table } from "./report.ts";
+import { baseRefs } from "./worktree.ts";
 
 const RUNS = 21;
 const PROFILE_RUNS = 5;
 const HANDLERS = ["dispatch", "track", "sweep", "webhook"] as const;
 /** The handlers whose bundles load the ECS service deployer at its first use. */
 const DEPLOYING = ["dispatch", "track", "sweep"] as const;
-const BASE_REFS = process.argv.flatMap((a, i) => (a === "--base" && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
-if (BASE_REFS.length === 0) BASE_REFS.push("HEAD");
+const BASE_REFS = baseRefs();
 
 const root = process.cwd();
 const dir = mkdtempSync(join(tmpdir(), "berth-handlers-bench-"));

@@ -8,14 +8,14 @@
  *    the state bytes written, and how many announcements each file got;
  * 4. how many events per second the local bus routes for catalogs of 1, 100 and 1,000 jobs (working tree only).
  */
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { percentile, recordBenchmark, table } from "./report.ts";
+import { baseRef, checkOut } from "./worktree.ts";
 
-const BASE_REF = process.argv.flatMap((a, i) => (a === "--base" && process.argv[i + 1] ? [process.argv[i + 1]!] : []))[0] ?? "HEAD";
 const DROPS = 40;
 const HELD = 10_000;
 const HELD_DROPS = 20;
@@ -23,8 +23,6 @@ const BURSTS = [1_000, 10_000];
 
 const root = process.cwd();
 const dir = mkdtempSync(join(tmpdir(), "berth-local-bench-"));
-const git = (...args: string[]) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
-const baseCommit = git("rev-parse", "--short", BASE_REF);
 
 interface Watcher {
   start(): Promise<void>;
@@ -50,10 +48,9 @@ async function treeAt(at: string, label: string): Promise<Tree> {
   return { label, loadCatalog, LocalRuntime, S3FolderWatcher };
 }
 
-const worktree = join(dir, "base-tree");
-git("worktree", "add", "--detach", worktree, BASE_REF);
-symlinkSync(join(root, "node_modules"), join(worktree, "node_modules"), "dir");
-const before = await treeAt(worktree, `before (${baseCommit})`);
+const base = checkOut(baseRef(), root);
+const baseCommit = base.commit;
+const before = await treeAt(base.root, `before (${baseCommit})`);
 const after = await treeAt(root, "after (working tree)");
 const trees = [before, after];
 
@@ -213,7 +210,7 @@ for (const jobs of [1, 100, 1000]) {
   await r.runtime.stop();
 }
 
-git("worktree", "remove", "--force", worktree);
+base.remove();
 rmSync(dir, { recursive: true, force: true });
 
 const p50 = (label: string) => Number(dropRows.find((r) => r[0] === label)![1]);

@@ -16,10 +16,15 @@ export interface BaseTree {
   remove(): void;
 }
 
-/** The ref after `--base` among the arguments, else HEAD. */
+/** Every ref given after a `--base` among the arguments, in order; HEAD when none is. */
+export function baseRefs(argv: readonly string[] = process.argv): string[] {
+  const refs = argv.flatMap((a, i) => (a === "--base" && argv[i + 1] ? [argv[i + 1]!] : []));
+  return refs.length > 0 ? refs : ["HEAD"];
+}
+
+/** The ref after the first `--base` among the arguments, else HEAD. */
 export function baseRef(argv: readonly string[] = process.argv): string {
-  const i = argv.indexOf("--base");
-  return i >= 0 && argv[i + 1] ? argv[i + 1]! : "HEAD";
+  return baseRefs(argv)[0]!;
 }
 
 export function checkOut(ref: string, repo = process.cwd()): BaseTree {
