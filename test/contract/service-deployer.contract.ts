@@ -21,6 +21,7 @@ import { parseTaskStateEvent, type EcsTaskState } from "../../src/core/events/ec
 import { clientTokenFor, newRunId, startedByFor } from "../../src/core/ids.ts";
 import type { LaunchOutcome, ServiceDeployer } from "../../src/core/ports.ts";
 import { classifyStop, decidingExitCode } from "../../src/core/runs/task-state.ts";
+import { unknownLike } from "./unknown-arn.ts";
 
 export interface ServiceDeployerFixture {
   readonly deployer: ServiceDeployer;
@@ -47,15 +48,6 @@ const POLL_MS = 20;
 /** A new run's first attempt (or attempt `attempt` of `runId`). */
 function identity(runId = newRunId(Date.now(), randomBytes(10)), attempt = 1): DeployIdentity {
   return { runId, attempt, clientToken: clientTokenFor(runId, attempt), startedBy: startedByFor(runId) };
-}
-
-/** An ARN shaped like `known` whose id (its trailing hex) was never issued. */
-function unknownLike(known: string): string {
-  const id = /[0-9a-f]+$/.exec(known)?.[0];
-  if (id === undefined) throw new Error(`deployment ARN ${known} does not end in a hex id`);
-  let other = id;
-  while (other === id) other = randomBytes(Math.ceil(id.length / 2)).toString("hex").slice(0, id.length);
-  return known.slice(0, known.length - id.length) + other;
 }
 
 function arnOf(outcome: LaunchOutcome): string {
@@ -231,7 +223,8 @@ export function serviceDeployerContract(name: string, open: () => Promise<Servic
       it("returns ARNs it never issued in missing and the deployments it knows in tasks", async () => {
         const id = identity();
         const taskArn = await deploy(fixture.healthy("v1"), id);
-        const [u1, u2] = [unknownLike(taskArn), unknownLike(taskArn)];
+        const u1 = unknownLike(taskArn);
+        const u2 = unknownLike(taskArn, u1);
 
         const { tasks, missing } = await deployer.describe([u1, taskArn, u2]);
         expect(tasks).toEqual([expect.objectContaining({ taskArn, startedBy: id.startedBy })]);

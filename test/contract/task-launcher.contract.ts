@@ -18,6 +18,7 @@ import type { TaskLauncher } from "../../src/core/ports.ts";
 import { launchResultOf } from "../../src/core/runs/lifecycle.ts";
 import { classifyStop, decidingExitCode } from "../../src/core/runs/task-state.ts";
 import { type EcsTaskState } from "../../src/core/events/ecs-task.ts";
+import { unknownLike } from "./unknown-arn.ts";
 
 /** Who a request is for: one attempt of one run. */
 export interface TaskIdentity {
@@ -44,15 +45,6 @@ const POLL_MS = 20;
 /** A new run's first attempt (or attempt `attempt` of `runId`). */
 function identity(runId = newRunId(Date.now(), randomBytes(10)), attempt = 1): TaskIdentity & { readonly runId: string } {
   return { runId, startedBy: startedByFor(runId), clientToken: clientTokenFor(runId, attempt) };
-}
-
-/** An ARN shaped like `known` whose task id (its trailing hex) was never issued. */
-function unknownLike(known: string): string {
-  const id = /[0-9a-f]+$/.exec(known)?.[0];
-  if (id === undefined) throw new Error(`task ARN ${known} does not end in a hex task id`);
-  let other = id;
-  while (other === id) other = randomBytes(Math.ceil(id.length / 2)).toString("hex").slice(0, id.length);
-  return known.slice(0, known.length - id.length) + other;
 }
 
 function arnOf(outcome: Awaited<ReturnType<TaskLauncher["runTask"]>>): string {
@@ -214,7 +206,8 @@ export function taskLauncherContract(name: string, open: () => Promise<TaskLaunc
       it("returns ARNs it never started in missing", async () => {
         const request = fixture.exits(0, identity());
         const taskArn = await launch(request);
-        const unknown = [unknownLike(taskArn), unknownLike(taskArn)];
+        const first = unknownLike(taskArn);
+        const unknown = [first, unknownLike(taskArn, first)];
 
         expect(await launcher.describeTasks(request.cluster, unknown)).toEqual({ tasks: [], missing: unknown });
       });
@@ -238,7 +231,8 @@ export function taskLauncherContract(name: string, open: () => Promise<TaskLaunc
       it("describes a list longer than one DescribeTasks call takes (100)", async () => {
         const request = fixture.exits(0, identity());
         const taskArn = await launch(request);
-        const unknown = Array.from({ length: 150 }, () => unknownLike(taskArn));
+        const unknown: string[] = [];
+        while (unknown.length < 150) unknown.push(unknownLike(taskArn, ...unknown));
 
         const { tasks, missing } = await launcher.describeTasks(request.cluster, [...unknown.slice(0, 120), taskArn, ...unknown.slice(120)]);
         expect(tasks.map((t) => t.taskArn)).toEqual([taskArn]);
