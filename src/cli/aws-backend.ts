@@ -11,10 +11,13 @@ import { DescribeStacksCommand, type CloudFormationClient } from "@aws-sdk/clien
 import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { buildEngine, runStore, type AwsClients } from "../aws/compose.ts";
+import { DynamoBatchStore } from "../aws/dynamo-batch-store.ts";
 import { cloudFormationClient, dynamoClient, ecsClient, eventBridgeClient } from "../aws/clients.ts";
 import { translateAwsError } from "../aws/errors.ts";
 import type { DynamoRunStore } from "../aws/dynamo-run-store.ts";
 import type { Engine } from "../core/engine/engine.ts";
+import type { BatchHead } from "../core/batch/model.ts";
+import type { BatchStore } from "../core/batch/port.ts";
 import type { Catalog } from "../core/catalog/types.ts";
 import type { BusEvent } from "../core/events/envelope.ts";
 import { ConfigurationError, NotFoundError, TransientError } from "../core/errors.ts";
@@ -179,6 +182,53 @@ export async function awsEngine(catalog: Catalog, request: StageRequest): Promis
     s.clients,
     { table: table.name, bus: bus.name, ...(batchQueue !== undefined ? { batchQueue } : {}), ...(manifestBucket !== undefined ? { manifestBucket } : {}) },
     { env: process.env, place },
+  );
+}
+
+/** The batch heads of a stage's batched jobs, and where they were read. */
+export interface StageBatches {
+  readonly heads: ReadonlyMap<string, BatchHead>;
+  /** For people: `table <name> (from <stack or BERTH_TABLE>, <region>)`. */
+  readonly from: string;
+}
+
+/**
+ * The current batch of each of `jobs` as the stage's runs table holds it, read through the stage's batch
+ * store (DynamoBatchStore, as the functions write it): one strongly consistent GetItem per job.
+ */
+export async function stageBatches(catalog: Catalog, request: StageRequest, jobs: readonly string[]): Promise<StageBatches> {
+  requireNamed(request, "table");
+  const s = await stage(request, catalog);
+  const table = await s.resolve("table");
+  const store: BatchStore = new DynamoBatchStore({ client: s.clients.dynamo, tableName: table.name });
+  const heads = new Map<string, BatchHead>();
+  await Promise.all(
+    jobs.map(async (job) => {
+      let head: BatchHead | undefined;
+      try {
+        head = await store.getHead(job);
+      } catch (e) {
+        throw batchReadError(e, job, table, s.region, request.stage);
+      }
+      if (head !== undefined) heads.set(job, head);
+    }),
+  );
+  return { heads, from: `table ${table.name} (from ${table.from}, ${s.region})` };
+}
+
+function batchReadError(e: unknown, job: string, table: { name: string; from: string }, region: string, stageName: string | undefined): unknown {
+  // GetItem on a table this account and region do not have: ResourceNotFoundException (DynamoDB API reference, GetItem, Errors).
+  if ((e as Error).name === "ResourceNotFoundException") {
+    const fix =
+      table.from === VARIABLES.table
+        ? `set ${VARIABLES.table} to the ${OUTPUTS.table} output of a deployed stage, or unset it and pass --stage <stage>`
+        : `the stack names it as ${OUTPUTS.table} but it is gone: \`berth deploy --stage ${stageName ?? "<stage>"}\` deploys it again; for a stage deployed elsewhere, pass its --region (or --profile)`;
+    return new ConfigurationError(`no DynamoDB table ${table.name} (from ${table.from}) in ${region}: ${fix}`, { cause: e });
+  }
+  return (
+    translateAwsError(e, `read the batch of ${job} in DynamoDB table ${table.name} (from ${table.from}) in ${region}`, {
+      hint: `the credentials in use need dynamodb:GetItem on the table ${table.name}`,
+    }) ?? e
   );
 }
 

@@ -27,11 +27,18 @@ function explicit(opts: Where): Target | undefined {
   return undefined;
 }
 
-export function chooseTarget(opts: Where): Target {
+/** Where the history is: the one named, else the stage when BERTH_TABLE is set, else the local runtime's when it has one here. */
+export function chooseHistory(opts: Where): Target | undefined {
   const chosen = explicit(opts);
   if (chosen) return chosen;
   if (process.env.BERTH_TABLE) return "aws";
   if (existsSync(LOCAL_DB)) return "local";
+  return undefined;
+}
+
+export function chooseTarget(opts: Where): Target {
+  const chosen = chooseHistory(opts);
+  if (chosen) return chosen;
   throw new UsageError(
     `no run history here: ${LOCAL_DB} does not exist (start the local runtime with \`berth dev\`); for a deployed stage pass --stage <stage> (or set BERTH_TABLE and BERTH_BUS)`,
   );

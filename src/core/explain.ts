@@ -24,6 +24,8 @@ export interface BatchExplanation {
   readonly fills?: FullReason;
   /** The job's current batch, which closes (or is closing) first, when the upload cannot join it. */
   readonly after?: { readonly batchId: string; readonly why: string };
+  /** A batch before the current one that is still closing (its run not made yet), when the store keeps one beside it. */
+  readonly previous?: { readonly batchId: string; readonly state: string; readonly count: number; readonly bytes: number };
   /** One line saying all of it. */
   readonly summary: string;
 }
@@ -50,12 +52,16 @@ export interface Explanation {
   readonly event: { readonly source: string; readonly detailType: string; readonly id: string };
   readonly fired: readonly FiredJob[];
   readonly notFired: readonly UnfiredJob[];
+  /** Where the batches were read (the BatchView's `from`), when an upload to a batched job fired. */
+  readonly batchesFrom?: string;
 }
 
 /** The batching state explain sees: the clock, and each batched job's head (its current batch) as stored. */
 export interface BatchView {
   readonly now: number;
   readonly head: (job: string) => BatchHead | undefined;
+  /** Where these heads were read, for people: the local runtime's file, a stage's table. */
+  readonly from?: string;
 }
 
 /**
@@ -82,10 +88,13 @@ export function explainEvent(router: Router, event: BusEvent, runId: string, bat
     const reason = explainMismatch(route.compiled, event) ?? "matched";
     notFired.set(route.job.name, [...(notFired.get(route.job.name) ?? []), { trigger: route.trigger.kind, reason }]);
   }
+  const firedOnce = dedupeByJob(fired);
+  const from = batches?.from !== undefined && firedOnce.some((f) => f.batch !== undefined) ? batches.from : undefined;
   return {
     event: { source: event.source, detailType: event["detail-type"], id: event.id },
-    fired: dedupeByJob(fired),
+    fired: firedOnce,
     notFired: [...notFired].map(([job, reasons]) => ({ job, reasons })),
+    ...(from !== undefined ? { batchesFrom: from } : {}),
   };
 }
 
@@ -97,8 +106,20 @@ function dedupeByJob(fired: FiredJob[]): FiredJob[] {
 
 const CLOSE_WHY: Record<CloseReason, string> = { window: "its window has passed", "max-items": "it is full", "max-bytes": "it has no room for this upload's bytes" };
 
+const uploads = (n: number) => `${n} upload${n === 1 ? "" : "s"}`;
+
 function limits(policy: BatchPolicy): string {
-  return `${policy.maxItems} upload${policy.maxItems === 1 ? "" : "s"}${policy.maxBytes !== undefined ? ` or ${formatSize(policy.maxBytes)}` : ""}`;
+  return `${uploads(policy.maxItems)}${policy.maxBytes !== undefined ? ` or ${formatSize(policy.maxBytes)}` : ""}`;
+}
+
+/**
+ * The closing batch a head keeps beside its current one, when its store keeps one (an optional `previous`): read
+ * as far as it looks like a head, so that a head without one, or a store that keeps none, explains as before.
+ */
+function closingBefore(head: BatchHead | undefined): BatchExplanation["previous"] {
+  const p = (head as { readonly previous?: unknown } | undefined)?.previous as Partial<Record<keyof BatchHead, unknown>> | undefined;
+  if (p === undefined || p === null || typeof p !== "object" || typeof p.batchId !== "string" || typeof p.count !== "number" || typeof p.bytes !== "number") return undefined;
+  return { batchId: p.batchId, state: typeof p.state === "string" ? p.state : "closing", count: p.count, bytes: p.bytes };
 }
 
 /** Where the upload goes (batch/decide.ts `placeItem`, the rule dispatch follows), in words. */
@@ -115,6 +136,9 @@ function explainBatch(job: string, policy: BatchPolicy, size: number, view: Batc
   }
   const head = view.head(job);
   const place = placeItem(head, policy, size, view.now);
+  const prior = closingBefore(head);
+  const previous = prior !== undefined && prior.batchId !== head?.batchId ? prior : undefined;
+  const beforeIt = previous === undefined ? "" : `; batch ${previous.batchId} before it (${uploads(previous.count)}, ${previous.bytes} bytes) is ${previous.state}, its run not started yet`;
   if (place.kind === "join") {
     const h = place.head;
     const when = place.full ? `at once: this upload fills it (${limits(policy)})` : `at ${closes(h.closesAt)} (${window} after its first upload), or at once at ${limits(policy)}`;
@@ -125,7 +149,8 @@ function explainBatch(job: string, policy: BatchPolicy, size: number, view: Batc
       bytes: h.bytes,
       closesAt: h.closesAt,
       ...(place.full ? { fills: place.full } : {}),
-      summary: `would join batch ${h.batchId} of ${job} (${h.count} uploads, ${h.bytes} bytes with this one); it closes ${when}`,
+      ...(previous ? { previous } : {}),
+      summary: `would join batch ${h.batchId} of ${job} (${uploads(h.count)}, ${h.bytes} bytes with this one); it closes ${when}${beforeIt}`,
     };
   }
   const closesAt = view.now + policy.window * 1000;
@@ -142,6 +167,7 @@ function explainBatch(job: string, policy: BatchPolicy, size: number, view: Batc
     ...(full ? {} : { closesAt }),
     ...(full ? { fills: full } : {}),
     ...(after ? { after } : {}),
-    summary: `would open a new batch of ${job}${after ? ` (batch ${after.batchId} takes no more: ${after.why})` : ""}; it closes ${when}`,
+    ...(previous ? { previous } : {}),
+    summary: `would open a new batch of ${job}${after ? ` (batch ${after.batchId} takes no more: ${after.why})` : ""}; it closes ${when}${beforeIt}`,
   };
 }
