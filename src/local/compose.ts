@@ -4,8 +4,8 @@
  * with its publisher, the engine, the scheduler and the S3 folder watcher,
  * wired to each other once. Nothing here starts anything; LocalRuntime does.
  *
- * State lives under `stateDir`: berth.db (run history, and the batches of
- * jobs with `batch:`), logs/ (one log per run), s3/ (the buckets; closed
+ * State lives under `stateDir`: berth.db (run history, pending redeliveries, and
+ * the batches of jobs with `batch:`), logs/ (one log per run), s3/ (the buckets; closed
  * batches' manifests in s3/berth-manifests/<job>/), processes/ (process groups
  * of running tasks, so the next runtime can stop what a killed one left behind).
  */
@@ -18,7 +18,6 @@ import type { BusEvent } from "../core/events/envelope.ts";
 import { buildRouter } from "../core/router.ts";
 import { Engine } from "../core/engine/engine.ts";
 import type { Clock } from "../core/ports.ts";
-import { TransientError } from "../core/errors.ts";
 import { LocalBus, LocalBusPublisher, type Activity } from "./bus.ts";
 import { SqliteRunStore } from "./sqlite-run-store.ts";
 import { ProcessTaskLauncher, type ProcessTaskLauncherOptions } from "./process-launcher.ts";
@@ -27,6 +26,9 @@ import { S3FolderWatcher } from "./s3-folder.ts";
 import { LocalBatchTimer, LocalScheduler } from "./scheduler.ts";
 import { SqliteBatchStore } from "./sqlite-batch-store.ts";
 import { FolderManifestWriter, LOCAL_MANIFEST_BUCKET } from "./manifest-writer.ts";
+import { Redeliveries, type RedeliveryPolicy } from "./redeliveries.ts";
+
+export { Redeliveries } from "./redeliveries.ts";
 
 export interface LocalShellOptions {
   readonly catalog: Catalog;
@@ -38,6 +40,8 @@ export interface LocalShellOptions {
   readonly onActivity?: (activity: Activity) => void;
   /** Grace between SIGTERM and SIGKILL when tasks are stopped. Default 5000 ms. */
   readonly stopGraceMs?: number;
+  /** How failed dispatches are delivered again (delays and limits); EventBridge's default limits when absent (redeliveries.ts). */
+  readonly redeliveries?: RedeliveryPolicy;
 }
 
 export interface LocalShell {
@@ -51,7 +55,7 @@ export interface LocalShell {
   readonly watcher: S3FolderWatcher;
   /** For a catalog with batched jobs: their batches, beside the runs in berth.db, and the timer that closes their windows. */
   readonly batches?: { readonly store: SqliteBatchStore; readonly timer: LocalBatchTimer };
-  /** Dispatches that failed transiently, delivered again (as EventBridge retries a target); cleared on stop. */
+  /** Dispatches that failed transiently, delivered again (as EventBridge retries a target); kept in berth.db across restarts. */
   readonly redeliveries: Redeliveries;
   /** The folder standing in for S3: `<s3Root>/<bucket>/<key>`. */
   readonly s3Root: string;
@@ -71,7 +75,8 @@ export function composeLocal(options: LocalShellOptions): LocalShell {
   mkdirSync(logDir, { recursive: true });
 
   // The bus delivers to the engine, which reaches the bus through its executors and publisher: the targets are bound late.
-  const redeliveries = new Redeliveries((event, job) => engine.dispatch(event, job), warn);
+  const store = new SqliteRunStore(join(stateDir, "berth.db"));
+  const redeliveries = new Redeliveries((event, job) => engine.dispatch(event, job), warn, { ...options.redeliveries, db: store.database, now: clock.now });
   const bus: LocalBus = new LocalBus({
     rules: compileRules(catalog),
     targets: { dispatch: (event, job) => redeliveries.dispatch(event, job), recordTaskEvent: (event) => engine.recordTaskEvent(event) },
@@ -88,7 +93,6 @@ export function composeLocal(options: LocalShellOptions): LocalShell {
     environment: { BERTH_S3_ROOT: s3Root },
     ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
   };
-  const store = new SqliteRunStore(join(stateDir, "berth.db"));
   const batched = Object.values(catalog.jobs).some((j) => j.batch !== undefined);
   const batches = batched
     ? { store: new SqliteBatchStore(store.database), timer: new LocalBatchTimer({ settle: (job) => engine.settleBatch(job), now: clock.now, warn }) }
@@ -115,62 +119,4 @@ export function composeLocal(options: LocalShellOptions): LocalShell {
   }
   const watcher = new S3FolderWatcher({ root: s3Root, emit, stateFile: join(stateDir, "s3-state.json"), warn, ...(batches ? { silentBuckets: [LOCAL_MANIFEST_BUCKET] } : {}) });
   return { catalog, store, launcher, deployer, bus, engine, scheduler, watcher, ...(batches ? { batches } : {}), redeliveries, s3Root, logDir, groupDir };
-}
-
-/** The first redelivery's delay when the failure names none; each next one waits twice as long, up to the last. */
-const REDELIVERY_FIRST_MS = 1_000;
-const REDELIVERY_LAST_MS = 60_000;
-/** EventBridge retries a target for up to 24 hours, 185 times (its default retry policy); locally a shorter bound. */
-const REDELIVERY_ATTEMPTS = 30;
-
-/**
- * What EventBridge's retry policy is to a rule's target: a dispatch that fails with a TransientError (the
- * store was busy, a batch still completing its slots answers "deliver again later") is delivered again to
- * the same job after the delay the error asks for, or a growing one. Dispatch is idempotent, so a repeat
- * changes nothing that the first delivery did. Pending redeliveries are in memory: `stop` drops them.
- */
-export class Redeliveries {
-  readonly #dispatch: (event: BusEvent, job: string) => ReturnType<Engine["dispatch"]>;
-  readonly #warn: (message: string) => void;
-  readonly #timers = new Set<NodeJS.Timeout>();
-  #stopped = false;
-
-  constructor(dispatch: (event: BusEvent, job: string) => ReturnType<Engine["dispatch"]>, warn: (message: string) => void) {
-    this.#dispatch = dispatch;
-    this.#warn = warn;
-  }
-
-  /** Redeliveries waiting. */
-  get pending(): number {
-    return this.#timers.size;
-  }
-
-  /** Dispatches now; a transient failure is still thrown (the bus reports it) and delivered again later. */
-  async dispatch(event: BusEvent, job: string, attempt = 1): ReturnType<Engine["dispatch"]> {
-    try {
-      return await this.#dispatch(event, job);
-    } catch (error) {
-      if (error instanceof TransientError && !this.#stopped) {
-        if (attempt < REDELIVERY_ATTEMPTS) this.#later(event, job, attempt, error);
-        else this.#warn(`gave up delivering ${event["detail-type"]} ${event.id} to ${job} after ${attempt} attempts: ${error.message}`);
-      }
-      throw error;
-    }
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-  }
-
-  #later(event: BusEvent, job: string, attempt: number, error: TransientError): void {
-    const backoff = Math.min(REDELIVERY_FIRST_MS * 2 ** (attempt - 1), REDELIVERY_LAST_MS);
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      // Its failure was reported, and is delivered again, by the call itself.
-      this.dispatch(event, job, attempt + 1).catch(() => undefined);
-    }, error.retryAfterMs ?? backoff);
-    this.#timers.add(timer);
-  }
 }

@@ -48,6 +48,8 @@ export class LocalRuntime {
     for (const job of this.shell.batches ? Object.values(this.catalog.jobs).filter((j) => j.batch !== undefined) : []) {
       await engine.settleBatch(job.name).catch((e: unknown) => this.#warn(`settling the batch of ${job.name} failed: ${(e as Error).message}; the sweep tries again`));
     }
+    // Redeliveries pending when the previous `berth dev` stopped or died: those due go at once.
+    this.shell.redeliveries.start();
     await watcher.start();
     scheduler.start();
     this.#sweepTimer = setInterval(() => this.#sweep(), this.options.sweepIntervalMs ?? 1000);
@@ -81,7 +83,7 @@ export class LocalRuntime {
     redeliveries.stop();
     clearInterval(this.#sweepTimer);
     scheduler.stop();
-    // Open batches stay open in berth.db: the next berth dev's first sweep closes those whose window passed.
+    // Pending redeliveries stay in berth.db for the next start. Open batches stay open in berth.db: the next berth dev's first sweep closes those whose window passed.
     await batches?.timer.stop();
     await watcher.stop();
     await this.#sweeping;
