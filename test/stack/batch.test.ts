@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { checkTemplate } from "../support/cfn-spec.ts";
 import type { Catalog } from "../../src/core/catalog/types.ts";
 import { EXAMPLE, withJob } from "./catalogs.ts";
-import { alarmedQueues, wildcardViolations } from "./checks.ts";
+import { alarmedQueues, PLACE, resolve, unexplainedWildcards, wildcardViolations } from "./checks.ts";
 import { asTemplate, loaded, stackOf } from "./generated.ts";
 import { actionsOf, packageCatalog, readZip, removePackaged, resourcesOf, resourcesOfStatement, roleStatements, type Packaged, type PolicyStatement, type Template } from "./package.ts";
 
@@ -223,5 +223,38 @@ describe("the packaged template of a catalog with a batched job", () => {
     expect(files).toContain("dist/catalog.json");
     expect(files.filter((f) => !f.startsWith("dist/handlers/chunks/batch/") && !["dist/handlers/batch.mjs", "dist/catalog.json"].includes(f))).toEqual([]);
     expect(packaged.template.Outputs?.BerthManifestBucket?.Value).toEqual({ Ref: "ManifestBucket" });
+  });
+
+  it("grants no wildcard resource, its references resolved as CloudFormation resolves them: manifests under the job's prefix of the stage's bucket, the batch queue itself", () => {
+    const t = packaged.template;
+    expect(wildcardViolations(t)).toEqual([]);
+    expect(unexplainedWildcards(t)).toEqual([]);
+    // Resolved, the bucket has the name CloudFormation generates (lower case), the queue its own name and URL.
+    const bucket = String(resolve(t, { Ref: "ManifestBucket" }));
+    expect(bucket).toMatch(/^acme-jobs-dev-manifestbucket-[a-z0-9]+$/);
+    const queueArn = `arn:aws:sqs:${PLACE.region}:${PLACE.account}:acme-jobs-dev-batch`;
+    const resolvedOn = (role: string, action: string) => withAction(t, role, action).flatMap(resourcesOfStatement).map((r) => resolve(t, r));
+    for (const role of ["DispatchRole", "SweepRole", "BatchRole"]) {
+      expect(resolvedOn(role, "s3:PutObject"), role).toEqual([`arn:aws:s3:::${bucket}/gather/*`]);
+      expect(resolvedOn(role, "sqs:SendMessage"), role).toContain(queueArn);
+    }
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]) expect(resolvedOn("BatchRole", action), action).toEqual([queueArn]);
+    const environment = (fn: string) => resolve(t, (t.Resources[fn]!.Properties!.Environment as { Variables: Record<string, unknown> }).Variables) as Record<string, string>;
+    for (const fn of ["DispatchLambdaFunction", "SweepLambdaFunction", "BatchLambdaFunction"]) {
+      expect(environment(fn), fn).toMatchObject({ BERTH_BATCH_QUEUE: `https://sqs.${PLACE.region}.amazonaws.com/${PLACE.account}/acme-jobs-dev-batch`, BERTH_MANIFEST_BUCKET: bucket });
+    }
+  });
+
+  it("would find a manifest write on every bucket, or a reminder statement on every queue, in this template", () => {
+    const widened = (action: string, resource: unknown): Template => {
+      const t = structuredClone(packaged.template) as Template;
+      for (const { role, statement } of roleStatements(t)) if (role === "BatchRole" && actionsOf(statement).includes(action)) (statement as { Resource: unknown }).Resource = [resource];
+      return t;
+    };
+    expect(wildcardViolations(widened("s3:PutObject", { "Fn::Sub": "arn:${AWS::Partition}:s3:::*/gather/*" }))).toEqual([expect.stringMatching(/^BatchRole WriteBatchManifests: s3:PutObject on "arn:aws:s3:::\*\/gather\/\*"$/)]);
+    expect(wildcardViolations(widened("sqs:ReceiveMessage", { "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:*" }))).toEqual([
+      expect.stringMatching(/^BatchRole ReceiveBatchReminders: sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes on /),
+    ]);
+    expect(unexplainedWildcards(widened("sqs:SendMessage", "*"))).toEqual([expect.stringMatching(/^BatchRole RemindBatchQueue: sqs:SendMessage on \["\*"\]$/)]);
   });
 });

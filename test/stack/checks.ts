@@ -5,7 +5,7 @@
 import { actionsOf, resourcesOf, resourcesOfStatement, roleStatements, type CfnResource, type Json, type Template } from "./package.ts";
 
 /** Pseudo parameters as a real stack resolves them; sizes are measured on the resolved text, as AWS measures. */
-export const PLACE = { partition: "aws", region: "eu-west-1", account: "123456789012" } as const;
+export const PLACE = { partition: "aws", region: "eu-west-1", account: "123456789012", stackName: "acme-jobs-dev" } as const;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -17,7 +17,38 @@ function busOf(rule: CfnResource, template: Template): string | undefined {
   return String(template.Resources[id]?.Properties?.Name);
 }
 
-/** The value of `Fn::GetAtt [id, attribute]`, for the resource types the stack refers to. */
+/**
+ * The physical name CloudFormation gives a resource whose template names none: the stack name, the logical id and
+ * a random suffix, `stack123123123123-s3bucket-abcdefghijk1` for a bucket, which takes lower case only
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html).
+ */
+function generatedName(id: string, lowerCase = false): string {
+  const name = `${PLACE.stackName}-${id}-ABCDEFGHIJK1`.slice(0, 63);
+  return lowerCase ? name.toLowerCase() : name;
+}
+
+/** A bucket's name: its BucketName, or the one CloudFormation generates. */
+function bucketName(r: CfnResource, id: string): string {
+  const given = r.Properties?.BucketName;
+  if (given !== undefined && typeof given !== "string") throw new Error(`no model of a BucketName that is not a string: ${id}`);
+  return given ?? generatedName(id, true);
+}
+
+/** A queue's name: its QueueName (with `.fifo` for a FIFO queue), or the one CloudFormation generates. */
+function queueName(r: CfnResource, id: string): string {
+  const given = r.Properties?.QueueName;
+  if (given !== undefined && typeof given !== "string") throw new Error(`no model of a QueueName that is not a string: ${id}`);
+  const name = given ?? generatedName(id);
+  return r.Properties?.FifoQueue === true && !name.endsWith(".fifo") ? `${name}.fifo` : name;
+}
+
+/**
+ * The value of `Fn::GetAtt [id, attribute]`, for the resource types the stack refers to, per the "Return values"
+ * of each type's reference page: AWS::SQS::Queue's Arn, QueueName and QueueUrl
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html#aws-resource-sqs-queue-return-values),
+ * AWS::S3::Bucket's Arn, `arn:aws:s3:::<bucket name>`, with neither region nor account
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-s3-bucket.html#aws-resource-s3-bucket-return-values).
+ */
 function attribute(template: Template, id: string, attr: string): string {
   const r = template.Resources[id];
   if (!r) throw new Error(`Fn::GetAtt of a resource that does not exist: ${id}`);
@@ -28,8 +59,10 @@ function attribute(template: Template, id: string, attr: string): string {
     return arn("events", bus === undefined ? `rule/${String(p.Name)}` : `rule/${bus}/${String(p.Name)}`);
   }
   if (r.Type === "AWS::Events::EventBus" && attr === "Arn") return arn("events", `event-bus/${String(p.Name)}`);
-  if (r.Type === "AWS::SQS::Queue" && attr === "Arn") return arn("sqs", String(p.QueueName));
-  if (r.Type === "AWS::SQS::Queue" && attr === "QueueName") return String(p.QueueName);
+  if (r.Type === "AWS::SQS::Queue" && attr === "Arn") return arn("sqs", queueName(r, id));
+  if (r.Type === "AWS::SQS::Queue" && attr === "QueueName") return queueName(r, id);
+  if (r.Type === "AWS::SQS::Queue" && attr === "QueueUrl") return reference(template, id);
+  if (r.Type === "AWS::S3::Bucket" && attr === "Arn") return `arn:${PLACE.partition}:s3:::${bucketName(r, id)}`;
   if (r.Type === "AWS::DynamoDB::Table" && attr === "Arn") return arn("dynamodb", `table/${String(p.TableName)}`);
   if (r.Type === "AWS::Lambda::Function" && attr === "Arn") return arn("lambda", `function:${String(p.FunctionName)}`);
   if (r.Type === "AWS::IAM::Role" && attr === "Arn") return `arn:aws:iam::${PLACE.account}:role/${id}-ABCDEFGHIJKL`;
@@ -38,11 +71,13 @@ function attribute(template: Template, id: string, attr: string): string {
   throw new Error(`no model of Fn::GetAtt ${id}.${attr} (${r.Type})`);
 }
 
+/** The value of `Ref id`: a queue's URL, a bucket's name (the same reference pages), otherwise the resource's name. */
 function reference(template: Template, id: string): string {
   const r = template.Resources[id];
   if (!r) throw new Error(`Ref of a resource that does not exist: ${id}`);
   const p = r.Properties ?? {};
-  if (r.Type === "AWS::SQS::Queue") return `https://sqs.${PLACE.region}.amazonaws.com/${PLACE.account}/${String(p.QueueName)}`;
+  if (r.Type === "AWS::SQS::Queue") return `https://sqs.${PLACE.region}.amazonaws.com/${PLACE.account}/${queueName(r, id)}`;
+  if (r.Type === "AWS::S3::Bucket") return bucketName(r, id);
   if (r.Type === "AWS::Lambda::Function") return String(p.FunctionName);
   if ("Name" in p) return String(p.Name);
   if ("TableName" in p) return String(p.TableName);
@@ -80,17 +115,23 @@ export function resolve(template: Template, value: Json): Json {
  * action that IAM lets berth scope to a service, its deployments and revisions, or one secret.
  */
 const SCOPED_ACTIONS =
-  /^(ecs:RunTask|ecs:StopTask|ecs:UpdateService|ecs:DescribeServices|ecs:ListServiceDeployments|ecs:DescribeServiceDeployments|ecs:StopServiceDeployment|ecs:DescribeServiceRevisions|iam:PassRole|events:PutEvents|dynamodb:.*|ssm:GetParameter.*|secretsmanager:GetSecretValue)$/;
+  /^(ecs:RunTask|ecs:StopTask|ecs:UpdateService|ecs:DescribeServices|ecs:ListServiceDeployments|ecs:DescribeServiceDeployments|ecs:StopServiceDeployment|ecs:DescribeServiceRevisions|iam:PassRole|events:PutEvents|dynamodb:.*|ssm:GetParameter.*|secretsmanager:GetSecretValue|s3:PutObject|sqs:SendMessage|sqs:ReceiveMessage|sqs:DeleteMessage|sqs:GetQueueAttributes)$/;
 
 /**
  * A resource that names no particular resource: `*`, or an ARN whose name part is a wildcard
  * (`task-definition/*`, `table/*`, `role/*`). A wildcard after a name (`task-definition/thumbnailer:*`,
- * every revision of one family; `task/jobs/*`, every task of one cluster) is scoped.
+ * every revision of one family; `task/jobs/*`, every task of one cluster) is scoped. An S3 ARN names a bucket
+ * and, after it, objects (`arn:aws:s3:::<bucket>/<key>`, neither region nor account): it names no particular
+ * resource when its bucket is a wildcard; `<bucket>/*`, the objects of one bucket, is scoped.
  */
 export function isUnscoped(resource: string): boolean {
   if (resource === "*") return true;
   const parts = resource.split(":");
   const name = parts.slice(5).join(":");
+  if (parts.length >= 6 && parts[2] === "s3") {
+    const bucket = name.split("/")[0]!;
+    return bucket === "" || /[*?]/.test(bucket) || parts[3] !== "" || parts[4] !== "";
+  }
   return parts.length < 6 || /^\*/.test(name) || /^[A-Za-z-]+\/\*/.test(name);
 }
 

@@ -20,6 +20,14 @@
  * ApproximateNumberOfMessagesNotVisible and ApproximateNumberOfMessagesDelayed, always 0 since nothing
  * receives or delays here, and QueueArn); an unknown name is InvalidAttributeName, an unknown queue
  * QueueDoesNotExist.
+ *
+ * What SQS does for a Lambda event source (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html), in
+ * process: `receive` takes the messages that are visible (their DelaySeconds passed, and not in flight), up to a
+ * batch, counting each receive and keeping each one invisible for the queue's visibility timeout; `delete` removes
+ * one by its receipt handle; a message received `maxReceiveCount` times moves, on its next receive, to the
+ * redrive policy's dead-letter queue
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+ * Messages deleted no longer count in ApproximateNumberOfMessages.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
@@ -39,6 +47,25 @@ export interface SqsMessage {
   readonly DelaySeconds?: number;
 }
 
+/** A message as a receive hands it out. */
+export interface ReceivedSqsMessage extends SqsMessage {
+  readonly ReceiptHandle: string;
+  readonly MD5OfBody: string;
+  /** Receives so far, this one included. */
+  readonly ApproximateReceiveCount: number;
+  /** Epoch ms it was sent, and first received. */
+  readonly SentTimestamp: number;
+  readonly ApproximateFirstReceiveTimestamp: number;
+}
+
+export interface ReceiveOptions {
+  /** Messages at most (an event source's BatchSize). */
+  readonly max: number;
+  readonly visibilityTimeoutSeconds: number;
+  /** The queue's redrive policy. */
+  readonly redrive?: { readonly deadLetterQueueUrl: string; readonly maxReceiveCount: number };
+}
+
 export interface FakeSqsCall {
   readonly target: string;
   readonly contentType: string;
@@ -51,8 +78,14 @@ export interface FakeSqs {
   readonly calls: FakeSqsCall[];
   /** Creates a queue (idempotent) and returns its URL. */
   createQueue(name: string): string;
-  /** The messages sent to the queue at `queueUrl`, oldest first. */
+  /** The messages sent to the queue at `queueUrl`, oldest first (deleted or not). */
   messages(queueUrl: string): readonly SqsMessage[];
+  /** Takes the visible messages of the queue, oldest first, as SQS hands them to a poller. */
+  receive(queueUrl: string, options: ReceiveOptions): ReceivedSqsMessage[];
+  /** Deletes the message a receive handed out with `receiptHandle`; false when that handle is no longer valid. */
+  delete(queueUrl: string, receiptHandle: string): boolean;
+  /** Messages of the queue not deleted: visible, delayed or in flight. */
+  pending(queueUrl: string): number;
   /** The next n requests answer HTTP 500 InternalFailure before doing anything. */
   inject(faults: { readonly serverErrors: number }): void;
   close(): Promise<void>;
@@ -122,6 +155,8 @@ function isSigned(headers: IncomingHttpHeaders): boolean {
 export async function startFakeSqs(options: { readonly accountId?: string } = {}): Promise<FakeSqs> {
   const accountId = options.accountId ?? "123456789012";
   const queues = new Map<string, SqsMessage[]>();
+  /** Per message: when sent, when next visible, its receives and current receipt handle, whether deleted. */
+  const states = new Map<SqsMessage, { sentAt: number; visibleAt: number; receives: number; firstReceivedAt?: number; receipt?: string; deleted: boolean }>();
   const calls: FakeSqsCall[] = [];
   let serverErrors = 0;
   let url = "";
@@ -141,6 +176,8 @@ export async function startFakeSqs(options: { readonly accountId?: string } = {}
     }
     const message: SqsMessage = { MessageId: randomUUID(), Body: body, MessageAttributes: attributes, ...(delay !== undefined ? { DelaySeconds: delay } : {}) };
     queue.push(message);
+    const now = Date.now();
+    states.set(message, { sentAt: now, visibleAt: now + (delay ?? 0) * 1000, receives: 0, deleted: false });
     return {
       MessageId: message.MessageId,
       MD5OfMessageBody: createHash("md5").update(body, "utf8").digest("hex"),
@@ -154,7 +191,7 @@ export async function startFakeSqs(options: { readonly accountId?: string } = {}
     const queue = input.QueueUrl === undefined ? undefined : queues.get(input.QueueUrl);
     if (!queue) throw nonExistentQueue();
     const values: Record<(typeof QUEUE_ATTRIBUTES)[number], string> = {
-      ApproximateNumberOfMessages: String(queue.length),
+      ApproximateNumberOfMessages: String(queue.filter((m) => !states.get(m)!.deleted).length),
       ApproximateNumberOfMessagesNotVisible: "0",
       ApproximateNumberOfMessagesDelayed: "0",
       QueueArn: `arn:aws:sqs:us-east-1:${accountId}:${input.QueueUrl!.slice(input.QueueUrl!.lastIndexOf("/") + 1)}`,
@@ -206,6 +243,46 @@ export async function startFakeSqs(options: { readonly accountId?: string } = {}
       return queueUrl;
     },
     messages: (queueUrl) => queues.get(queueUrl) ?? [],
+    receive(queueUrl, options) {
+      const queue = queues.get(queueUrl);
+      if (queue === undefined) throw new Error(`fake SQS: no queue ${queueUrl}`);
+      const now = Date.now();
+      const out: ReceivedSqsMessage[] = [];
+      for (const message of [...queue]) {
+        if (out.length >= options.max) break;
+        const state = states.get(message)!;
+        if (state.deleted || state.visibleAt > now) continue;
+        if (options.redrive !== undefined && state.receives >= options.redrive.maxReceiveCount) {
+          const dead = queues.get(options.redrive.deadLetterQueueUrl);
+          if (dead === undefined) throw new Error(`fake SQS: no dead-letter queue ${options.redrive.deadLetterQueueUrl}`);
+          state.deleted = true;
+          const moved: SqsMessage = { ...message };
+          dead.push(moved);
+          states.set(moved, { sentAt: state.sentAt, visibleAt: now, receives: 0, deleted: false });
+          continue;
+        }
+        state.receives++;
+        state.firstReceivedAt ??= now;
+        state.visibleAt = now + options.visibilityTimeoutSeconds * 1000;
+        state.receipt = randomUUID();
+        out.push({
+          ...message,
+          ReceiptHandle: state.receipt,
+          MD5OfBody: createHash("md5").update(message.Body, "utf8").digest("hex"),
+          ApproximateReceiveCount: state.receives,
+          SentTimestamp: state.sentAt,
+          ApproximateFirstReceiveTimestamp: state.firstReceivedAt,
+        });
+      }
+      return out;
+    },
+    delete(queueUrl, receiptHandle) {
+      const state = (queues.get(queueUrl) ?? []).map((m) => states.get(m)!).find((s) => s.receipt === receiptHandle && !s.deleted);
+      if (state === undefined) return false;
+      state.deleted = true;
+      return true;
+    },
+    pending: (queueUrl) => (queues.get(queueUrl) ?? []).filter((m) => !states.get(m)!.deleted).length,
     inject(faults) {
       serverErrors += faults.serverErrors;
     },

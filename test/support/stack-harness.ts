@@ -14,6 +14,9 @@
  * whose `ECS Deployment State Change` events are held until the test delivers
  * them through the template's rules; the webhook function runs behind a local
  * function URL (./function-url.ts), reading its secret from a local SSM.
+ * The template's queues are queues of a local SQS endpoint (./fake-sqs.ts), and its buckets buckets of a
+ * local S3 endpoint (./fake-s3.ts); each SQS event source mapping of the template hands its function the
+ * messages of its queue as Lambda's poller does, when the test asks (`pollEventSources`).
  *
  * Values only known at deploy time (physical names, ARNs) are resolved as
  * CloudFormation documents `Ref` and `Fn::GetAtt` for each resource type
@@ -35,6 +38,8 @@ import { startDynalite, type LocalDynamo } from "../contract/dynalite.ts";
 import { startFakeEcs, type FakeDeploymentEvent, type FakeEcs, type FakeService, type FakeTask, type FakeTaskDefinition } from "./fake-ecs.ts";
 import { startFakeEventBridge, type FakeEventBridge } from "./fake-eventbridge.ts";
 import { startFakeSsm, type FakeSsm } from "./fake-ssm.ts";
+import { startFakeS3, type FakeS3 } from "./fake-s3.ts";
+import { startFakeSqs, type FakeSqs } from "./fake-sqs.ts";
 import { startFunctionUrl, type FunctionUrl } from "./function-url.ts";
 import { ruleTargetPayload, scheduleEvent, scheduleTargetPayload, type RuleTargetInput, type ScheduleInvocation } from "./event-inputs.ts";
 import { until } from "./until.ts";
@@ -54,6 +59,12 @@ export interface StackPlace {
   readonly stackName: string;
   readonly region: string;
   readonly account: string;
+  /**
+   * The SQS endpoint queue URLs begin with: the region's, `https://sqs.<region>.amazonaws.com`, unless given. The
+   * SDK sends each SQS request to the host of its QueueUrl, whatever AWS_ENDPOINT_URL_SQS says, so a stack run on
+   * local endpoints gives its queues URLs on the local SQS endpoint, as AWS gives them URLs on the regional one.
+   */
+  readonly sqsEndpoint?: string;
 }
 
 const NO_VALUE = Symbol("AWS::NoValue");
@@ -69,6 +80,11 @@ export class TemplateResolver {
   /** The physical name CloudFormation gives a resource that names none: stack name, logical id, a random suffix. */
   generatedName(logicalId: string): string {
     return `${this.place.stackName}-${logicalId}-1A2B3C4D5E6F7`.slice(0, 63);
+  }
+
+  /** Where queue URLs point: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-queue-message-identifiers.html. */
+  get sqsEndpoint(): string {
+    return this.place.sqsEndpoint ?? `https://sqs.${this.place.region}.amazonaws.com`;
   }
 
   resource(logicalId: string): Resource {
@@ -100,7 +116,7 @@ export class TemplateResolver {
       case "AWS::DynamoDB::Table":
         return this.#name(logicalId, "TableName");
       case "AWS::SQS::Queue":
-        return `https://sqs.${this.place.region}.amazonaws.com/${this.place.account}/${this.#queueName(logicalId)}`;
+        return `${this.sqsEndpoint}/${this.place.account}/${this.#queueName(logicalId)}`;
       case "AWS::SNS::Topic":
         return this.#arn("sns", this.#name(logicalId, "TopicName"));
       case "AWS::IAM::Role":
@@ -714,9 +730,9 @@ export class StackModel {
     const r = this.resolver;
     const list = (v: Json): Json[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
     const arnOfUrl = (url: string) => {
-      const m = /^https:\/\/sqs\.([^.]+)\.amazonaws\.com\/(\d{12})\/(.+)$/.exec(url);
-      if (!m) throw new Error(`harness: ${url} is not a queue URL`);
-      return `arn:aws:sqs:${m[1]}:${m[2]}:${m[3]}`;
+      const m = /^(.+)\/(\d{12})\/([^/]+)$/.exec(url);
+      if (!m || m[1] !== r.sqsEndpoint) throw new Error(`harness: ${url} is not a queue URL on ${r.sqsEndpoint}`);
+      return `arn:aws:sqs:${r.place.region}:${m[2]}:${m[3]}`;
     };
     const like = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(value);
     const conditionHolds = (condition: Json): boolean =>
@@ -773,6 +789,7 @@ export interface LocalEndpoints {
   readonly ecs: string;
   readonly eventbridge: string;
   readonly sqs?: string;
+  readonly s3?: string;
   readonly ssm?: string;
 }
 
@@ -883,6 +900,7 @@ export class LocalCloud {
       AWS_ENDPOINT_URL_ECS: this.endpoints.ecs,
       AWS_ENDPOINT_URL_EVENTBRIDGE: this.endpoints.eventbridge,
       ...(this.endpoints.sqs !== undefined ? { AWS_ENDPOINT_URL_SQS: this.endpoints.sqs } : {}),
+      ...(this.endpoints.s3 !== undefined ? { AWS_ENDPOINT_URL_S3: this.endpoints.s3 } : {}),
       ...(this.endpoints.ssm !== undefined ? { AWS_ENDPOINT_URL_SSM: this.endpoints.ssm } : {}),
     };
   }
@@ -1051,19 +1069,31 @@ export class WiredStack {
     readonly bus: FakeEventBridge,
     /** The webhook's secret store: put its secret here. */
     readonly ssm: FakeSsm,
+    /** The template's queues, at the URLs the template gives them. */
+    readonly sqs: FakeSqs,
+    /** The template's buckets, by the names the template gives them. */
+    readonly s3: FakeS3,
     readonly samples: URL,
     /** Deployment events the local ECS sent that were not delivered yet, oldest first. */
     private readonly held: HeldDeploymentEvent[],
   ) {
     this.stack = stack;
-    this.cloud = new LocalCloud(stack, { dynamodb: metered.endpoint, ecs: ecs.url, eventbridge: bus.url, ssm: ssm.url }, bus, place);
+    this.cloud = new LocalCloud(stack, { dynamodb: metered.endpoint, ecs: ecs.url, eventbridge: bus.url, ssm: ssm.url, sqs: sqs.url, s3: s3.url }, bus, place);
   }
 
   /** `artifacts`: the folder of the packaged zips; `samples`: the events/ folder. */
   static async start(options: { readonly template: Template; readonly artifacts: string; readonly catalog: Catalog; readonly stage: string; readonly samples: URL; readonly account?: string }): Promise<WiredStack> {
     const { catalog } = options;
-    const place = { stackName: `${catalog.service}-${options.stage}`, region: catalog.region ?? "us-east-1", account: options.account ?? "123456789012" };
+    const account = options.account ?? "123456789012";
+    const sqs = await startFakeSqs({ accountId: account });
+    const place: StackPlace = { stackName: `${catalog.service}-${options.stage}`, region: catalog.region ?? "us-east-1", account, sqsEndpoint: sqs.url };
     const stack = new StackModel(options.template, place, options.artifacts);
+    const buckets: Record<string, { region: string }> = {};
+    for (const [id, resource] of Object.entries(stack.template.Resources)) {
+      if (resource.Type === "AWS::SQS::Queue" && sqs.createQueue(stack.resolver.getAtt(id, "QueueName")) !== stack.resolver.ref(id)) throw new Error(`harness: queue ${id} is not at the URL the template gives it`);
+      if (resource.Type === "AWS::S3::Bucket") buckets[stack.resolver.ref(id)] = { region: place.region };
+    }
+    const s3 = await startFakeS3(buckets, { region: place.region });
     const dynalite = await startDynalite();
     const metered = await startMeteredDynamo(dynalite.endpoint);
     const direct = dynalite.client();
@@ -1086,13 +1116,13 @@ export class WiredStack {
     });
     const bus = await startFakeEventBridge();
     const ssm = await startFakeSsm({ region: place.region, account: place.account });
-    return new WiredStack(catalog, place, stack, dynalite, metered, direct, tables, ecs, bus, ssm, options.samples, held);
+    return new WiredStack(catalog, place, stack, dynalite, metered, direct, tables, ecs, bus, ssm, sqs, s3, options.samples, held);
   }
 
   async close(): Promise<void> {
     const webhook = await this.#webhook?.catch(() => undefined);
     await webhook?.close();
-    await Promise.all([this.metered.close(), this.dynalite.close(), this.ecs.close(), this.bus.close(), this.ssm.close()]);
+    await Promise.all([this.metered.close(), this.dynalite.close(), this.ecs.close(), this.bus.close(), this.ssm.close(), this.sqs.close(), this.s3.close()]);
     for (const fn of this.stack.functions.values()) rmSync(fn.container, { recursive: true, force: true });
   }
 
@@ -1110,6 +1140,63 @@ export class WiredStack {
     if (exportName !== "handler") throw new Error(`harness: a function URL runs a module's "handler" export, not ${fn.handler}`);
     this.#webhook = startFunctionUrl({ package: { root: fn.root, bundle: file }, env: this.cloud.environmentOf(fn), functionName: fn.name, region: this.place.region, timeoutSeconds: fn.timeoutSeconds });
     return this.#webhook;
+  }
+
+  /**
+   * One poll of each enabled SQS event source mapping of the template, as Lambda's poller makes it
+   * (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html): the visible messages of its queue, at most its
+   * BatchSize, each kept invisible for the queue's VisibilityTimeout (and moved to the dead-letter queue of the
+   * queue's RedrivePolicy once received maxReceiveCount times), handed to its function as one SQS event of the
+   * shape Lambda sends (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#example-standard-queue-message-event).
+   * A function that returns deletes its messages, but those its partial batch response names when the mapping has
+   * ReportBatchItemFailures (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html); one
+   * that throws deletes none. What the functions put on buses is routed. The invocations made, none when no queue
+   * had a visible message.
+   */
+  async pollEventSources(): Promise<Invocation[]> {
+    const r = this.stack.resolver;
+    const made: Invocation[] = [];
+    for (const [id, resource] of Object.entries(this.stack.template.Resources)) {
+      if (resource.Type !== "AWS::Lambda::EventSourceMapping") continue;
+      const p = r.resolve(resource.Properties) as { EventSourceArn: string; FunctionName: string; BatchSize?: number; Enabled?: boolean; FunctionResponseTypes?: string[] };
+      if (p.Enabled === false) continue;
+      const queueId = Object.keys(this.stack.template.Resources).find((q) => this.stack.template.Resources[q]!.Type === "AWS::SQS::Queue" && r.getAtt(q, "Arn") === p.EventSourceArn);
+      if (queueId === undefined) throw new Error(`harness: event source ${id} reads ${p.EventSourceArn}, not a queue of the stack`);
+      const queue = r.resolve(this.stack.template.Resources[queueId]!.Properties) as { VisibilityTimeout?: number; RedrivePolicy?: { deadLetterTargetArn: string; maxReceiveCount: number } };
+      const functionId = [...this.stack.functions.values()].find((f) => f.name === p.FunctionName || f.arn === p.FunctionName)?.logicalId;
+      if (functionId === undefined) throw new Error(`harness: event source ${id} invokes ${p.FunctionName}, not a function of the stack`);
+      const deadLetterId = queue.RedrivePolicy && Object.keys(this.stack.template.Resources).find((q) => this.stack.template.Resources[q]!.Type === "AWS::SQS::Queue" && r.getAtt(q, "Arn") === queue.RedrivePolicy!.deadLetterTargetArn);
+      const queueUrl = r.ref(queueId);
+      const messages = this.sqs.receive(queueUrl, {
+        max: p.BatchSize ?? 10,
+        visibilityTimeoutSeconds: queue.VisibilityTimeout ?? 30,
+        ...(queue.RedrivePolicy !== undefined && deadLetterId !== undefined ? { redrive: { deadLetterQueueUrl: r.ref(deadLetterId), maxReceiveCount: queue.RedrivePolicy.maxReceiveCount } } : {}),
+      });
+      if (messages.length === 0) continue;
+      const event = {
+        Records: messages.map((m) => ({
+          messageId: m.MessageId,
+          receiptHandle: m.ReceiptHandle,
+          body: m.Body,
+          attributes: { ApproximateReceiveCount: String(m.ApproximateReceiveCount), SentTimestamp: String(m.SentTimestamp), SenderId: "AROAEXAMPLEEXAMPLE:berth", ApproximateFirstReceiveTimestamp: String(m.ApproximateFirstReceiveTimestamp) },
+          messageAttributes: Object.fromEntries(
+            Object.entries(m.MessageAttributes).map(([name, a]) => [name, { ...(a.StringValue !== undefined ? { stringValue: a.StringValue } : {}), ...(a.BinaryValue !== undefined ? { binaryValue: a.BinaryValue } : {}), stringListValues: [], binaryListValues: [], dataType: a.DataType }]),
+          ),
+          md5OfBody: m.MD5OfBody,
+          eventSource: "aws:sqs",
+          eventSourceARN: p.EventSourceArn,
+          awsRegion: this.place.region,
+        })),
+      };
+      const invocation = await this.cloud.invoke(functionId, event, `event source ${id}`);
+      made.push(invocation);
+      if (invocation.error !== undefined) continue;
+      const partial = (p.FunctionResponseTypes ?? []).includes("ReportBatchItemFailures");
+      const failed = new Set(partial ? ((invocation.result as { batchItemFailures?: { itemIdentifier: string }[] } | undefined)?.batchItemFailures ?? []).map((f) => f.itemIdentifier) : []);
+      for (const m of messages) if (!failed.has(m.MessageId)) this.sqs.delete(queueUrl, m.ReceiptHandle);
+      await this.cloud.routePublished();
+    }
+    return made;
   }
 
   /**
