@@ -11,35 +11,65 @@
  * sends is handed to the batch settler once its DelaySeconds have passed, as the SQS event source would
  * (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html); the sweep runs every SWEEP_MS.
  *
- * `node --import tsx bench/batch.bench.ts` runs BATCH_BIG uploads once, then BATCH_SMALL uploads
- * BATCH_SMALL_RUNS times, and records the section bench:batch beside the unbatched figure that bench:burst
- * recorded in BENCHMARKS.md.
+ * `node --import tsx bench/batch.bench.ts [--base <ref>]` runs BATCH_BIG uploads once, then BATCH_SMALL uploads
+ * BATCH_SMALL_RUNS times, on the base commit (default HEAD, checked out by worktree.ts) and on the working
+ * tree, each measurement a fresh process; and records the section bench:batch beside the unbatched figure
+ * that bench:burst recorded in BENCHMARKS.md.
  */
+import { execFileSync } from "node:child_process";
 import { Agent } from "node:http";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { buildEngine } from "../src/aws/compose.ts";
-import { awsClientConfig } from "../src/aws/clients.ts";
-import { DynamoBatchStore } from "../src/aws/dynamo-batch-store.ts";
-import { runTableDefinition } from "../src/aws/dynamo-run-store.ts";
-import { lambdaDeadline, withDeadline } from "../src/aws/invocation.ts";
-import { loadCatalog } from "../src/core/catalog/load.ts";
-import { ConflictError, InvalidTransitionError, NotFoundError, ValidationError } from "../src/core/errors.ts";
-import { createTable, startDynalite } from "../test/contract/dynalite.ts";
-import { startFakeEcs } from "../test/support/fake-ecs.ts";
-import { startFakeEventBridge } from "../test/support/fake-eventbridge.ts";
-import { startFakeS3 } from "../test/support/fake-s3.ts";
-import { startFakeSqs } from "../test/support/fake-sqs.ts";
-import { withJob } from "../test/stack/catalogs.ts";
+import type * as Compose from "../src/aws/compose.ts";
+import type * as Clients from "../src/aws/clients.ts";
+import type * as BatchStoreModule from "../src/aws/dynamo-batch-store.ts";
+import type * as RunStoreModule from "../src/aws/dynamo-run-store.ts";
+import type * as Invocation from "../src/aws/invocation.ts";
+import type * as Load from "../src/core/catalog/load.ts";
+import type * as Errors from "../src/core/errors.ts";
+import type * as Dynalite from "../test/contract/dynalite.ts";
+import type * as FakeEcs from "../test/support/fake-ecs.ts";
+import type * as FakeEventBridge from "../test/support/fake-eventbridge.ts";
+import type * as FakeS3 from "../test/support/fake-s3.ts";
+import type * as FakeSqs from "../test/support/fake-sqs.ts";
+import type * as Catalogs from "../test/stack/catalogs.ts";
 import { recordBenchmark, table } from "./report.ts";
+import { baseRef, checkOut } from "./worktree.ts";
+
+/**
+ * The modules a measurement uses: berth's own from the tree under `root` (the base commit's, or the working
+ * tree's); the stand-ins for AWS (dynalite, the fakes) from the working tree, the same world for both.
+ */
+async function modulesOf(root: string) {
+  const here = fileURLToPath(new URL("..", import.meta.url));
+  const from = async <T>(path: string) => (await import(join(path.startsWith("test/") ? here : root, path))) as T;
+  return {
+    ...(await from<typeof Compose>("src/aws/compose.ts")),
+    ...(await from<typeof Clients>("src/aws/clients.ts")),
+    ...(await from<typeof BatchStoreModule>("src/aws/dynamo-batch-store.ts")),
+    ...(await from<typeof RunStoreModule>("src/aws/dynamo-run-store.ts")),
+    ...(await from<typeof Invocation>("src/aws/invocation.ts")),
+    ...(await from<typeof Load>("src/core/catalog/load.ts")),
+    ...(await from<typeof Errors>("src/core/errors.ts")),
+    ...(await from<typeof Dynalite>("test/contract/dynalite.ts")),
+    ...(await from<typeof FakeEcs>("test/support/fake-ecs.ts")),
+    ...(await from<typeof FakeEventBridge>("test/support/fake-eventbridge.ts")),
+    ...(await from<typeof FakeS3>("test/support/fake-s3.ts")),
+    ...(await from<typeof FakeSqs>("test/support/fake-sqs.ts")),
+    ...(await from<typeof Catalogs>("test/stack/catalogs.ts")),
+  };
+}
+type Modules = Awaited<ReturnType<typeof modulesOf>>;
 
 const BIG = Number(process.env.BATCH_BIG ?? 10_000);
 const SMALL = Number(process.env.BATCH_SMALL ?? 1_000);
 const SMALL_RUNS = Number(process.env.BATCH_SMALL_RUNS ?? 3);
 const WORKERS = Number(process.env.BATCH_WORKERS ?? 100);
-const WINDOW_S = 60;
+const WINDOW_S = Number(process.env.BATCH_WINDOW_S ?? 60);
 const MAX_ITEMS = 10_000;
 const RATE = 20;
 const BURST = 100;
@@ -57,10 +87,11 @@ const POLL_MS = 50;
 const JOB = "gather";
 const TABLE = "berth-runs";
 const MANIFESTS = "acme-jobs-bench-manifests";
-const CATALOG = withJob(
-  JOB,
-  `on: { s3: { bucket: media-uploads, key: { prefix: gather/ } } }\nbatch: { window: ${WINDOW_S}s, maxItems: ${MAX_ITEMS} }\nrun: { taskDefinition: gatherer, container: app, command: [node, gather.js, "\${batch.manifest}", "\${batch.count}"] }`,
-);
+const catalogOf = (withJob: Modules["withJob"]) =>
+  withJob(
+    JOB,
+    `on: { s3: { bucket: media-uploads, key: { prefix: gather/ } } }\nbatch: { window: ${WINDOW_S}s, maxItems: ${MAX_ITEMS} }\nrun: { taskDefinition: gatherer, container: app, command: [node, gather.js, "\${batch.manifest}", "\${batch.count}"] }`,
+  );
 
 interface Measured {
   readonly uploads: number;
@@ -69,6 +100,9 @@ interface Measured {
   /** Deliveries that failed and were retried (Lambda's async retries), and those that ran out of retries. */
   readonly redelivered: number;
   readonly failedForGood: number;
+  /** The longest any upload took from its first delivery to its acceptance (retries included), and the longest one dispatch call took. */
+  readonly longestWaitMs: number;
+  readonly longestDispatchMs: number;
   readonly runTaskCalls: number;
   readonly throttled: number;
   readonly tasksLaunched: number;
@@ -104,7 +138,10 @@ const upload = (i: number) => ({
   detail: { ...sample.detail, bucket: { name: "media-uploads" }, object: { ...sample.detail.object, key: keyOf(i), size: 1000 + (i % 100), sequencer: i.toString(16).padStart(18, "0") } },
 });
 
-const invoke = <T>(timeoutMs: number, work: () => Promise<T>): Promise<T> => withDeadline(lambdaDeadline({ getRemainingTimeInMillis: () => timeoutMs }, Date.now())!, work);
+const invoker =
+  ({ withDeadline, lambdaDeadline }: Modules) =>
+  <T>(timeoutMs: number, work: () => Promise<T>): Promise<T> =>
+    withDeadline(lambdaDeadline({ getRemainingTimeInMillis: () => timeoutMs }, Date.now())!, work);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Counts the DynamoDB requests and, for each conditional write that lost, which record and which change. */
@@ -136,7 +173,10 @@ function countConditions(client: DynamoDBClient) {
   return counts;
 }
 
-async function measure(uploads: number): Promise<Measured> {
+async function measure(m: Modules, uploads: number): Promise<Measured> {
+  const { startDynalite, startFakeEcs, startFakeEventBridge, startFakeS3, startFakeSqs, awsClientConfig, createTable, runTableDefinition, loadCatalog, buildEngine, DynamoBatchStore } = m;
+  const { ConflictError, InvalidTransitionError, NotFoundError, ValidationError } = m;
+  const invoke = invoker(m);
   const [dynamo, ecs, bus, s3, sqs] = await Promise.all([
     startDynalite(),
     startFakeEcs({ runTaskRateLimit: { ratePerSecond: RATE, burst: BURST } }),
@@ -165,7 +205,7 @@ async function measure(uploads: number): Promise<Measured> {
     ecs: new ECSClient({ ...awsClientConfig({}), ...place, endpoint: ecs.url, requestHandler: agent() }),
     eventBridge: new EventBridgeClient({ ...awsClientConfig({}), ...place, endpoint: bus.url, requestHandler: agent() }),
   };
-  const loaded = loadCatalog(CATALOG, "berth.yml");
+  const loaded = loadCatalog(catalogOf(m.withJob), "berth.yml");
   if (!loaded.ok) throw loaded.error;
   const engine = buildEngine(loaded.catalog, clients, { table: TABLE, bus: "berth", batchQueue: queueUrl, manifestBucket: MANIFESTS }, { env: process.env });
   const heads = new DynamoBatchStore({ client: dynamoClient, tableName: TABLE });
@@ -177,17 +217,23 @@ async function measure(uploads: number): Promise<Measured> {
   let redelivered = 0;
   let failedForGood = 0;
   let answered = 0;
+  const firstTried = new Map<number, number>();
+  let longestWaitMs = 0;
+  let longestDispatchMs = 0;
   const pending: { i: number; attempt: number; at: number }[] = [];
   let next = 0;
   const deliver = async (i: number, attempt: number) => {
+    const started = Date.now();
+    if (!firstTried.has(i)) firstTried.set(i, started);
     try {
-      const outcomes = await invoke(DISPATCH_TIMEOUT_MS, () => engine.dispatch(upload(i), JOB));
+      const outcomes = await invoke(DISPATCH_TIMEOUT_MS, () => engine.dispatch(upload(i), JOB)).finally(() => void (longestDispatchMs = Math.max(longestDispatchMs, Date.now() - started)));
       for (const o of outcomes) {
         if (o.kind !== "batched" && o.kind !== "duplicate") throw new Error(`upload ${i}: ${JSON.stringify(o)}`);
         if (o.kind === "batched" && o.closesAt !== undefined) closesAt.set(o.batchId, o.closesAt);
       }
       accepted++;
       lastAccepted = Math.max(lastAccepted, Date.now());
+      longestWaitMs = Math.max(longestWaitMs, Date.now() - firstTried.get(i)!);
     } catch (error) {
       if (error instanceof Error && error.message.startsWith(`upload ${i}:`)) throw error;
       // The dispatch function answers these (handler.ts): the event is not retried.
@@ -291,6 +337,8 @@ async function measure(uploads: number): Promise<Measured> {
     joinsPerSecond: uploads / ((lastAccepted - t0) / 1000),
     redelivered,
     failedForGood,
+    longestWaitMs,
+    longestDispatchMs,
     runTaskCalls: s.runTaskCalls,
     throttled: s.throttled,
     tasksLaunched: s.tasksLaunched,
@@ -327,17 +375,41 @@ function unbatched(): { readonly drainS: string; readonly runTaskCalls: string; 
   return { drainS: cells[3]!, runTaskCalls: cells[8]!, line: row };
 }
 
-const runs: Measured[] = [];
-for (const [n, times] of [
-  [BIG, BIG > 0 ? 1 : 0],
-  [SMALL, SMALL_RUNS],
-] as const) {
-  for (let k = 0; k < times; k++) {
-    console.log(`${n} uploads, run ${k + 1}/${times} …`);
-    const m = await measure(n);
-    console.log(`  ${JSON.stringify(m)}`);
-    runs.push(m);
+// A measurement in a process of its own: `--measure <root> <uploads>` prints one line of JSON.
+const measureAt = process.argv.indexOf("--measure");
+if (measureAt >= 0) {
+  const root = process.argv[measureAt + 1]!;
+  const result = await measure(await modulesOf(root), Number(process.argv[measureAt + 2]));
+  console.log(`RESULT ${JSON.stringify(result)}`);
+  process.exit(0);
+}
+
+const repo = fileURLToPath(new URL("..", import.meta.url));
+const base = checkOut(baseRef());
+const sides = [
+  { label: `before (${base.commit})`, root: base.root },
+  { label: "after", root: repo },
+] as const;
+const runs: (Measured & { readonly side: string })[] = [];
+try {
+  for (const [n, times] of [
+    [BIG, BIG > 0 ? 1 : 0],
+    [SMALL, SMALL_RUNS],
+  ] as const) {
+    for (let k = 0; k < times; k++) {
+      for (const side of sides) {
+        console.log(`${side.label}: ${n} uploads, run ${k + 1}/${times} …`);
+        const out = execFileSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--measure", side.root, String(n)], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 1024 * 1024 });
+        const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+        if (line === undefined) throw new Error(`${side.label}: no result from the measurement of ${n} uploads`);
+        const m = JSON.parse(line.slice("RESULT ".length)) as Measured;
+        console.log(`  ${JSON.stringify(m)}`);
+        runs.push({ ...m, side: side.label });
+      }
+    }
   }
+} finally {
+  base.remove();
 }
 
 const median = (xs: readonly number[]) => {
@@ -346,16 +418,20 @@ const median = (xs: readonly number[]) => {
 };
 const spread = (xs: readonly number[], digits: number) =>
   xs.length === 1 ? xs[0]!.toFixed(digits) : `${median(xs).toFixed(digits)} [${Math.min(...xs).toFixed(digits)}, ${Math.max(...xs).toFixed(digits)}]`;
-const sizes = [...new Set(runs.map((r) => r.uploads))];
+const sizes = [...new Set(runs.map((r) => r.uploads))].flatMap((n) => sides.map((side) => ({ n, side: side.label })));
 const lostText = (lost: Readonly<Record<string, number>>) => Object.entries(lost).map(([k, v]) => `${k} ${v}`).join(", ") || "0";
-const rows = sizes.map((n) => {
-  const rs = runs.filter((r) => r.uploads === n);
+const rows = sizes.map(({ n, side }) => {
+  const rs = runs.filter((r) => r.uploads === n && r.side === side);
   const all = (f: (r: Measured) => number) => spread(rs.map(f), 0);
   return [
     `${n.toLocaleString("en-US")} × ${rs.length}`,
+    side,
     rs.every((r) => r.drained) ? "yes" : `no (limit ${LIMIT_MS / 1000} s)`,
     spread(rs.map((r) => r.dispatchMs / 1000), 1),
     spread(rs.map((r) => r.joinsPerSecond), 0),
+    spread(rs.map((r) => r.dynamoRequests / r.uploads), 2),
+    spread(rs.map((r) => r.longestWaitMs / 1000), 1),
+    spread(rs.map((r) => r.longestDispatchMs / 1000), 1),
     all((r) => r.runTaskCalls),
     all((r) => r.tasksLaunched),
     all((r) => r.manifests),
@@ -374,7 +450,8 @@ const rows = sizes.map((n) => {
   ];
 });
 const before = unbatched();
-const big = runs.find((r) => r.uploads === BIG);
+const big = runs.find((r) => r.uploads === BIG && r.side === "after");
+const bigBefore = runs.find((r) => r.uploads === BIG && r.side !== "after");
 
 const md = `## Batched burst: many uploads, one task
 
@@ -389,9 +466,13 @@ a token bucket of ${RATE}/s, burst ${BURST}. A failed dispatch is retried as Lam
 ${table(
   [
     "uploads × runs",
+    "tree",
     "drained",
     "dispatch s",
     "joins/s",
+    "DynamoDB requests / upload",
+    "longest upload wait s",
+    "longest dispatch s",
     "RunTask calls",
     "tasks",
     "manifests",
@@ -418,24 +499,31 @@ uploads in no manifest). "head conditions lost": conditional writes of the job's
 condition (each is read again and decided again), by kind; "other conditions lost": those of the other records, by record
 (item keys, slots, and the runs table's run records, whose create is conditional on the run's idempotency key).
 
+"tree": the base commit (before) and the working tree (after), side by side, each measurement a fresh process.
+"longest upload wait": from an upload's first delivery to its acceptance, retries included; "longest dispatch": the
+longest single delivery.
+
 dynalite runs in the bench's own process, one event loop with the engine and the fakes on a shared machine, and
 serves one request at a time: joins/s here are dynalite's, far below what one DynamoDB item takes (1,000 writes a
-second); a join costs about ${big === undefined ? "" : (big.dynamoRequests / big.uploads).toFixed(1)} DynamoDB requests (claim, head read and reserve, place, slot write, done, and the
-settlers' reads).${
+second).${
+  big !== undefined && bigBefore !== undefined
+    ? ` ${BIG.toLocaleString("en-US")} uploads: ${(bigBefore.dynamoRequests / bigBefore.uploads).toFixed(2)} → ${(big.dynamoRequests / big.uploads).toFixed(2)} DynamoDB requests per upload,
+${bigBefore.joinsPerSecond.toFixed(0)} → ${big.joinsPerSecond.toFixed(0)} joins/s, ${bigBefore.slotQueries} → ${big.slotQueries} slot Query pages, ${bigBefore.manifestPuts} → ${big.manifestPuts} manifest PutObjects, the longest upload wait
+${(bigBefore.longestWaitMs / 1000).toFixed(1)} s → ${(big.longestWaitMs / 1000).toFixed(1)} s. Before, every upload that found its job's batch closing helped hand it off (list the
+slots, write the manifest, create the run) and the joins stalled while it lasted; now an upload that finds the batch
+closing opens the next one beside it, and only the closer, the window's timer and the sweep hand a batch off. A first
+delivery reads the item key and the head and writes the head (reserve), the item key (place) and the slot; the
+settlers' reads and lists come on top.`
+    : ""
+}${
   big !== undefined && big.manifests > 1
     ? ` At ${big.joinsPerSecond.toFixed(0)} joins/s the ${BIG.toLocaleString("en-US")} uploads take longer than the ${WINDOW_S} s window: a batch closes at its window's end
 with the uploads it has, and the next upload opens the next, so the burst made ${big.manifests} batches and ${big.tasksLaunched} tasks.`
     : ""
-}${
-  big !== undefined && big.manifestPuts > big.manifests
-    ? ` Every upload that finds its job's batch closing helps hand it off (flow.ts \`settleStep\`: list the batch's slots, write the
-manifest, create the run), so a hand-off under ${WORKERS} concurrent uploads lists the slots many times over (${big.slotQueries} slot Query pages,
-${big.manifestPuts} PutObjects of the same ${big.manifests} manifest${big.manifests === 1 ? "" : "s"}) and the joins stall while it lasts.`
-    : ""
 }
 
 Unbatched (bench:burst, working tree, 100 workers, as recorded in this file): ${before === undefined ? "no row found" : `${before.drainS} s to drain 10,000 RunTask-launched tasks, ${before.runTaskCalls} RunTask calls`}.
-${big === undefined ? "" : `Batched, ${BIG.toLocaleString("en-US")} uploads: ${big.runTaskCalls} RunTask call${big.runTaskCalls === 1 ? "" : "s"}, ${big.tasksLaunched} task${big.tasksLaunched === 1 ? "" : "s"}, the last one started ${(big.fromLastUploadMs / 1000).toFixed(1)} s after the last upload (${(big.fromWindowEndMs / 1000).toFixed(1)} s after its window's end).`}
+${big === undefined ? "" : `Batched, ${BIG.toLocaleString("en-US")} uploads (after): ${big.runTaskCalls} RunTask call${big.runTaskCalls === 1 ? "" : "s"}, ${big.tasksLaunched} task${big.tasksLaunched === 1 ? "" : "s"}, the last one started ${(big.fromLastUploadMs / 1000).toFixed(1)} s after the last upload (${(big.fromWindowEndMs / 1000).toFixed(1)} s after its window's end).`}
 `;
 console.log(md);
 recordBenchmark("batch", md);

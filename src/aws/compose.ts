@@ -113,7 +113,7 @@ export function batchAdapters(catalog: Catalog, clients: AwsClients, config: Eng
   let loaded: Promise<{ readonly manifests: ManifestWriter; readonly timer: BatchTimer }> | undefined;
   const senders = () => (loaded ??= import("./on-first-use.ts").then((m) => m.batchSenders(at.env, batchQueue, at.place)));
   return {
-    store: new DynamoBatchStore({ client: clients.dynamo, tableName: config.table }),
+    store: new DynamoBatchStore({ client: clients.dynamo, tableName: config.table, ...(config.retentionDays !== undefined ? { retentionDays: config.retentionDays } : {}) }),
     manifests: { putManifest: async (bucket, key, body) => (await senders()).manifests.putManifest(bucket, key, body) },
     timer: { settleAt: async (job, batchId, until) => (await senders()).timer.settleAt(job, batchId, until) },
     ...(config.manifestBucket !== undefined ? { stageManifestBucket: config.manifestBucket } : {}),

@@ -3,19 +3,24 @@
  *
  * | record   | PK                     | SK                     | other attributes                                                  |
  * |----------|------------------------|------------------------|-------------------------------------------------------------------|
- * | head     | `BATCHHEAD#<job>`      | HEAD                   | batchJob, batchId, state, opened, closesAt, count, bytes, closedAt, closeReason, runId |
- * | item key | `BATCHKEY#<item key>`  | KEY                    | batchJob, placedBatch, placedSlot, done                           |
- * | slot     | `BATCH#<batch id>`     | `SLOT#<slot, 10 digits>` | batchJob, data (the slot's record as JSON)                      |
+ * | head     | `BATCHHEAD#<job>`      | HEAD                   | batchJob, batchId, state, opened, closesAt, count, bytes, closedAt, closeReason, runId; the previous batch: prevBatchId, prevOpened, prevClosesAt, prevCount, prevBytes, prevClosedAt, prevCloseReason |
+ * | item key | `BATCHKEY#<item key>`  | KEY                    | batchJob, placedBatch, placedSlot, expiresAt                      |
+ * | slot     | `BATCH#<batch id>`     | `SLOT#<slot, 10 digits>` | batchJob, data (the slot's record as JSON), expiresAt           |
  *
  * Every write is one PutItem or UpdateItem whose condition expression states the model.ts rule it follows
  * (named at each write); no transactions. A batch's slots share its partition, so a strongly consistent
  * Query lists them, in slot order, a page (1 MB) at a time: a 10,000-item batch is a few pages, and no
  * item grows with the batch. The job is `batchJob`, not `job`: `job` keys the run indexes, which these
  * records stay out of.
+ *
+ * Item keys and slots carry `expiresAt` (epoch seconds, the table's TTL attribute, as the run store's records
+ * do: dynamo-run-store.ts), `retentionDays` after they were written, so the batch records do not grow without
+ * bound; an item key expired but not yet deleted counts as absent (model.ts `liveItemKey`). Heads are one per
+ * job and never expire.
  */
 import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import type { Applied, BatchHead, BatchSlot, BatchState, CloseReason, HeadChange, ItemKeyChange, ItemKeyRecord, SlotRef } from "../core/batch/model.ts";
+import { isTombstone, type Applied, type BatchHead, type BatchSlot, type BatchState, type CloseReason, type HeadChange, type ItemKeyChange, type ItemKeyRecord, type PreviousBatch, type SlotRef } from "../core/batch/model.ts";
 import type { BatchStore } from "../core/batch/port.ts";
 import { ConflictError, TransientError } from "../core/errors.ts";
 import type { DynamoCommandSender } from "./dynamo-run-store.ts";
@@ -25,7 +30,11 @@ export interface DynamoBatchStoreOptions {
   readonly client: DynamoCommandSender;
   /** The runs table. */
   readonly tableName: string;
+  /** Days an item key and a slot are kept after they are written, via TTL. Default 90, as the run store's. */
+  readonly retentionDays?: number;
 }
+
+const PREVIOUS = ["prevBatchId", "prevOpened", "prevClosesAt", "prevCount", "prevBytes", "prevClosedAt", "prevCloseReason"] as const;
 
 type Item = Readonly<Record<string, AttributeValue>>;
 type Values = Readonly<Record<string, string | number>>;
@@ -61,6 +70,31 @@ function headAttributes(head: BatchHead): Values {
     ...(head.closedAt !== undefined ? { closedAt: head.closedAt } : {}),
     ...(head.closeReason !== undefined ? { closeReason: head.closeReason } : {}),
     ...(head.runId !== undefined ? { runId: head.runId } : {}),
+    ...(head.previous !== undefined
+      ? {
+          prevBatchId: head.previous.batchId,
+          prevOpened: head.previous.opened,
+          prevClosesAt: head.previous.closesAt,
+          prevCount: head.previous.count,
+          prevBytes: head.previous.bytes,
+          prevClosedAt: head.previous.closedAt,
+          prevCloseReason: head.previous.closeReason,
+        }
+      : {}),
+  };
+}
+
+function toPrevious(item: Item): PreviousBatch | undefined {
+  const batchId = str(item, "prevBatchId");
+  if (batchId === undefined) return undefined;
+  return {
+    batchId,
+    opened: num(item, "prevOpened") ?? 0,
+    closesAt: num(item, "prevClosesAt") ?? 0,
+    count: num(item, "prevCount") ?? 0,
+    bytes: num(item, "prevBytes") ?? 0,
+    closedAt: num(item, "prevClosedAt") ?? 0,
+    closeReason: (str(item, "prevCloseReason") ?? "window") as CloseReason,
   };
 }
 
@@ -68,6 +102,7 @@ function toHead(item: Item): BatchHead {
   const closedAt = num(item, "closedAt");
   const closeReason = str(item, "closeReason") as CloseReason | undefined;
   const runId = str(item, "runId");
+  const previous = toPrevious(item);
   return {
     job: str(item, "batchJob") ?? "",
     batchId: str(item, "batchId") ?? "",
@@ -79,13 +114,17 @@ function toHead(item: Item): BatchHead {
     ...(closedAt !== undefined ? { closedAt } : {}),
     ...(closeReason !== undefined ? { closeReason } : {}),
     ...(runId !== undefined ? { runId } : {}),
+    ...(previous !== undefined ? { previous } : {}),
   };
 }
 
-function toItemKey(itemKey: string, item: Item): ItemKeyRecord {
+/** An item key as stored; undefined for one placed nowhere (a claim written by an earlier protocol), which counts as absent. */
+function toItemKey(itemKey: string, item: Item): ItemKeyRecord | undefined {
   const batchId = str(item, "placedBatch");
   const slot = num(item, "placedSlot");
-  return { itemKey, job: str(item, "batchJob") ?? "", ...(batchId !== undefined && slot !== undefined ? { placed: { batchId, slot } } : {}), done: item["done"] !== undefined };
+  if (batchId === undefined || slot === undefined) return undefined;
+  const expiresAt = num(item, "expiresAt");
+  return { itemKey, job: str(item, "batchJob") ?? "", placed: { batchId, slot }, ...(expiresAt !== undefined ? { expiresAt } : {}) };
 }
 
 const toSlot = (item: Item): BatchSlot => JSON.parse(str(item, "data") ?? "") as BatchSlot;
@@ -103,10 +142,17 @@ interface Write {
 export class DynamoBatchStore implements BatchStore {
   readonly #client: DynamoCommandSender;
   readonly #table: string;
+  readonly #retentionSeconds: number;
 
   constructor(options: DynamoBatchStoreOptions) {
     this.#client = options.client;
     this.#table = options.tableName;
+    this.#retentionSeconds = (options.retentionDays ?? 90) * 86_400;
+  }
+
+  /** `expiresAt` of a record written at `at` (epoch ms). */
+  #expiresAt(at: number): number {
+    return Math.floor(at / 1000) + this.#retentionSeconds;
   }
 
   async getHead(job: string): Promise<BatchHead | undefined> {
@@ -125,13 +171,17 @@ export class DynamoBatchStore implements BatchStore {
   #headWrite(key: Write["key"], change: HeadChange): Write {
     const ofBatch = "#batchId = :batch";
     switch (change.kind) {
-      case "open":
+      case "open": {
+        // The batch it replaces: closed, or closing (then kept as the new batch's previous); either without a previous of its own.
+        const replacing = change.head.previous !== undefined ? "closing" : "closed";
         return {
           key,
           item: headAttributes(change.head),
-          condition: change.replaces === undefined ? "attribute_not_exists(PK)" : "attribute_not_exists(PK) OR (#state = :closed AND #batchId = :replaces)",
-          ...(change.replaces === undefined ? {} : { values: { ":closed": "closed", ":replaces": change.replaces } }),
+          condition:
+            change.replaces === undefined ? "attribute_not_exists(PK)" : "attribute_not_exists(PK) OR (#batchId = :replaces AND #state = :replacing AND attribute_not_exists(#prevBatchId))",
+          ...(change.replaces === undefined ? {} : { values: { ":replacing": replacing, ":replaces": change.replaces } }),
         };
+      }
       case "reserve":
         return {
           key,
@@ -155,10 +205,11 @@ export class DynamoBatchStore implements BatchStore {
           values: { ":batch": change.batchId, ":open": "open", ":closing": "closing", ":at": change.closedAt, ":reason": change.reason },
         };
       case "hand-off":
+        if (change.previous === true) return { key, update: `REMOVE ${PREVIOUS.map((n) => `#${n}`).join(", ")}`, condition: "#prevBatchId = :batch", values: { ":batch": change.batchId } };
         return {
           key,
           update: `SET #state = :closed${change.runId === undefined ? "" : ", #runId = :run"}`,
-          condition: `${ofBatch} AND #state = :closing`,
+          condition: `${ofBatch} AND #state = :closing AND attribute_not_exists(#prevBatchId)`,
           values: { ":batch": change.batchId, ":closing": "closing", ":closed": "closed", ...(change.runId === undefined ? {} : { ":run": change.runId }) },
         };
     }
@@ -169,35 +220,24 @@ export class DynamoBatchStore implements BatchStore {
     return item === undefined ? undefined : toItemKey(itemKey, item);
   }
 
-  /** applyItemKeyChange, as condition expressions. */
+  /** applyItemKeyChange, as condition expressions: one PutItem. */
   async changeItemKey(change: ItemKeyChange): Promise<Applied<ItemKeyRecord>> {
     const key = itemKeyKey(change.itemKey);
-    let write: Write;
-    switch (change.kind) {
-      case "claim":
-        write = { key, item: { batchJob: change.job }, condition: "attribute_not_exists(PK)" };
-        break;
-      case "place":
-        write = {
-          key,
-          update: "SET #placedBatch = :batch, #placedSlot = :slot",
-          condition: `attribute_exists(PK) AND attribute_not_exists(#done) AND ${change.from === undefined ? "attribute_not_exists(#placedBatch)" : "#placedBatch = :fromBatch AND #placedSlot = :fromSlot"}`,
-          values: { ":batch": change.at.batchId, ":slot": change.at.slot, ...(change.from === undefined ? {} : { ":fromBatch": change.from.batchId, ":fromSlot": change.from.slot }) },
-        };
-        break;
-      case "done":
-        write = { key, update: "SET #done = :one", condition: "#placedBatch = :batch AND #placedSlot = :slot", values: { ":one": 1, ":batch": change.at.batchId, ":slot": change.at.slot } };
-        break;
-    }
+    const item = { batchJob: change.job, placedBatch: change.at.batchId, placedSlot: change.at.slot, expiresAt: this.#expiresAt(change.now) };
+    const write: Write =
+      change.from === undefined
+        ? { key, item, condition: "attribute_not_exists(PK) OR attribute_not_exists(#placedBatch) OR #expiresAt < :now", values: { ":now": Math.floor(change.now / 1000) } }
+        : { key, item, condition: "#placedBatch = :fromBatch AND #placedSlot = :fromSlot", values: { ":fromBatch": change.from.batchId, ":fromSlot": change.from.slot } };
     const written = await this.#write(write);
-    if (written !== undefined) return { ok: true, record: change.kind === "claim" ? { itemKey: change.itemKey, job: change.job, done: false } : toItemKey(change.itemKey, written) };
+    if (written !== undefined) return { ok: true, record: { itemKey: change.itemKey, job: change.job, placed: change.at } };
     return { ok: false, current: await this.getItemKey(change.itemKey) };
   }
 
   /** applySlotWrite: `attribute_not_exists(PK)`. */
   async writeSlot(slot: BatchSlot): Promise<Applied<BatchSlot>> {
     const key = slotKey(slot);
-    const written = await this.#write({ key, item: { batchJob: slot.job, data: JSON.stringify(slot) }, condition: "attribute_not_exists(PK)" });
+    const expiresAt = this.#expiresAt(isTombstone(slot) ? slot.at : slot.joinedAt);
+    const written = await this.#write({ key, item: { batchJob: slot.job, data: JSON.stringify(slot), expiresAt }, condition: "attribute_not_exists(PK)" });
     if (written !== undefined) return { ok: true, record: slot };
     const current = await this.#get(key);
     return { ok: false, current: current === undefined ? undefined : toSlot(current) };

@@ -113,28 +113,145 @@ export function batchStoreContract(name: string, open: () => Promise<BatchStoreF
       });
     });
 
-    describe("the item key's conditions (applyItemKeyChange)", () => {
-      const at = { batchId: "b1", slot: 4 };
-      it("claims a key once, places it once, moves it only from the slot it names, and marks it done there", async () => {
-        const claimed = { itemKey: "k", job: "thumbs", done: false };
-        expect(await store.changeItemKey({ kind: "claim", itemKey: "k", job: "thumbs" })).toEqual({ ok: true, record: claimed });
-        expect(await peer.changeItemKey({ kind: "claim", itemKey: "k", job: "thumbs" })).toEqual({ ok: false, current: claimed });
-        expect(await peer.changeItemKey({ kind: "place", itemKey: "k", at })).toEqual({ ok: true, record: { ...claimed, placed: at } });
-        expect(await store.changeItemKey({ kind: "place", itemKey: "k", at: { batchId: "b1", slot: 5 } })).toEqual({ ok: false, current: { ...claimed, placed: at } });
-        const moved = { batchId: "b2", slot: 0 };
-        expect(await store.changeItemKey({ kind: "place", itemKey: "k", at: moved, from: { batchId: "b1", slot: 3 } })).toEqual({ ok: false, current: { ...claimed, placed: at } });
-        expect(await store.changeItemKey({ kind: "place", itemKey: "k", at: moved, from: at })).toEqual({ ok: true, record: { ...claimed, placed: moved } });
-        expect(await peer.changeItemKey({ kind: "done", itemKey: "k", at })).toEqual({ ok: false, current: { ...claimed, placed: moved } });
-        const done = { ...claimed, placed: moved, done: true };
-        expect(await peer.changeItemKey({ kind: "done", itemKey: "k", at: moved })).toEqual({ ok: true, record: done });
-        expect(await store.changeItemKey({ kind: "done", itemKey: "k", at: moved })).toEqual({ ok: true, record: done });
-        expect(await store.changeItemKey({ kind: "place", itemKey: "k", at, from: moved })).toEqual({ ok: false, current: done });
-        expect(await store.getItemKey("k")).toEqual(done);
+    describe("a closing batch kept as the next one's previous", () => {
+      const closing = head({ state: "closing", closedAt: sec(60), closeReason: "window" });
+      const prev = { batchId: "b1", opened: T0, closesAt: sec(60), count: 1, bytes: 100, closedAt: sec(60), closeReason: "window" } as const;
+      const next = head({ batchId: "b2", opened: sec(61), closesAt: sec(121), previous: prev });
+
+      it("opens the next batch beside a closing one, once, and hands them off in order", async () => {
+        await store.changeHead("thumbs", { kind: "open", head: head() });
+        await store.changeHead("thumbs", { kind: "close", batchId: "b1", closedAt: sec(60), reason: "window" });
+        expect(await peer.changeHead("thumbs", { kind: "open", replaces: "b1", head: next })).toEqual({ ok: true, record: next });
+        expect(await store.getHead("thumbs")).toEqual(next);
+        expect(await store.changeHead("thumbs", { kind: "open", replaces: "b1", head: head({ batchId: "b3", previous: prev }) })).toEqual({ ok: false, current: next });
+        const reserved = { ...next, count: 2, bytes: 110 };
+        expect(await store.changeHead("thumbs", { kind: "reserve", batchId: "b2", size: 10, now: sec(62), maxItems: 9 })).toEqual({ ok: true, record: reserved });
+        const second = { ...reserved, state: "closing", closedAt: sec(63), closeReason: "max-items" } as const;
+        expect(await peer.changeHead("thumbs", { kind: "close", batchId: "b2", closedAt: sec(63), reason: "max-items" })).toEqual({ ok: true, record: second });
+        // Two closing: no third batch, and the head is handed off only after its previous.
+        expect(await peer.changeHead("thumbs", { kind: "open", replaces: "b2", head: head({ batchId: "b3", previous: { ...prev, batchId: "b2" } }) })).toEqual({ ok: false, current: second });
+        expect(await store.changeHead("thumbs", { kind: "hand-off", batchId: "b2", runId: "R2" })).toEqual({ ok: false, current: second });
+        expect(await store.changeHead("thumbs", { kind: "hand-off", batchId: "b2", runId: "R2", previous: true })).toEqual({ ok: false, current: second });
+        const { previous: _, ...alone } = second;
+        expect(await store.changeHead("thumbs", { kind: "hand-off", batchId: "b1", runId: "R1", previous: true })).toEqual({ ok: true, record: alone });
+        expect(await peer.changeHead("thumbs", { kind: "hand-off", batchId: "b1", runId: "R1", previous: true })).toEqual({ ok: false, current: alone });
+        expect(await peer.getHead("thumbs")).toEqual(alone);
+        expect(await peer.changeHead("thumbs", { kind: "hand-off", batchId: "b2", runId: "R2" })).toEqual({ ok: true, record: { ...alone, state: "closed", runId: "R2" } });
       });
 
-      it("places nothing for a key never claimed", async () => {
-        expect(await store.changeItemKey({ kind: "place", itemKey: "nobody", at })).toEqual({ ok: false, current: undefined });
-        expect(await store.changeItemKey({ kind: "done", itemKey: "nobody", at })).toEqual({ ok: false, current: undefined });
+      it("opens beside a closing batch only when the opener saw it closing, and over a closed one only when it saw it closed", async () => {
+        await store.changeHead("thumbs", { kind: "open", head: head() });
+        expect(await peer.changeHead("thumbs", { kind: "open", replaces: "b1", head: next })).toEqual({ ok: false, current: head() });
+        await store.changeHead("thumbs", { kind: "close", batchId: "b1", closedAt: sec(60), reason: "window" });
+        await store.changeHead("thumbs", { kind: "hand-off", batchId: "b1", runId: "R1" });
+        // A batch handed off since the opener read it closing is not brought back as a previous.
+        expect(await peer.changeHead("thumbs", { kind: "open", replaces: "b1", head: next })).toEqual({ ok: false, current: { ...closing, state: "closed", runId: "R1" } });
+        expect(await peer.changeHead("thumbs", { kind: "open", replaces: "b1", head: head({ batchId: "b2" }) })).toMatchObject({ ok: true });
+      });
+
+      it("an item finding its batch closing opens the next at once; one finding two closing waits; the timer hands both off, in order, after a crash at any write", async () => {
+        /** A closing batch whose slot 1 a dead writer holds; c opens the next beside it, d fills that; e finds both closing. */
+        const scenario = async (job: string, crashAt: number | undefined) => {
+          const w = new BatchWorld(job, policy({ maxItems: 2 }), [store, peer]);
+          const mine = ["a", "c", "d", "e"].map((k) => ({ ...upload(k), itemKey: `${job}#${k}` }));
+          await w.deliverSurviving(mine[0]!, T0);
+          const first = (await store.getHead(job))!;
+          await store.changeHead(job, { kind: "reserve", batchId: first.batchId, size: 100, now: sec(1), maxItems: 2 });
+          w.crashAfter(crashAt);
+          const outcomes: string[] = [];
+          const tick = async (at: number) => {
+            try {
+              return await w.tick(at);
+            } catch {
+              return undefined;
+            }
+          };
+          await tick(sec(2));
+          for (const [n, item] of mine.slice(1).entries()) outcomes.push((await w.deliverSurviving(item, sec(3 + n))).kind);
+          await w.settleAll(sec(40));
+          return { w, first, outcomes };
+        };
+        const clean = await scenario("thumbs", undefined);
+        expect(clean.outcomes).toEqual(["added", "added", "added"]);
+        // a (and the tombstone) | c, d | e
+        expect(clean.w.manifestKeys().map((m) => m.join(" ")).sort()).toEqual(["in/a", "in/c in/d", "in/e"]);
+        expect(clean.w.runs.size).toBe(3);
+        expect(clean.w.effects).toContain("closed");
+
+        for (let at = 1; at <= clean.w.effects.length; at++) {
+          const { w } = await scenario(`beside-${at}`, at);
+          expect([...w.manifestKeys().flat()].sort()).toEqual(["in/a", "in/c", "in/d", "in/e"]);
+          expect(w.runs.size).toBe(w.manifests.size);
+          expect(await store.getHead(`beside-${at}`)).toMatchObject({ state: "closed" });
+          expect(await store.getHead(`beside-${at}`)).not.toHaveProperty("previous");
+        }
+      });
+
+      it("a batch that became the next one's previous while it was being completed is handed off as the previous", async () => {
+        const w = new BatchWorld("thumbs", policy(), [store, peer]);
+        await w.deliver(upload("a"), T0);
+        const first = (await store.getHead("thumbs"))!;
+        let interleaved = false;
+        const racing: BatchStore = {
+          getHead: (job) => store.getHead(job),
+          changeHead: (job, change) => store.changeHead(job, change),
+          getItemKey: (k) => store.getItemKey(k),
+          changeItemKey: (c) => store.changeItemKey(c),
+          writeSlot: (slot) => store.writeSlot(slot),
+          listSlots: async (batchId) => {
+            const slots = await store.listSlots(batchId);
+            if (!interleaved) {
+              interleaved = true;
+              // Between the settler's read of the closing head and its hand-off, an upload opens the next batch beside it.
+              expect(await w.deliver(upload("b"), sec(61), 1)).toMatchObject({ kind: "added", at: { slot: 0 } });
+            }
+            return slots;
+          },
+        };
+        const settler = new BatchWorld("thumbs", policy(), [racing]);
+        expect(await settler.tick(sec(60))).toMatchObject({ kind: "handed-off", batchId: first.batchId });
+        expect(interleaved).toBe(true);
+        const after = (await peer.getHead("thumbs"))!;
+        expect(after).toMatchObject({ state: "open", count: 1, opened: sec(61) });
+        expect(after).not.toHaveProperty("previous");
+        expect(settler.manifestKeys()).toEqual([["in/a"]]);
+      });
+
+      it("an item finding two batches closing gets wait, and hands neither off", async () => {
+        const w = new BatchWorld("thumbs", policy({ maxItems: 1 }), [store, peer]);
+        await w.deliver(upload("a"), T0);
+        const first = (await store.getHead("thumbs"))!;
+        // a filled and handed off its batch; a dead writer holds the next batch's slot 0, which a timer closed.
+        const stuck = head({ batchId: "b2", opened: sec(1), closesAt: sec(61), bytes: 100 });
+        expect(await store.changeHead("thumbs", { kind: "open", replaces: first.batchId, head: stuck })).toMatchObject({ ok: true });
+        await store.changeHead("thumbs", { kind: "close", batchId: "b2", closedAt: sec(2), reason: "max-items" });
+        expect(await w.deliver(upload("b"), sec(3))).toMatchObject({ kind: "added", at: { slot: 0 } }); // opens beside b2, fills, closes
+        const listings = (await store.listSlots("b2")).length;
+        expect(await w.deliver(upload("c"), sec(4))).toEqual({ kind: "wait", until: sec(5) });
+        expect((await store.listSlots("b2")).length).toBe(listings);
+        expect(w.runs.size).toBe(1);
+        await w.settleAll(sec(40));
+        expect(w.manifestKeys()).toHaveLength(2);
+        expect(await w.deliver(upload("c"), sec(41))).toMatchObject({ kind: "added", at: { slot: 0 } });
+      });
+    });
+
+    describe("the item key's conditions (applyItemKeyChange)", () => {
+      const at = { batchId: "b1", slot: 4 };
+      const place = (over: Record<string, unknown> = {}) => ({ kind: "place", itemKey: "k", job: "thumbs", at, now: sec(1), ...over }) as const;
+      it("places a key once, moves it only from the slot it names", async () => {
+        const placed = { itemKey: "k", job: "thumbs", placed: at };
+        expect(await store.changeItemKey(place())).toEqual({ ok: true, record: placed });
+        expect(await peer.changeItemKey(place({ at: { batchId: "b1", slot: 5 } }))).toMatchObject({ ok: false, current: placed });
+        const moved = { batchId: "b2", slot: 0 };
+        expect(await store.changeItemKey(place({ at: moved, from: { batchId: "b1", slot: 3 } }))).toMatchObject({ ok: false, current: placed });
+        expect(await store.changeItemKey(place({ at: moved, from: at }))).toEqual({ ok: true, record: { ...placed, placed: moved } });
+        expect(await peer.changeItemKey(place({ at: { batchId: "b3", slot: 1 }, from: at }))).toMatchObject({ ok: false, current: { placed: moved } });
+        expect(await peer.getItemKey("k")).toMatchObject({ ...placed, placed: moved });
+      });
+
+      it("moves nothing for a key never placed", async () => {
+        expect(await store.changeItemKey(place({ itemKey: "nobody", from: at }))).toEqual({ ok: false, current: undefined });
         expect(await store.getItemKey("nobody")).toBeUndefined();
       });
     });
@@ -225,7 +342,9 @@ export function batchStoreContract(name: string, open: () => Promise<BatchStoreF
         expect(await store.changeHead("thumbs", { kind: "reserve", batchId, size: 100, now: sec(1), maxItems: 1000 })).toMatchObject({ ok: true });
         await w.deliver(upload("b"), sec(2));
 
-        expect(await w.tick(sec(60))).toEqual({ kind: "wait", until: sec(60) + GRACE_MS });
+        // Looked at again soon after the close, then less and less often, until the grace is over.
+        expect(await w.tick(sec(60))).toEqual({ kind: "wait", until: sec(61) });
+        expect(await w.tick(sec(64))).toEqual({ kind: "wait", until: sec(68) });
         expect(await w.tick(sec(60) + GRACE_MS - 1)).toEqual({ kind: "wait", until: sec(60) + GRACE_MS });
         expect(w.runs.size).toBe(0);
         expect(await w.tick(sec(60) + GRACE_MS, 1)).toMatchObject({ kind: "handed-off", batchId });
@@ -250,13 +369,18 @@ export function batchStoreContract(name: string, open: () => Promise<BatchStoreF
       it("a batch whose every slot was abandoned closes without a manifest or a run, and the item goes to the next", async () => {
         const w = new BatchWorld("thumbs", policy(), [store, peer]);
         const item = upload("a");
-        w.crashAfter(2); // claimed, reserved (opening the batch): dead before placing
-        await expect(w.deliver(item, T0)).rejects.toThrow(/crash after side effect 2 \(reserved\)/);
+        w.crashAfter(1); // reserved (opening the batch): dead before placing
+        await expect(w.deliver(item, T0)).rejects.toThrow(/crash after side effect 1 \(reserved\)/);
         const first = (await store.getHead("thumbs"))!;
-        expect(await w.deliver(item, sec(90))).toEqual({ kind: "wait", until: sec(90) + GRACE_MS });
-        expect(await w.deliver(item, sec(90) + GRACE_MS)).toMatchObject({ kind: "added", at: { slot: 0 } });
-        expect(await store.getHead("thumbs")).toMatchObject({ state: "open", count: 1, opened: sec(90) + GRACE_MS });
-        expect((await store.getHead("thumbs"))!.batchId).not.toBe(first.batchId);
+        // The redelivery finds the batch due: it closes it, opens the next beside it, and, its item in, settles the first (still within the grace).
+        const again = await w.deliver(item, sec(90));
+        expect(again).toMatchObject({ kind: "added", at: { slot: 0 }, settled: { kind: "wait", until: sec(91) } });
+        expect(await store.getHead("thumbs")).toMatchObject({ state: "open", count: 1, opened: sec(90), previous: { batchId: first.batchId, count: 1, closeReason: "window" } });
+        expect(await w.tick(sec(91))).toEqual({ kind: "wait", until: sec(92) });
+        expect(w.runs.size).toBe(0);
+        expect(await w.tick(sec(90) + GRACE_MS)).toEqual({ kind: "open", until: sec(150), previous: { batchId: first.batchId } });
+        expect(await store.getHead("thumbs")).not.toHaveProperty("previous");
+        expect(w.runs.size).toBe(0);
         await w.settleAll(sec(200));
         expect(w.manifestKeys()).toEqual([["in/a"]]);
         expect(w.runs.size).toBe(1);
@@ -280,7 +404,7 @@ export function batchStoreContract(name: string, open: () => Promise<BatchStoreF
         };
         const clean = await runAll("thumbs", undefined);
         expect(clean.manifestKeys().map((m) => m.length)).toEqual([3, 3, 1]);
-        expect([...new Set(clean.effects)].sort()).toEqual(["claimed", "closed", "done", "handed-off", "manifest", "placed", "reserved", "run", "written"]);
+        expect([...new Set(clean.effects)].sort()).toEqual(["closed", "handed-off", "manifest", "placed", "reserved", "run", "written"]);
 
         let crashes = 0;
         for (let at = 1; at <= clean.effects.length; at++) {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoBatchStore } from "../../src/aws/dynamo-batch-store.ts";
 import { runTableDefinition } from "../../src/aws/dynamo-run-store.ts";
 import { TransientError } from "../../src/core/errors.ts";
@@ -61,15 +62,55 @@ batchStoreContract("DynamoBatchStore (dynalite over HTTP, two clients)", async (
   return { store: store!, peer: peer!, listingRequests: () => queries, close: () => clients.forEach((c) => c.destroy()) };
 });
 
+describe("DynamoBatchStore's retention", () => {
+  it("writes expiresAt on item keys and slots, and takes a key expired but not yet deleted as absent", async () => {
+    const tableName = `berth-batches-ttl-${(tables += 1)}`;
+    const client = dynamo.client();
+    await createTable(client, runTableDefinition(tableName));
+    const store = new DynamoBatchStore({ client, tableName, retentionDays: 1 });
+    const now = Date.UTC(2026, 11, 2, 5, 0, 0);
+    const day = 86_400;
+    const at = { batchId: "b1", slot: 0 };
+    expect(await store.changeItemKey({ kind: "place", itemKey: "k", job: "thumbs", at, now })).toMatchObject({ ok: true });
+    const slot = { job: "thumbs", ...at, tombstone: true, at: now } as const;
+    await store.writeSlot(slot);
+    const raw = async (PK: string, SK: string) => (await client.send(new GetItemCommand({ TableName: tableName, Key: { PK: { S: PK }, SK: { S: SK } }, ConsistentRead: true }))).Item;
+    expect((await raw("BATCHKEY#k", "KEY"))?.["expiresAt"]).toEqual({ N: String(now / 1000 + day) });
+    expect((await raw("BATCH#b1", "SLOT#0000000000"))?.["expiresAt"]).toEqual({ N: String(now / 1000 + day) });
+    expect(await store.getItemKey("k")).toEqual({ itemKey: "k", job: "thumbs", placed: at, expiresAt: now / 1000 + day });
+
+    const elsewhere = { batchId: "b2", slot: 3 };
+    // Live until its second has passed; then a first placement takes it, as if TTL had deleted it.
+    expect(await store.changeItemKey({ kind: "place", itemKey: "k", job: "thumbs", at: elsewhere, now: now + day * 1000 + 999 })).toMatchObject({ ok: false });
+    expect(await store.changeItemKey({ kind: "place", itemKey: "k", job: "thumbs", at: elsewhere, now: now + (day + 1) * 1000 })).toMatchObject({ ok: true });
+    expect(await store.getItemKey("k")).toMatchObject({ placed: elsewhere, expiresAt: now / 1000 + 2 * day + 1 });
+    // Heads never expire.
+    await store.changeHead("thumbs", { kind: "open", head: { job: "thumbs", batchId: "b1", state: "open", opened: now, closesAt: now + 60_000, count: 1, bytes: 1 } });
+    expect(await raw("BATCHHEAD#thumbs", "HEAD")).not.toHaveProperty("expiresAt");
+    client.destroy();
+  });
+
+  it("takes an item key written by the claim of an earlier protocol, never placed, as absent", async () => {
+    const tableName = `berth-batches-ttl-${(tables += 1)}`;
+    const client = dynamo.client();
+    await createTable(client, runTableDefinition(tableName));
+    const store = new DynamoBatchStore({ client, tableName });
+    await client.send(new PutItemCommand({ TableName: tableName, Item: { PK: { S: "BATCHKEY#k" }, SK: { S: "KEY" }, batchJob: { S: "thumbs" } } }));
+    expect(await store.getItemKey("k")).toBeUndefined();
+    expect(await store.changeItemKey({ kind: "place", itemKey: "k", job: "thumbs", at: { batchId: "b", slot: 0 }, now: 0 })).toMatchObject({ ok: true });
+    client.destroy();
+  });
+});
+
 describe("SqliteBatchStore on its own", () => {
   it("creates its tables beside the run store's and opens an existing file again", async () => {
     const { dir, open } = sqliteFile();
     const db = open();
     db.pragma("user_version = 3");
     const first = new SqliteBatchStore(db);
-    await first.changeItemKey({ kind: "claim", itemKey: "k", job: "thumbs" });
+    await first.changeItemKey({ kind: "place", itemKey: "k", job: "thumbs", at: { batchId: "b", slot: 0 }, now: 0 });
     const again = new SqliteBatchStore(db);
-    expect(await again.getItemKey("k")).toEqual({ itemKey: "k", job: "thumbs", done: false });
+    expect(await again.getItemKey("k")).toEqual({ itemKey: "k", job: "thumbs", placed: { batchId: "b", slot: 0 } });
     // The run store's schema version is its own.
     expect(db.pragma("user_version", { simple: true })).toBe(3);
     db.close();
@@ -82,9 +123,10 @@ describe("SqliteBatchStore on its own", () => {
     const store = new SqliteBatchStore(db);
     const other = open();
     other.exec("BEGIN IMMEDIATE");
-    await expect(store.changeItemKey({ kind: "claim", itemKey: "k", job: "thumbs" })).rejects.toBeInstanceOf(TransientError);
+    const place = { kind: "place", itemKey: "k", job: "thumbs", at: { batchId: "b", slot: 0 }, now: 0 } as const;
+    await expect(store.changeItemKey(place)).rejects.toBeInstanceOf(TransientError);
     other.exec("ROLLBACK");
-    expect(await store.changeItemKey({ kind: "claim", itemKey: "k", job: "thumbs" })).toMatchObject({ ok: true });
+    expect(await store.changeItemKey(place)).toMatchObject({ ok: true });
     other.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });

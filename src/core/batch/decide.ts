@@ -8,7 +8,7 @@ import type { BusEvent } from "../events/envelope.ts";
 import { failure, isBerthError, type Failure } from "../errors.ts";
 import { idempotencyKey, type Sha256 } from "../runs/idempotency.ts";
 import { occurrenceOf } from "../runs/occurrence.ts";
-import { closeReasonOf, fullReason, isTombstone, type BatchHead, type BatchItem, type BatchItemRecord, type BatchSlot, type CloseReason, type FullReason, type HeadChange, type ItemKeyChange, type ItemKeyRecord, type SlotRef, type Tombstone } from "./model.ts";
+import { closeReasonOf, fullReason, isTombstone, previousOf, type BatchHead, type BatchItem, type BatchItemRecord, type BatchSlot, type CloseReason, type FullReason, type HeadChange, type ItemKeyRecord, type SlotRef, type Tombstone } from "./model.ts";
 
 const utf8 = new TextEncoder();
 
@@ -67,7 +67,7 @@ export type BatchStep =
   /** Closed, its run made: nothing left to do. */
   | { readonly kind: "none" };
 
-/** The next step for a job's head: what the window's timer, the sweep and an arriving item each ask. */
+/** The next step for a job's head, its own batch (a `previous` is handed off first, flow.ts `settleBatch`): what the window's timer, the sweep and an arriving item each ask. */
 export function nextStep(head: BatchHead, policy: BatchPolicy, now: number): BatchStep {
   if (head.state === "closed") return { kind: "none" };
   if (head.state === "closing") return { kind: "hand-off", head };
@@ -85,7 +85,11 @@ export type Placement =
   | { readonly kind: "open" }
   /** Into the open batch (a reserved slot), which is then `head`; `full`: the item fills it, so it closes at once. */
   | { readonly kind: "join"; readonly head: BatchHead; readonly full?: FullReason }
-  /** Nowhere yet: the current batch takes no more (due, full, no room for the item, or closing); settle it first, then the item opens the next. */
+  /**
+   * The current batch takes no more (due, full, no room for the item, or closing). `close`: close it first
+   * (whoever wins the close hands it off), then decide again. `hand-off` (it is closing): the item opens the
+   * next batch beside it (`decideItem`), or waits while the job still has a previous batch being handed off.
+   */
   | { readonly kind: "settle"; readonly step: Extract<BatchStep, { kind: "close" | "hand-off" }> };
 
 /**
@@ -117,33 +121,37 @@ export function afterReserve(head: BatchHead, opened: boolean, policy: BatchPoli
   return opened ? { kind: "schedule-close", batchId: head.batchId, at: head.closesAt } : { kind: "none" };
 }
 
+/** How long an item waits, when the job has two batches closing, before it is delivered again. */
+export const BATCH_WAIT_MS = 1_000;
+
 /**
- * The item protocol, one step per decision, each step one conditional write of one record:
- * 1. `claim` the item key (a duplicate when its record is done);
+ * The item protocol, one step per decision, each step one conditional write of one record (the item key
+ * was read first, so a known item reserves nothing):
+ * 1. `write` the item's record into the slot its key names, if the slot is empty (flow.ts: the same item's
+ *    record there is a duplicate; a tombstone: reserve again, moving the key from that slot);
  * 2. `reserve` a slot: open a batch (slot 0) or reserve the next slot of the open one;
- * 2'. `place` the key record at that slot (flow.ts: a lost place means another delivery of the item placed
- *    it first, so this one's slot is tombstoned and it follows that placement);
- * 3. `write` the item's record into its slot, if the slot is empty (a tombstone there: reserve again, in
- *    the current batch);
- * 4. mark the key record `done`.
+ * 2'. `place` the key at that slot, if the key has no record (or, moving, is placed at `from`) (flow.ts: a lost
+ *    place means another delivery of the item placed it first, so this one's slot is tombstoned and it
+ *    follows that placement); then 1.
+ * Uploads never hand a batch off, except the one that closed it: one finding the batch closing opens the
+ * next beside it.
  */
 export type ItemDecision =
-  | { readonly kind: "claim"; readonly change: Extract<ItemKeyChange, { kind: "claim" }> }
-  /** The item is in its slot: acknowledge, write nothing. */
-  | { readonly kind: "duplicate"; readonly at: SlotRef }
   /** Reserve a slot with `change`; then place the key record there, moving it from `from` (a tombstoned slot) if set. */
   | { readonly kind: "reserve"; readonly change: Extract<HeadChange, { kind: "open" | "reserve" }>; readonly from?: SlotRef }
-  /** Write the item's record into the slot its key record names, then mark it done. */
+  /** Write the item's record into the slot its key record names. */
   | { readonly kind: "write"; readonly record: BatchItemRecord }
-  /** The job's current batch takes no more items: do `step` first (close it, hand it off), then decide again. */
-  | { readonly kind: "settle"; readonly step: Extract<BatchStep, { kind: "close" | "hand-off" }> };
+  /** The open batch takes no more items: close it (this delivery then owes its hand-off), then decide again. */
+  | { readonly kind: "close"; readonly change: Extract<HeadChange, { kind: "close" }> }
+  /** The job's batch is closing and the one before it still is too: deliver again at `until`. */
+  | { readonly kind: "wait"; readonly until: number };
 
 export interface ItemFacts {
   readonly job: string;
   readonly policy: BatchPolicy;
-  /** The job's head as read; undefined when it has none. */
+  /** The job's head as read; undefined when it has none (or when not read: the key is placed and not tombstoned). */
   readonly head: BatchHead | undefined;
-  /** The item key's record as read; undefined when it has none. */
+  /** The item key's record as read, live (model.ts `liveItemKey`); undefined when it has none. */
   readonly key: ItemKeyRecord | undefined;
   /** The slot `key.placed` names was found holding a tombstone: the item is placed again. */
   readonly tombstoned?: boolean;
@@ -152,17 +160,21 @@ export interface ItemFacts {
   readonly sha256: Sha256;
 }
 
+/** Whether deciding needs the job's head: the item has no slot to write into. */
+export const needsHead = (key: ItemKeyRecord | undefined, tombstoned: boolean): boolean => key === undefined || tombstoned;
+
 /** The next step of an item's protocol, from what was read. */
 export function decideItem(f: ItemFacts): ItemDecision {
   const { key, item, now } = f;
-  if (key === undefined) return { kind: "claim", change: { kind: "claim", itemKey: item.itemKey, job: f.job } };
-  if (key.placed !== undefined && key.done) return { kind: "duplicate", at: key.placed };
-  if (key.placed !== undefined && f.tombstoned !== true) return { kind: "write", record: { ...item, job: f.job, ...key.placed, joinedAt: now } };
-  const from = key.placed !== undefined ? { from: key.placed } : {};
+  if (key !== undefined && f.tombstoned !== true) return { kind: "write", record: { ...item, job: f.job, ...key.placed, joinedAt: now } };
+  const from = key !== undefined ? { from: key.placed } : {};
   const { head, policy } = f;
   const place = placeItem(head, policy, item.size, now);
-  if (place.kind === "settle") return place;
-  if (place.kind === "open") {
+  if (place.kind === "settle" && place.step.kind === "close") return { kind: "close", change: place.step.change };
+  if (place.kind === "settle" && head?.previous !== undefined) return { kind: "wait", until: now + BATCH_WAIT_MS };
+  if (place.kind === "open" || place.kind === "settle") {
+    // No batch, a closed one, or a closing one without a previous: which then stays on the head as the new batch's previous.
+    const closing = head?.state === "closing" ? { previous: previousOf(head) } : {};
     const opened: BatchHead = {
       job: f.job,
       batchId: batchIdFor(f.job, head?.batchId, item.itemKey, f.sha256),
@@ -171,6 +183,7 @@ export function decideItem(f: ItemFacts): ItemDecision {
       closesAt: now + policy.window * 1000,
       count: 1,
       bytes: item.size,
+      ...closing,
     };
     return { kind: "reserve", change: { kind: "open", head: opened, ...(head ? { replaces: head.batchId } : {}) }, ...from };
   }
@@ -187,6 +200,17 @@ export function decideItem(f: ItemFacts): ItemDecision {
 
 /** How long a closing batch waits for a reserved slot's record before tombstoning it. Default of BatchFlow's `graceMs`. */
 export const DEFAULT_SLOT_GRACE_MS = 30_000;
+
+/**
+ * How soon a closer looks again at a closing batch whose slots are still being written: at first this long
+ * after the close, then twice as long after it each time, until the grace is over. Default of BatchFlow's `recheckMs`.
+ */
+export const DEFAULT_SLOT_RECHECK_MS = 1_000;
+
+/** When to look again at a closing batch missing slots at `now`, closed at `closedAt`: doubling the wait since the close, at most `graceEnd`. */
+export function recheckAt(closedAt: number, now: number, graceEnd: number, recheckMs: number): number {
+  return Math.min(graceEnd, now + Math.max(recheckMs, now - closedAt));
+}
 
 /** Whether a closing batch's listing holds every slot it reserved. */
 export type Completion =

@@ -8,7 +8,7 @@
  * | record   | one per                 | holds                                                             |
  * |----------|-------------------------|-------------------------------------------------------------------|
  * | head     | job                     | its current batch: state, window, slots reserved (`count`), bytes |
- * | item key | item key (per job)      | the slot the item was placed in, and whether it is done           |
+ * | item key | item key (per job)      | the slot the item was placed in                                   |
  * | slot     | batch and slot number   | an item's record, or a tombstone (the slot will never hold one)   |
  */
 import type { BatchPolicy } from "../catalog/types.ts";
@@ -87,6 +87,32 @@ export interface BatchHead {
   readonly closeReason?: CloseReason;
   /** Set when it is `closed` with a run (a batch whose every slot is a tombstone has none). */
   readonly runId?: string;
+  /**
+   * The batch before this one, still `closing`: the item that found it closing opened this batch beside it.
+   * Its closer, the window's timer or the sweep hands it off (`hand-off` with `previous`), which removes it.
+   */
+  readonly previous?: PreviousBatch;
+}
+
+/** A closing batch kept on the head of the batch that replaced it: what its completion and hand-off need. */
+export interface PreviousBatch {
+  readonly batchId: string;
+  readonly opened: number;
+  readonly closesAt: number;
+  readonly count: number;
+  readonly bytes: number;
+  readonly closedAt: number;
+  readonly closeReason: CloseReason;
+}
+
+/** The closing head `head` as the previous batch of the one that replaces it. */
+export function previousOf(head: BatchHead): PreviousBatch {
+  return { batchId: head.batchId, opened: head.opened, closesAt: head.closesAt, count: head.count, bytes: head.bytes, closedAt: head.closedAt ?? head.closesAt, closeReason: head.closeReason ?? "window" };
+}
+
+/** The head's previous batch as a closing head of its own: what completion and handOff read. */
+export function previousHead(head: BatchHead & { readonly previous: PreviousBatch }): BatchHead {
+  return { job: head.job, ...head.previous, state: "closing" };
 }
 
 /** A conditional write's outcome: the record as written, or the record that failed the condition (undefined: none). */
@@ -99,7 +125,9 @@ export type Applied<T> = { readonly ok: true; readonly record: T } | { readonly 
 export type HeadChange =
   /**
    * A new batch, its slot 0 reserved for its first item (`count` 1). Condition: the job has no head, or its
-   * head is the `closed` batch `replaces`. DynamoDB: `attribute_not_exists(PK) OR (#state = closed AND batchId = :replaces)`.
+   * head is the batch `replaces` without a previous, and `closed` — or `closing` when `head.previous` is set
+   * (it is that batch, which stays on the head until handed off). DynamoDB: `attribute_not_exists(PK) OR
+   * (#batchId = :replaces AND #state = :closed|:closing AND attribute_not_exists(#prevBatchId))`.
    */
   | { readonly kind: "open"; readonly head: BatchHead; readonly replaces?: string }
   /**
@@ -111,14 +139,25 @@ export type HeadChange =
   | { readonly kind: "reserve"; readonly batchId: string; readonly size: number; readonly now: number; readonly maxItems: number; readonly bytesAtMost?: number }
   /** open → closing: no slot can be reserved after it. Condition: the head is batch `batchId`, open. */
   | { readonly kind: "close"; readonly batchId: string; readonly closedAt: number; readonly reason: CloseReason }
-  /** closing → closed, with the run made for it (none for a batch of tombstones). Condition: the head is batch `batchId`, closing. */
-  | { readonly kind: "hand-off"; readonly batchId: string; readonly runId?: string };
+  /**
+   * A closing batch's run is made (none for a batch of tombstones). Without `previous`: closing → closed;
+   * condition: the head is batch `batchId`, closing, with no previous (DynamoDB: `#batchId = :batch AND
+   * #state = :closing AND attribute_not_exists(#prevBatchId)`). With `previous`: the previous batch is removed;
+   * condition: the head's previous is batch `batchId` (DynamoDB: `#prevBatchId = :batch`).
+   */
+  | { readonly kind: "hand-off"; readonly batchId: string; readonly runId?: string; readonly previous?: true };
 
 export function applyHeadChange(current: BatchHead | undefined, change: HeadChange): Applied<BatchHead> {
   const refuse: Applied<BatchHead> = { ok: false, current };
   if (change.kind === "open") {
-    const free = current === undefined || (current.state === "closed" && current.batchId === change.replaces);
+    const replacing = change.head.previous !== undefined ? "closing" : "closed";
+    const free = current === undefined || (current.batchId === change.replaces && current.state === replacing && current.previous === undefined);
     return free ? { ok: true, record: change.head } : refuse;
+  }
+  if (change.kind === "hand-off" && change.previous === true) {
+    if (current?.previous?.batchId !== change.batchId) return refuse;
+    const { previous: _, ...rest } = current;
+    return { ok: true, record: rest };
   }
   if (current === undefined || current.batchId !== change.batchId) return refuse;
   switch (change.kind) {
@@ -130,7 +169,7 @@ export function applyHeadChange(current: BatchHead | undefined, change: HeadChan
     case "close":
       return current.state === "open" ? { ok: true, record: { ...current, state: "closing", closedAt: change.closedAt, closeReason: change.reason } } : refuse;
     case "hand-off":
-      return current.state === "closing" ? { ok: true, record: { ...current, state: "closed", ...(change.runId !== undefined ? { runId: change.runId } : {}) } } : refuse;
+      return current.state === "closing" && current.previous === undefined ? { ok: true, record: { ...current, state: "closed", ...(change.runId !== undefined ? { runId: change.runId } : {}) } } : refuse;
   }
 }
 
@@ -138,41 +177,42 @@ export function applyHeadChange(current: BatchHead | undefined, change: HeadChan
 export const reservedSlot = (head: BatchHead): SlotRef => ({ batchId: head.batchId, slot: head.count - 1 });
 
 /**
- * What makes an item key unique across a job's batches, and where its item went. Created before anything
- * else is written for the item; `placed` names the slot the item's record goes to (moved only away from a
- * slot that turned out a tombstone); `done` once that slot holds the record.
+ * What makes an item key unique across a job's batches, and where its item went. Written by the first
+ * placement (put if absent, after a slot is reserved); `placed` names the slot the item's record goes to,
+ * moved only away from a slot that turned out a tombstone. Whether the item is in is the slot's to say.
  */
 export interface ItemKeyRecord {
   readonly itemKey: string;
   readonly job: string;
-  readonly placed?: SlotRef;
-  readonly done: boolean;
+  readonly placed: SlotRef;
+  /** Epoch seconds after which the record counts as absent (DynamoDB: the table's TTL attribute); absent: never. */
+  readonly expiresAt?: number;
 }
 
 export type ItemKeyChange =
-  /** Condition: no record has the key. DynamoDB: `attribute_not_exists(PK)`. */
-  | { readonly kind: "claim"; readonly itemKey: string; readonly job: string }
   /**
-   * Sets `placed` to `at`. Condition: the record exists, is not done, and is placed at `from` (absent: not
-   * placed at all). DynamoDB: `attribute_exists(PK) AND attribute_not_exists(done) AND` `attribute_not_exists(batchId)`
-   * or `batchId = :from AND slot = :fromSlot`.
+   * Places the item key at `at` (epoch ms `now`). Condition without `from`: the key has no live record
+   * (none, or one expired at `now`: `liveItemKey`). DynamoDB: `attribute_not_exists(PK) OR
+   * attribute_not_exists(#placedBatch) OR #expiresAt < :now`. With `from` (a move away from a tombstoned
+   * slot): the record is placed at `from`. DynamoDB: `#placedBatch = :fromBatch AND #placedSlot = :fromSlot`.
    */
-  | { readonly kind: "place"; readonly itemKey: string; readonly at: SlotRef; readonly from?: SlotRef }
-  /** Condition: the record is placed at `at` (a repeat changes nothing). DynamoDB: `batchId = :b AND slot = :n`. */
-  | { readonly kind: "done"; readonly itemKey: string; readonly at: SlotRef };
+  { readonly kind: "place"; readonly itemKey: string; readonly job: string; readonly at: SlotRef; readonly from?: SlotRef; readonly now: number };
 
 export const sameSlot = (a: SlotRef | undefined, b: SlotRef | undefined): boolean => (a === undefined || b === undefined ? a === b : a.batchId === b.batchId && a.slot === b.slot);
 
+/**
+ * The record as it counts at `now` (epoch ms): undefined when there is none, it expired (`expiresAt`, epoch
+ * seconds, before `now`'s second: TTL deletes it some time later), or it was never placed (a claim written by
+ * an earlier protocol).
+ */
+export function liveItemKey(record: ItemKeyRecord | undefined, now: number): ItemKeyRecord | undefined {
+  if (record === undefined || record.placed === undefined) return undefined;
+  return record.expiresAt !== undefined && record.expiresAt < Math.floor(now / 1000) ? undefined : record;
+}
+
 export function applyItemKeyChange(current: ItemKeyRecord | undefined, change: ItemKeyChange): Applied<ItemKeyRecord> {
-  const refuse: Applied<ItemKeyRecord> = { ok: false, current };
-  switch (change.kind) {
-    case "claim":
-      return current === undefined ? { ok: true, record: { itemKey: change.itemKey, job: change.job, done: false } } : refuse;
-    case "place":
-      return current !== undefined && !current.done && sameSlot(current.placed, change.from) ? { ok: true, record: { ...current, placed: change.at } } : refuse;
-    case "done":
-      return current !== undefined && sameSlot(current.placed, change.at) ? { ok: true, record: { ...current, done: true } } : refuse;
-  }
+  const ok = change.from === undefined ? liveItemKey(current, change.now) === undefined : current !== undefined && sameSlot(current.placed, change.from);
+  return ok ? { ok: true, record: { itemKey: change.itemKey, job: change.job, placed: change.at } } : { ok: false, current };
 }
 
 /** A slot is written once. Condition: nothing is in the slot. DynamoDB: `attribute_not_exists(PK)`. */

@@ -26,7 +26,7 @@ export type BatchedOutcome =
   /** A delivery before this one put the upload in slot `slot` of batch `batchId`: nothing written. */
   | { readonly kind: "duplicate"; readonly job: string; readonly batchId: string; readonly slot: number };
 
-/** The job's batch cannot take the upload yet (it is completing its slots): the event stays unacknowledged and comes again. */
+/** The job's batch cannot take the upload yet (it is closing, and so is the one before it): the event stays unacknowledged and comes again. */
 export class BatchWait extends TransientError {}
 
 /** An S3 upload for a job with `batch:` joins a batch; the job's other triggers (if any) start runs of their own. */
@@ -86,7 +86,8 @@ export async function joinBatch(ctx: EngineContext, route: Route & { readonly tr
   const now = ctx.now();
   const out = await addItem(flow, made.item, now);
   if (out.kind === "wait") {
-    throw new BatchWait(`the batch of ${job} takes no more uploads and is completing its slots: deliver the upload again`, { retryAfterMs: Math.max(0, out.until - now) });
+    if (out.settled !== undefined) await rearm(ctx, flow, out.settled, false);
+    throw new BatchWait(`the batches of ${job} are closing, two at once, and take no upload until the first is handed off: deliver the upload again`, { retryAfterMs: Math.max(0, out.until - now) });
   }
   if (out.kind === "duplicate") {
     if (out.at.slot === 0) await resumedBatch(ctx, flow, out.at);
@@ -94,8 +95,9 @@ export async function joinBatch(ctx: EngineContext, route: Route & { readonly tr
   }
   const timer = ctx.deps.batches!.timer;
   if (out.then.kind === "schedule-close") await timer.settleAt(job, out.then.batchId, out.then.at);
-  // A filling upload closed the batch at once; a hand-off still waiting for slots is settled again at the grace's end.
-  if (out.settled !== undefined) await rearm(ctx, flow, out.settled, true);
+  // This upload closed a batch (it filled it, or found it due) and settled it; a hand-off still waiting for slots is settled
+  // again soon. An open batch's timer was asked for by the upload that opened it.
+  if (out.settled !== undefined) await rearm(ctx, flow, out.settled, false);
   const closesAt = out.head !== undefined ? out.head.closesAt : await resumedBatch(ctx, flow, out.at);
   return { kind: "batched", job, batchId: out.at.batchId, slot: out.at.slot, opened: out.at.slot === 0, ...(closesAt !== undefined ? { closesAt } : {}) };
 }
@@ -115,13 +117,14 @@ async function resumedBatch(ctx: EngineContext, flow: BatchFlow, at: SlotRef): P
 
 /**
  * Asks the timer to settle again when the batch needs it: at its window's end (`open`, if `open` is asked for),
- * or its slots' grace (`wait`). The reminder names the job's current batch, read again (settling works on
- * whichever batch the job has then): a read only when a reminder is due, not one per upload.
+ * or when a closing batch's slots (its own or its previous's) are looked at again (`wait`). The reminder names
+ * the job's current batch, read again (settling works on whichever batch the job has then): a read only when a
+ * reminder is due, not one per upload.
  */
 async function rearm(ctx: EngineContext, flow: BatchFlow, settled: SettleOutcome, open: boolean): Promise<void> {
   if (settled.kind !== "wait" && !(open && settled.kind === "open")) return;
   const head = await flow.store.getHead(flow.job);
-  if (head !== undefined && head.state !== "closed") await ctx.deps.batches!.timer.settleAt(flow.job, head.batchId, settled.until);
+  if (head !== undefined && (head.state !== "closed" || head.previous !== undefined)) await ctx.deps.batches!.timer.settleAt(flow.job, head.batchId, settled.until);
 }
 
 /**
@@ -158,6 +161,7 @@ export async function settleBatches(ctx: EngineContext): Promise<BatchSweepRepor
     try {
       const settled = await settleBatch(flow, ctx.now());
       if (settled.kind === "handed-off") handedOff++;
+      if (settled.previous !== undefined) handedOff++;
       await rearm(ctx, flow, settled, false);
     } catch (error) {
       failures.push({ job, error });

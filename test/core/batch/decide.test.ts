@@ -11,6 +11,8 @@ import {
   nextStep,
   placeItem,
   reservedSlot,
+  BATCH_WAIT_MS,
+  recheckAt,
   type BatchHead,
   type ItemFacts,
 } from "../../../src/core/batch/index.ts";
@@ -38,40 +40,52 @@ describe("where an item goes", () => {
     ["the window has passed: the batch closes first", head(), policy(), 100, sec(60), { kind: "settle", step: { kind: "close", change: { kind: "close", batchId: "b1", closedAt: sec(60), reason: "window" } } }],
     ["the item would pass maxBytes: the batch closes first, the item opens the next", head(), policy({ maxBytes: 350 }), 100, sec(1), { kind: "settle", step: { kind: "close", change: { kind: "close", batchId: "b1", closedAt: sec(1), reason: "max-bytes" } } }],
     ["a full batch left open by a crash: it closes first", head({ count: 10 }), policy({ maxItems: 10 }), 100, sec(1), { kind: "settle", step: { kind: "close", change: { kind: "close", batchId: "b1", closedAt: sec(1), reason: "max-items" } } }],
-    ["the batch is closing: its hand-off first", head({ state: "closing", closedAt: sec(5), closeReason: "max-items" }), policy(), 100, sec(6), { kind: "settle", step: { kind: "hand-off", head: head({ state: "closing", closedAt: sec(5), closeReason: "max-items" }) } }],
+    ["the batch is closing: it takes no more", head({ state: "closing", closedAt: sec(5), closeReason: "max-items" }), policy(), 100, sec(6), { kind: "settle", step: { kind: "hand-off", head: head({ state: "closing", closedAt: sec(5), closeReason: "max-items" }) } }],
   ] as const)("%s", (_what, h, p, size, now, expected) => {
     expect(placeItem(h, p, size, now)).toEqual(expected);
   });
 
   it("an item larger than maxBytes opens a batch of its own, which closes at once", () => {
-    const d = decideItem({ job: "thumbs", policy: policy({ maxBytes: 1000 }), head: undefined, key: unplaced, item: upload("big.bin", 5000), now: T0, sha256 });
+    const d = decideItem({ job: "thumbs", policy: policy({ maxBytes: 1000 }), head: undefined, key: undefined, item: upload("big.bin", 5000), now: T0, sha256 });
     if (d.kind !== "reserve" || d.change.kind !== "open") throw new Error(d.kind);
     expect(afterReserve(d.change.head, true, policy({ maxBytes: 1000 }), T0)).toEqual({ kind: "close", change: { kind: "close", batchId: d.change.head.batchId, reason: "max-bytes", closedAt: T0 } });
   });
 });
 
-const unplaced = { itemKey: "k", job: "thumbs", done: false };
 
 describe("the item protocol's next step", () => {
   const item = upload("a.png", 250);
-  const facts = (over: Partial<ItemFacts>): ItemFacts => ({ job: "thumbs", policy: policy(), head: head(), key: unplaced, item, now: sec(1), sha256, ...over });
+  const facts = (over: Partial<ItemFacts>): ItemFacts => ({ job: "thumbs", policy: policy(), head: head(), key: undefined, item, now: sec(1), sha256, ...over });
   const at = { batchId: "b1", slot: 7 };
+  const keyAt = (placed: { batchId: string; slot: number }) => ({ itemKey: item.itemKey, job: "thumbs", placed });
+  const closing = head({ state: "closing", closedAt: sec(1), closeReason: "max-items" });
 
   it.each([
-    ["no record of its key: claim the key first", facts({ key: undefined }), { kind: "claim", change: { kind: "claim", itemKey: item.itemKey, job: "thumbs" } }],
-    ["its key is done: a duplicate, whatever the head says", facts({ key: { ...unplaced, placed: at, done: true }, head: undefined }), { kind: "duplicate", at }],
-    ["its key is placed: write the record into that slot", facts({ key: { ...unplaced, placed: at } }), { kind: "write", record: { ...item, job: "thumbs", batchId: "b1", slot: 7, joinedAt: sec(1) } }],
+    ["its key is placed: write the record into that slot, whatever the head says", facts({ key: keyAt(at), head: undefined }), { kind: "write", record: { ...item, job: "thumbs", batchId: "b1", slot: 7, joinedAt: sec(1) } }],
     [
       "its key is placed at a tombstone: reserve a slot in the current batch, moving the key from there",
-      facts({ key: { ...unplaced, placed: { batchId: "b0", slot: 3 } }, tombstoned: true }),
+      facts({ key: keyAt({ batchId: "b0", slot: 3 }), tombstoned: true }),
       { kind: "reserve", change: { kind: "reserve", batchId: "b1", size: 250, now: sec(1), maxItems: 1000 }, from: { batchId: "b0", slot: 3 } },
     ],
     [
-      "its key is claimed: reserve the next slot of the open batch, bytes bounded as a condition can compare",
+      "no record of its key: reserve the next slot of the open batch, bytes bounded as a condition can compare",
       facts({ policy: policy({ maxBytes: 1000 }) }),
       { kind: "reserve", change: { kind: "reserve", batchId: "b1", size: 250, now: sec(1), maxItems: 1000, bytesAtMost: 750 } },
     ],
-    ["the open batch is due: close it first", facts({ now: sec(60) }), { kind: "settle", step: { kind: "close", change: { kind: "close", batchId: "b1", closedAt: sec(60), reason: "window" } } }],
+    ["the open batch is due: close it first", facts({ now: sec(60) }), { kind: "close", change: { kind: "close", batchId: "b1", closedAt: sec(60), reason: "window" } }],
+    [
+      "the batch is closing: open the next beside it, the closing one its previous",
+      facts({ head: closing, now: sec(2) }),
+      {
+        kind: "reserve",
+        change: {
+          kind: "open",
+          replaces: "b1",
+          head: { job: "thumbs", batchId: batchIdFor("thumbs", "b1", item.itemKey, sha256), state: "open", opened: sec(2), closesAt: sec(62), count: 1, bytes: 250, previous: { batchId: "b1", opened: T0, closesAt: sec(60), count: 3, bytes: 300, closedAt: sec(1), closeReason: "max-items" } },
+        },
+      },
+    ],
+    ["the batch is closing and so is the one before it: wait", facts({ head: { ...closing, previous: { batchId: "b0", opened: T0, closesAt: sec(60), count: 1, bytes: 1, closedAt: T0, closeReason: "max-items" } } }), { kind: "wait", until: sec(1) + BATCH_WAIT_MS }],
   ] as const)("%s", (_what, f, expected) => {
     expect(decideItem(f)).toEqual(expected);
   });
@@ -96,6 +110,8 @@ describe("the item protocol's next step", () => {
   });
 });
 
+const prev = (batchId: string) => ({ batchId, opened: T0 - 60_000, closesAt: T0, count: 2, bytes: 200, closedAt: T0, closeReason: "window" }) as const;
+
 describe("the conditions a store applies", () => {
   const reserve = { kind: "reserve", batchId: "b1", size: 100, now: sec(1), maxItems: 4 } as const;
   it.each([
@@ -113,7 +129,14 @@ describe("the conditions a store applies", () => {
     ["a hand-off of an open batch", head(), { kind: "hand-off", batchId: "b1", runId: "R" }, undefined],
     ["an open over a closed batch it names", head({ state: "closed" }), { kind: "open", replaces: "b1", head: head({ batchId: "b2", count: 1 }) }, head({ batchId: "b2", count: 1 })],
     ["an open over a closed batch it does not name", head({ state: "closed" }), { kind: "open", replaces: "b0", head: head({ batchId: "b2" }) }, undefined],
-    ["an open over a closing batch", head({ state: "closing" }), { kind: "open", replaces: "b1", head: head({ batchId: "b2" }) }, undefined],
+    ["an open over a closing batch, as if it were closed", head({ state: "closing" }), { kind: "open", replaces: "b1", head: head({ batchId: "b2" }) }, undefined],
+    ["an open over a closing batch it keeps as previous", head({ state: "closing" }), { kind: "open", replaces: "b1", head: head({ batchId: "b2", previous: prev("b1") }) }, head({ batchId: "b2", previous: prev("b1") })],
+    ["an open over a closing batch that has a previous", head({ state: "closing", previous: prev("b0") }), { kind: "open", replaces: "b1", head: head({ batchId: "b2", previous: prev("b1") }) }, undefined],
+    ["an open over a closed batch, as if it were closing", head({ state: "closed" }), { kind: "open", replaces: "b1", head: head({ batchId: "b2", previous: prev("b1") }) }, undefined],
+    ["a hand-off of the head's previous", head({ previous: prev("b0") }), { kind: "hand-off", batchId: "b0", runId: "R", previous: true }, head()],
+    ["a hand-off of a previous the head does not have", head({ previous: prev("b0") }), { kind: "hand-off", batchId: "b9", previous: true }, undefined],
+    ["a hand-off of a closing head before its previous", head({ state: "closing", previous: prev("b0") }), { kind: "hand-off", batchId: "b1", runId: "R" }, undefined],
+    ["a reservation in an open batch with a previous", head({ previous: prev("b0") }), reserve, head({ count: 4, bytes: 400, previous: prev("b0") })],
     ["an open over an open batch", head(), { kind: "open", head: head({ batchId: "b2" }) }, undefined],
   ] as const)("%s", (_what, current, change, after) => {
     expect(applyHeadChange(current, change)).toEqual(after === undefined ? { ok: false, current } : { ok: true, record: after });
@@ -122,7 +145,7 @@ describe("the conditions a store applies", () => {
   it("reservations decided on one read each get their own slot while there is room: they commute", () => {
     let current: BatchHead = head({ count: 2 });
     const slots = ["a", "b", "c"].map((key) => {
-      const d = decideItem({ job: "thumbs", policy: policy({ maxItems: 4 }), head: head({ count: 2 }), key: unplaced, item: upload(key), now: sec(1), sha256 });
+      const d = decideItem({ job: "thumbs", policy: policy({ maxItems: 4 }), head: head({ count: 2 }), key: undefined, item: upload(key), now: sec(1), sha256 });
       if (d.kind !== "reserve") throw new Error(d.kind);
       const r = applyHeadChange(current, d.change);
       if (!r.ok) return undefined;
@@ -134,19 +157,17 @@ describe("the conditions a store applies", () => {
   });
 
   const at = { batchId: "b1", slot: 2 };
-  const placed = { ...unplaced, placed: at };
+  const placed = { itemKey: "k", job: "thumbs", placed: at };
+  const place = { kind: "place", itemKey: "k", job: "thumbs", at, now: sec(1) } as const;
+  const elsewhere = { batchId: "b2", slot: 0 };
   it.each([
-    ["a claim of a new key", undefined, { kind: "claim", itemKey: "k", job: "thumbs" }, unplaced],
-    ["a claim of a claimed key", unplaced, { kind: "claim", itemKey: "k", job: "thumbs" }, undefined],
-    ["a first placement", unplaced, { kind: "place", itemKey: "k", at }, placed],
-    ["a second first placement (another delivery's)", placed, { kind: "place", itemKey: "k", at: { batchId: "b1", slot: 3 } }, undefined],
-    ["a move from the slot it names", placed, { kind: "place", itemKey: "k", at: { batchId: "b2", slot: 0 }, from: at }, { ...placed, placed: { batchId: "b2", slot: 0 } }],
-    ["a move from another slot", placed, { kind: "place", itemKey: "k", at: { batchId: "b2", slot: 0 }, from: { batchId: "b1", slot: 1 } }, undefined],
-    ["a move of a done key", { ...placed, done: true }, { kind: "place", itemKey: "k", at: { batchId: "b2", slot: 0 }, from: at }, undefined],
-    ["done at its slot", placed, { kind: "done", itemKey: "k", at }, { ...placed, done: true }],
-    ["done again", { ...placed, done: true }, { kind: "done", itemKey: "k", at }, { ...placed, done: true }],
-    ["done at another slot", placed, { kind: "done", itemKey: "k", at: { batchId: "b1", slot: 9 } }, undefined],
-    ["a placement of a key never claimed", undefined, { kind: "place", itemKey: "k", at }, undefined],
+    ["a first placement", undefined, place, placed],
+    ["a second first placement (another delivery's)", placed, { ...place, at: { batchId: "b1", slot: 3 } }, undefined],
+    ["a first placement over an expired record", { ...placed, placed: elsewhere, expiresAt: Math.floor(sec(1) / 1000) - 1 }, place, placed],
+    ["a first placement over a record expiring this second", { ...placed, placed: elsewhere, expiresAt: Math.floor(sec(1) / 1000) }, place, undefined],
+    ["a move from the slot it names", placed, { ...place, at: elsewhere, from: at }, { ...placed, placed: elsewhere }],
+    ["a move from another slot", placed, { ...place, at: elsewhere, from: { batchId: "b1", slot: 1 } }, undefined],
+    ["a move of a key never placed", undefined, { ...place, from: elsewhere }, undefined],
   ] as const)("item key: %s", (_what, current, change, after) => {
     expect(applyItemKeyChange(current, change)).toEqual(after === undefined ? { ok: false, current } : { ok: true, record: after });
   });
@@ -173,6 +194,15 @@ describe("whether a closing batch is complete", () => {
     ["another batch's slot is no slot of this one", [a, item(1, "b2"), c], sec(61), { kind: "wait", until: sec(90), missing: [1] }],
   ] as const)("%s", (_what, slots, now, expected) => {
     expect(completion(closing, slots, now, 30_000)).toEqual(expected);
+  });
+});
+
+describe("when a closer looks again at a batch missing slots", () => {
+  it("soon after the close, then doubling the time since it, never past the grace", () => {
+    const grace = sec(90);
+    const seen: number[] = [];
+    for (let now = sec(60); now < grace; now = recheckAt(sec(60), now, grace, 1000)) seen.push((now - sec(60)) / 1000);
+    expect(seen).toEqual([0, 1, 2, 4, 8, 16]);
   });
 });
 

@@ -77,13 +77,17 @@ export class BatchWorld {
     return out;
   }
 
-  /** Deliver, and after a crash, or while the batch before is completing its slots, deliver again until acknowledged. */
+  /**
+   * Deliver, and after a crash, or while the job has two batches closing, deliver again until acknowledged;
+   * a wait lets the sweep settle the job's batches first (a closer may have died, and nothing else is due).
+   */
   async deliverSurviving(item: BatchItem, now: number, handle = 0): Promise<ItemOutcome> {
     for (let attempt = 0; attempt < 50; attempt++) {
       try {
         const out = await this.deliver(item, now, handle + attempt);
         if (out.kind !== "wait") return out;
         now = out.until;
+        await this.tick(now, handle + attempt);
       } catch (e) {
         if (!(e instanceof Crash)) throw e;
       }
@@ -99,7 +103,7 @@ export class BatchWorld {
 
   /** Tick until the job's batch is closed, surviving crashes and waiting out the grace. */
   async settleAll(now: number): Promise<void> {
-    for (let attempt = 0; attempt < 50; attempt++) {
+    for (let attempt = 0; attempt < 200; attempt++) {
       try {
         const out = await this.tick(now, attempt);
         if (out.kind === "none") return;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { BatchWait } from "../../../src/core/engine/batch.ts";
 import { batchSettler, dispatcher, Engine, sweeper, taskEventRecorder, type DispatchOutcome } from "../../../src/core/engine/engine.ts";
-import { ConfigurationError, TransientError, ValidationError } from "../../../src/core/errors.ts";
+import { ConfigurationError, ValidationError } from "../../../src/core/errors.ts";
 import { buildRouter } from "../../../src/core/router.ts";
 import { MemoryRunStore } from "../../support/memory-run-store.ts";
 import { ManualClock, MemoryLauncher, MemoryPublisher, countingBytes, sha256, taskEvent } from "../../support/memory-shell.ts";
@@ -88,7 +89,7 @@ describe("an upload for a batching job joins its batch", () => {
     expect(await w.engine.dispatch(upload("in/both/b.png", 2), "thumbs")).toMatchObject([{ kind: "batched", job: "thumbs", slot: 1, opened: false }]);
   });
 
-  it("an upload the batch cannot take while it completes its slots is delivered again, after the others had theirs", async () => {
+  it("an upload arriving while the batch completes its slots opens the next batch at once; the closing one is handed off by its timer", async () => {
     let crash = true;
     const w = batchWorld(catalogYaml("{ window: 1m }"), {});
     const faulty = batchWorld(catalogYaml("{ window: 1m }"), {
@@ -114,23 +115,59 @@ describe("an upload for a batching job joins its batch", () => {
     await expect(faulty.engine.dispatch(upload("in/b.png", 2))).rejects.toThrow(/injected crash/);
     w.clock.advance(MINUTE);
     const closing = await w.engine.settleBatch("thumbs");
-    expect(closing).toMatchObject({ kind: "wait", until: w.clock.ms + GRACE_MS });
-    expect(w.timer.requests.at(-1)).toEqual({ job: "thumbs", batchId: (await w.batchStore.getHead("thumbs"))!.batchId, at: w.clock.ms + GRACE_MS });
+    // Looked at again a second after the close, then less and less often until the grace is over.
+    expect(closing).toEqual({ kind: "wait", until: w.clock.ms + 1000 });
+    const first = (await w.batchStore.getHead("thumbs"))!;
+    expect(w.timer.requests.at(-1)).toEqual({ job: "thumbs", batchId: first.batchId, at: w.clock.ms + 1000 });
 
-    const late = w.engine.dispatch(upload("in/both/c.png", 3));
-    await expect(late).rejects.toBeInstanceOf(TransientError);
-    // The unbatched job matched by the same event was not held back.
-    expect((await runsOf(w.store, "single")).map((r) => r.context["s3.key"])).toEqual(["in/both/c.png"]);
+    const late = await w.engine.dispatch(upload("in/both/c.png", 3));
+    expect(late).toMatchObject([{ kind: "batched", job: "thumbs", slot: 0, opened: true }, { kind: "accepted", job: "single" }]);
+    expect(await w.batchStore.getHead("thumbs")).toMatchObject({ state: "open", count: 1, previous: { batchId: first.batchId, count: 2 } });
+    expect(w.manifests.puts).toBe(0);
 
     w.clock.advance(GRACE_MS);
-    expect(await w.engine.settleBatch("thumbs")).toMatchObject({ kind: "handed-off" });
-    const again = await w.engine.dispatch(upload("in/both/c.png", 3));
-    expect(again).toMatchObject([{ kind: "batched", job: "thumbs", slot: 0, opened: true }, { kind: "duplicate", job: "single" }]);
+    expect(await w.engine.settleBatch("thumbs")).toMatchObject({ kind: "open", previous: { batchId: first.batchId } });
+    expect(await w.batchStore.getHead("thumbs")).not.toHaveProperty("previous");
+    // The delivery that died holding slot 1 comes again: the slot is a tombstone, so the upload joins the open batch.
     expect(await w.engine.dispatch(upload("in/b.png", 2))).toMatchObject([{ kind: "batched", slot: 1 }]);
     const [run] = await runsOf(w.store);
     expect(w.manifests.listed(manifestName(run!))).toEqual(["media/in/a.png"]);
   });
+
+  it("an upload finding two batches closing waits, without handing either off, until the first is", async () => {
+    const w = batchWorld(catalogYaml("{ window: 10m, maxItems: 2 }"));
+    const crashing = new Engine({
+      ...w.deps,
+      batches: {
+        ...w.deps.batches!,
+        fault: (point) => {
+          if (point === "closed") throw new Error("injected crash after closing the batch");
+        },
+      },
+    });
+    await w.engine.dispatch(upload("in/a.png", 1));
+    // The second upload fills the batch and dies having closed it: nobody hands it off but the timer or the sweep.
+    await expect(crashing.dispatch(upload("in/b.png", 2))).rejects.toThrow(/injected/);
+    const first = (await w.batchStore.getHead("thumbs"))!;
+    expect(first).toMatchObject({ state: "closing", closeReason: "max-items" });
+    // The next opens the next batch, beside the first, which its window's timer closes (a timer that then dies).
+    await w.engine.dispatch(upload("in/c.png", 3));
+    const second = (await w.batchStore.getHead("thumbs"))!;
+    expect(second).toMatchObject({ state: "open", previous: { batchId: first.batchId } });
+    expect(await w.batchStore.changeHead("thumbs", { kind: "close", batchId: second.batchId, closedAt: w.clock.ms, reason: "window" })).toMatchObject({ ok: true });
+    const puts = w.manifests.puts;
+    const waiting = w.engine.dispatch(upload("in/e.png", 5));
+    await expect(waiting).rejects.toBeInstanceOf(BatchWait);
+    await expect(w.engine.dispatch(upload("in/e.png", 5))).rejects.toMatchObject({ retryAfterMs: 1000 });
+    expect(w.manifests.puts).toBe(puts);
+    // The sweep hands off both, in order; the upload then opens the third batch.
+    await w.engine.sweep();
+    expect((await runsOf(w.store)).map((r) => r.context["batch.count"]).sort()).toEqual(["1", "2"]);
+    expect(await w.engine.dispatch(upload("in/e.png", 5))).toMatchObject([{ kind: "batched", slot: 0, opened: true }]);
+    expect(await w.batchStore.getHead("thumbs")).not.toHaveProperty("previous");
+  });
 });
+
 
 describe("a batch's run is a run like any other", () => {
   it("its retries render the same manifest from the same context", async () => {
