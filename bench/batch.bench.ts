@@ -523,8 +523,14 @@ with the uploads it has, and the next upload opens the next, so the burst made $
 }
 
 Unbatched (bench:burst, working tree, 100 workers, as recorded in this file): ${before === undefined ? "no row found" : `${before.drainS} s to drain 10,000 RunTask-launched tasks, ${before.runTaskCalls} RunTask calls`}.
-${big === undefined ? "" : `Batched, ${BIG.toLocaleString("en-US")} uploads (after): ${big.runTaskCalls} RunTask call${big.runTaskCalls === 1 ? "" : "s"}, ${big.tasksLaunched} task${big.tasksLaunched === 1 ? "" : "s"}, the last one started ${(big.fromLastUploadMs / 1000).toFixed(1)} s after the last upload (${(big.fromWindowEndMs / 1000).toFixed(1)} s after its window's end).`}
+${big === undefined ? "" : `Batched, ${BIG.toLocaleString("en-US")} uploads (after): ${big.runTaskCalls} RunTask call${big.runTaskCalls === 1 ? "" : "s"}, ${big.tasksLaunched} task${big.tasksLaunched === 1 ? "" : "s"}, the last one started ${(Math.max(0, big.fromLastUploadMs) / 1000).toFixed(1)} s after the last upload (${relativeToWindowEnd(big.fromWindowEndMs)}).`}
 `;
 console.log(md);
 recordBenchmark("batch", md);
 process.exit(0);
+
+/** A start relative to its batch's window end: a full batch closes and starts before its window ends. */
+function relativeToWindowEnd(ms: number): string {
+  const s = (Math.abs(ms) / 1000).toFixed(1);
+  return ms < 0 ? `${s} s before its window's end: the batch filled first` : `${s} s after its window's end`;
+}
