@@ -124,7 +124,7 @@ describe("a batched job through the packaged stack", () => {
   it("rejects a malformed message on the batch queue with its reason and deletes it: no retry, no crash", async () => {
     const queueUrl = wired.stack.resolver.ref("BatchQueue");
     const batch = fn("dist/handlers/batch.handler");
-    const client = new SQSClient({ region: wired.place.region, credentials: { accessKeyId: "local", secretAccessKey: "local" }, maxAttempts: 1 });
+    const client = new SQSClient({ region: wired.place.region, endpoint: wired.sqs.url, credentials: { accessKeyId: "local", secretAccessKey: "local" }, maxAttempts: 1 });
     try {
       await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "not a reminder" }));
     } finally {
