@@ -28,8 +28,6 @@ import { SqliteBatchStore } from "./sqlite-batch-store.ts";
 import { FolderManifestWriter, LOCAL_MANIFEST_BUCKET } from "./manifest-writer.ts";
 import { Redeliveries, type RedeliveryPolicy } from "./redeliveries.ts";
 
-export { Redeliveries } from "./redeliveries.ts";
-
 export interface LocalShellOptions {
   readonly catalog: Catalog;
   /** The folder of berth.yml: task and service `cwd`s are relative to it. */

@@ -18,7 +18,7 @@ import { DETAIL_TYPE } from "../../src/core/events/berth-events.ts";
 import { ValidationError } from "../../src/core/errors.ts";
 import { buildRouter } from "../../src/core/router.ts";
 import { isTerminal } from "../../src/core/runs/status.ts";
-import { Redeliveries } from "../../src/local/compose.ts";
+import { Redeliveries } from "../../src/local/redeliveries.ts";
 import { FolderManifestWriter, LOCAL_MANIFEST_BUCKET } from "../../src/local/manifest-writer.ts";
 import { LocalRuntime } from "../../src/local/runtime.ts";
 import { S3FolderWatcher, TEMP_PREFIX } from "../../src/local/s3-folder.ts";
